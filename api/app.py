@@ -1,0 +1,97 @@
+"""The Starlette application: /graphql, health and readiness, and the engine's lifetime."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.types import ExecutionResult
+
+from api.context import Context
+from api.errors import format_error
+from api.schema import schema
+from api.settings import Settings
+from models.session import create_engine
+
+logger = logging.getLogger("newsroom.api")
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+READY_TIMEOUT_SECONDS = 2.0
+
+
+class GraphQLApp(GraphQL[Context, None]):
+    """Strawberry's ASGI view with our context and our error format."""
+
+    async def get_context(self, request: Request, response: Any) -> Context:  # type: ignore[override]
+        given = request.headers.get("x-request-id", "")
+        context = Context.create(
+            request.app.state.engine, given if _REQUEST_ID.match(given) else None
+        )
+        response.headers["X-Request-ID"] = context.request_id
+        request.state.graphql_context = context
+        return context
+
+    async def process_result(  # type: ignore[override]
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        body: GraphQLHTTPResponse = {"data": result.data}
+        if result.errors:
+            context = getattr(request.state, "graphql_context", None)
+            document = getattr(context, "document", None)
+            request_id = getattr(context, "request_id", "-")
+            body["errors"] = [format_error(e, document, request_id) for e in result.errors]
+        if result.extensions:
+            body["extensions"] = result.extensions
+        return body
+
+
+async def healthz(_: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    engine: AsyncEngine = request.app.state.engine
+    try:
+        async with asyncio.timeout(READY_TIMEOUT_SECONDS), engine.connect() as conn:
+            await conn.execute(sa.text("SELECT 1"))
+    except Exception as exc:  # any failure means "not ready"; the reason goes to the log
+        logger.warning("readiness check failed: %s", exc)
+        return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
+    return JSONResponse({"status": "ready", "database": "ok"})
+
+
+def create_app(settings: Settings | None = None, engine: AsyncEngine | None = None) -> Starlette:
+    """Build the application; pass `engine` to share one the caller owns (tests do)."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        owned = engine is None
+        if owned:
+            settings.ensure_data_dir()
+        app.state.engine = engine or create_engine(settings.resolved_database_url)
+        try:
+            yield
+        finally:
+            if owned:
+                await app.state.engine.dispose()
+
+    graphql = GraphQLApp(schema, graphql_ide="graphiql", allow_queries_via_get=True)
+    routes = [
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)

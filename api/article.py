@@ -1,0 +1,225 @@
+"""GraphQL types and queries for articles, their sections, authors and body blocks; no SQL here."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+
+from api.comment import COMMENT_KEY, Comment, CommentOrder, comment_key
+from api.context import Info
+from api.errors import BadUserInput
+from api.loaders import read
+from api.node import Node
+from api.relay import Connection, build_connection, page_request, to_global_id
+from models import article as article_model
+from models import listing
+
+if TYPE_CHECKING:
+    from api.person import Mention
+    from api.topic import Topic
+
+MAX_RELATED = 20
+
+
+@strawberry.type(description="A section of the site, such as News or Sport.")
+class Section(Node):
+    slug: str
+    name: str
+
+    @classmethod
+    def from_row(cls, row: Any) -> Section:
+        return cls(id=to_global_id("Section", row.id), slug=row.slug, name=row.name)
+
+
+@strawberry.type(description="A byline.")
+class Author:
+    slug: str
+    name: str
+
+
+@strawberry.type(description="A paragraph of body text.")
+class Paragraph:
+    text: str
+
+
+@strawberry.type(description="A subheading inside the body.")
+class Heading:
+    text: str
+
+
+Block = Annotated[Paragraph | Heading, strawberry.union("Block")]
+_BLOCK_TYPES = {"paragraph": Paragraph, "heading": Heading}
+
+
+@strawberry.enum(description="Order of story lists by publication time.")
+class ArticleOrder(Enum):
+    NEWEST = "newest"
+    OLDEST = "oldest"
+
+
+@strawberry.input(description="Narrows a story list; every given condition must hold.")
+class ArticleFilter:
+    topics: list[str] | None = strawberry.field(
+        default=None, description="Topic slugs; a story must have all of them."
+    )
+    people: list[str] | None = strawberry.field(
+        default=None, description="Person slugs; a story must mention all of them."
+    )
+    section: str | None = strawberry.field(default=None, description="A section slug.")
+    published_after: datetime | None = strawberry.field(
+        default=None, description="Published at or after this time (ISO 8601 with time zone)."
+    )
+    published_before: datetime | None = strawberry.field(
+        default=None, description="Published before this time (ISO 8601 with time zone)."
+    )
+    language: str | None = strawberry.field(default=None, description="Language code, e.g. en.")
+
+    def to_model(self) -> listing.ArticleFilter:
+        for name, value in (
+            ("publishedAfter", self.published_after),
+            ("publishedBefore", self.published_before),
+        ):
+            if value is not None and value.tzinfo is None:
+                raise BadUserInput(f"filter.{name}", "a date-time must include a time zone")
+        return listing.ArticleFilter(
+            topics=tuple(self.topics or ()),
+            people=tuple(self.people or ()),
+            section=self.section,
+            published_after=self.published_after,
+            published_before=self.published_before,
+            language=self.language,
+        )
+
+
+@strawberry.type(description="A story.")
+class Article(Node):
+    pk: strawberry.Private[int]
+    slug: str
+    title: str
+    dek: str | None = strawberry.field(description="The standfirst under the headline.")
+    language: str
+    published_at: datetime | None
+    updated_at: datetime
+    section_id: strawberry.Private[int]
+    loaded_body: strawberry.Private[list[dict[str, str]] | None] = None
+
+    @classmethod
+    def from_row(cls, row: Any) -> Article:
+        return cls(
+            id=to_global_id("Article", row.id),
+            pk=row.id,
+            slug=row.slug,
+            title=row.title,
+            dek=row.dek,
+            language=row.language,
+            published_at=row.published_at,
+            updated_at=row.updated_at,
+            section_id=row.section_id,
+            loaded_body=getattr(row, "body", None),
+        )
+
+    @strawberry.field
+    async def section(self, info: Info) -> Section:
+        return Section.from_row(await info.context.loaders.section_by_id.load(self.section_id))
+
+    @strawberry.field(description="Bylines in order.")
+    async def authors(self, info: Info) -> list[Author]:
+        rows = await info.context.loaders.authors_by_article.load(self.pk)
+        return [Author(slug=row.slug, name=row.name) for row in rows or ()]
+
+    @strawberry.field(description="Topics in the order the newsroom gave them.")
+    async def topics(self, info: Info) -> list[Annotated[Topic, strawberry.lazy("api.topic")]]:
+        from api.topic import Topic
+
+        rows = await info.context.loaders.topics_by_article.load(self.pk)
+        return [Topic.from_row(row) for row in rows or ()]
+
+    @strawberry.field(description="Paragraphs and subheadings, in reading order.")
+    async def body(self, info: Info) -> list[Block]:
+        blocks = self.loaded_body
+        if blocks is None:
+            blocks = await info.context.loaders.body_by_article.load(self.pk) or []
+        return [_BLOCK_TYPES[block["type"]](text=block["text"]) for block in blocks]
+
+    @strawberry.field(description="People the story mentions, with the role it gives them.")
+    async def people(self, info: Info) -> list[Annotated[Mention, strawberry.lazy("api.person")]]:
+        from api.person import Mention
+
+        rows = await info.context.loaders.mentions_by_article.load(self.pk)
+        return [Mention.from_row(row) for row in rows or ()]
+
+    @strawberry.field(description="Published comments on the story, replies included.")
+    async def comment_count(self, info: Info) -> int:
+        return await info.context.loaders.comment_count_by_article.load(self.pk) or 0
+
+    @strawberry.field(description="Published top-level comments, each with its replies.")
+    async def comments(
+        self,
+        info: Info,
+        first: int = 20,
+        after: str | None = None,
+        order: CommentOrder = CommentOrder.OLDEST,
+    ) -> Connection[Comment]:
+        loaders = info.context.loaders
+        descending = order is CommentOrder.NEWEST
+        request = page_request(first, after, COMMENT_KEY, descending=descending)
+        page = await loaders.threads_by_article.load((self.pk, request))
+
+        async def total() -> int:
+            return await loaders.thread_count_by_article.load(self.pk) or 0
+
+        return build_connection(page.rows, page.has_next_page, Comment.from_row, comment_key, total)
+
+    @strawberry.field(description="Stories to read next. Empty until search is available.")
+    def related(self, limit: int = 5) -> list[Article]:
+        if limit < 0 or limit > MAX_RELATED:
+            raise BadUserInput("limit", f"must be between 0 and {MAX_RELATED}, got {limit}")
+        return []
+
+
+ARTICLE_KEY = (datetime, int)
+
+
+def article_key(row: Any) -> tuple[Any, ...]:
+    return (row.published_at, row.id)
+
+
+def article_connection(rows: Any, has_next_page: bool, total: Any) -> Connection[Article]:
+    return build_connection(rows, has_next_page, Article.from_row, article_key, total)
+
+
+@strawberry.type
+class ArticleQuery:
+    @strawberry.field(description="A published story by its slug, or null.")
+    async def article(self, info: Info, slug: str) -> Article | None:
+        row = await read(info.context.engine, article_model.published_article_by_slug, slug)
+        return Article.from_row(row) if row is not None else None
+
+    @strawberry.field(description="Published stories, newest first by default.")
+    async def articles(
+        self,
+        info: Info,
+        first: int = 10,
+        after: str | None = None,
+        filter: ArticleFilter | None = None,
+        order_by: ArticleOrder = ArticleOrder.NEWEST,
+    ) -> Connection[Article]:
+        where = filter.to_model() if filter else listing.ArticleFilter()
+        request = page_request(
+            first, after, ARTICLE_KEY, descending=order_by is ArticleOrder.NEWEST
+        )
+        engine = info.context.engine
+        page = await read(engine, listing.published_articles, where, request)
+
+        async def total() -> int:
+            return await read(engine, listing.count_published_articles, where)
+
+        return article_connection(page.rows, page.has_next_page, total)
+
+    @strawberry.field(description="Every section, by name.")
+    async def sections(self, info: Info) -> list[Section]:
+        rows = await read(info.context.engine, article_model.sections)
+        return [Section.from_row(row) for row in rows]

@@ -1,0 +1,137 @@
+"""`newsroom`, the project's command line: migrations, imports and the server."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from api.settings import Settings
+from models import migrate
+from models.importer import ImportReport, import_lines
+from models.session import create_engine, session_factory
+
+app = typer.Typer(help="The newsroom content API.", no_args_is_help=True)
+db = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
+app.add_typer(db, name="db")
+console = Console(stderr=True)
+
+DEMO_FILES = ("demo/sample-articles.jsonl", "demo/bbc-news.jsonl")
+
+
+def _settings() -> Settings:
+    settings = Settings()
+    settings.ensure_data_dir()
+    return settings
+
+
+@db.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Apply migrations up to REVISION (default: the latest)."""
+
+    async def run() -> None:
+        engine = create_engine(_settings().resolved_database_url)
+        try:
+            await migrate.upgrade(engine, revision)
+            console.print(f"database at revision {await migrate.current_revision(engine)}")
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+
+
+@db.command("revision")
+def db_revision(message: Annotated[str, typer.Option("--message", "-m")]) -> None:
+    """Autogenerate a migration from the models against the current database."""
+
+    async def run() -> None:
+        engine = create_engine(_settings().resolved_database_url)
+        try:
+            await migrate.revision(engine, message)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+
+
+@app.command("import")
+def import_(
+    paths: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False, readable=True)],
+) -> None:
+    """Load stories from JSON Lines files; re-importing is safe (idempotent by slug).
+
+    A bad line is reported with its number and skipped; the rest still loads.
+    """
+    failed = asyncio.run(_import(paths))
+    raise typer.Exit(code=1 if failed else 0)
+
+
+async def _import(paths: list[Path]) -> int:
+    engine = create_engine(_settings().resolved_database_url)
+    failed = 0
+    try:
+        sessions = session_factory(engine)
+        for path in paths:
+            lines = path.read_text(encoding="utf-8").splitlines()
+            with Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=console,
+                transient=True,
+            ) as progress:
+                task = progress.add_task(path.name, total=sum(1 for ln in lines if ln.strip()))
+                report = await import_lines(
+                    sessions, lines, lambda n, task=task: progress.advance(task, n)
+                )
+            _print_report(path, report)
+            failed += report.failed
+    finally:
+        await engine.dispose()
+    return failed
+
+
+def _print_report(path: Path, report: ImportReport) -> None:
+    for number, reason in report.errors:
+        console.print(f"[red]{path}:{number}: skipped: {reason}")
+    console.print(
+        f"{path}: {report.created} created, {report.updated} updated, "
+        f"{report.unchanged} unchanged, {report.failed} failed"
+    )
+
+
+@app.command()
+def demo() -> None:
+    """Migrate the database and load the demo content (safe to repeat)."""
+    db_upgrade()
+    failed = asyncio.run(_import([Path(p) for p in DEMO_FILES]))
+    if failed:
+        raise typer.Exit(code=1)
+
+
+@app.command()
+def serve(
+    reload: Annotated[bool, typer.Option(help="Restart on code changes (development).")] = False,
+) -> None:
+    """Serve the API with uvicorn on HOST:PORT."""
+    import uvicorn
+
+    settings = _settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)s %(name)s %(message)s"
+    )
+    console.print(f"GraphQL API and GraphiQL at http://{settings.host}:{settings.port}/graphql")
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        reload=reload,
+        log_level=settings.log_level,
+    )

@@ -1,0 +1,30 @@
+"""The typed per-request context: the engine, fresh loaders and the request's identity."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, TypeAlias
+
+import strawberry
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from api.loaders import Loaders
+
+
+@dataclass
+class Context:
+    engine: AsyncEngine
+    loaders: Loaders
+    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    # The parsed request, kept so that error messages can name the argument at fault.
+    document: Any = None
+
+    @classmethod
+    def create(cls, engine: AsyncEngine, request_id: str | None = None) -> Context:
+        return cls(
+            engine=engine, loaders=Loaders(engine), request_id=request_id or uuid.uuid4().hex
+        )
+
+
+Info: TypeAlias = strawberry.Info[Context, None]

@@ -1,0 +1,146 @@
+"""Stable error codes, the exceptions that carry them, and how errors reach clients.
+
+Expected failures of mutations are result types; what lands here is everything else.
+Clients see a code and a message written for them; internal details stay in the log.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from enum import StrEnum
+from typing import Any
+
+from graphql import ArgumentNode, GraphQLError, Node, VariableNode, visit
+from graphql.language import Visitor
+
+logger = logging.getLogger("newsroom.api")
+
+# graphql-core's wording for a variable whose value does not fit its type.
+_VARIABLE_VALUE_ERROR = re.compile(
+    r"^Variable '\$(\w+)' (?:has invalid value|got invalid value|of required type .* was not "
+    r"provided|of non-null type .* must not be null)"
+)
+
+
+class ErrorCode(StrEnum):
+    BAD_USER_INPUT = "BAD_USER_INPUT"
+    GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
+    GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    FORBIDDEN = "FORBIDDEN"
+    INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+
+
+class ApiError(Exception):
+    """An error the client caused or must act on; its message is shown as written."""
+
+    code = ErrorCode.INTERNAL_SERVER_ERROR
+
+    def __init__(self, message: str, **extensions: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.extensions = extensions
+
+
+class BadUserInput(ApiError):
+    code = ErrorCode.BAD_USER_INPUT
+
+    def __init__(self, argument: str, message: str) -> None:
+        super().__init__(f'Invalid value for argument "{argument}": {message}', argument=argument)
+
+
+def _argument_using(document: Node, target: Node) -> str | None:
+    """The name of the argument whose value is `target` or contains it."""
+    found: list[str] = []
+
+    class Finder(Visitor):
+        def enter_argument(self, node: ArgumentNode, *_: Any) -> None:
+            value = node.value
+            if value is target or target in _descendants(value):
+                found.append(node.name.value)
+
+    visit(document, Finder())
+    return found[0] if found else None
+
+
+def _arguments_bound_to(document: Node, variable: str) -> list[str]:
+    names: list[str] = []
+
+    class Finder(Visitor):
+        def enter_argument(self, node: ArgumentNode, *_: Any) -> None:
+            if isinstance(node.value, VariableNode) and node.value.name.value == variable:
+                names.append(node.name.value)
+
+    visit(document, Finder())
+    return names
+
+
+def _descendants(node: Node) -> list[Node]:
+    nodes: list[Node] = []
+
+    class Collector(Visitor):
+        def enter(self, child: Node, *_: Any) -> None:
+            nodes.append(child)
+
+    visit(node, Collector())
+    return nodes
+
+
+def _classify_request_error(error: GraphQLError, document: Node | None) -> dict[str, Any]:
+    """Parse, validation and variable errors: the message is graphql-core's, which is safe."""
+    message = error.message
+    if message.startswith("Syntax Error"):
+        return {"message": message, "code": ErrorCode.GRAPHQL_PARSE_FAILED}
+    node = error.nodes[0] if error.nodes else None
+    coercion = _VARIABLE_VALUE_ERROR.match(message)
+    if coercion:
+        variable = coercion.group(1)
+        arguments = _arguments_bound_to(document, variable) if document else []
+        if arguments:
+            message = f'Invalid value for argument "{arguments[0]}": {message}'
+            return {"message": message, "code": ErrorCode.BAD_USER_INPUT, "argument": arguments[0]}
+        return {"message": message, "code": ErrorCode.BAD_USER_INPUT}
+    if node is not None and document is not None and "value" in node.kind:
+        argument = _argument_using(document, node)
+        if argument:
+            message = f'Invalid value for argument "{argument}": {message}'
+            return {"message": message, "code": ErrorCode.BAD_USER_INPUT, "argument": argument}
+    return {"message": message, "code": ErrorCode.GRAPHQL_VALIDATION_FAILED}
+
+
+def format_error(error: GraphQLError, document: Node | None, request_id: str) -> dict[str, Any]:
+    """The client's view of one error: a stable code, a safe message, never a stack trace."""
+    original = error.original_error
+    formatted: dict[str, Any] = {}
+    if isinstance(original, ApiError):
+        formatted = {"message": original.message, "code": original.code, **original.extensions}
+    elif original is None or isinstance(original, GraphQLError):
+        # Parse, validation and variable-coercion errors: graphql-core's wording is safe.
+        formatted = _classify_request_error(error, document)
+    else:
+        formatted = {
+            "message": f"Internal server error (request id {request_id})",
+            "code": ErrorCode.INTERNAL_SERVER_ERROR,
+            "requestId": request_id,
+        }
+    message = formatted.pop("message")
+    body: dict[str, Any] = {"message": message}
+    if error.locations:
+        body["locations"] = [{"line": loc.line, "column": loc.column} for loc in error.locations]
+    if error.path:
+        body["path"] = error.path
+    body["extensions"] = {k: str(v) if isinstance(v, StrEnum) else v for k, v in formatted.items()}
+    return body
+
+
+def log_unexpected(errors: list[GraphQLError], request_id: str) -> None:
+    for error in errors:
+        original = error.original_error
+        if original is not None and not isinstance(original, ApiError | GraphQLError):
+            logger.error(
+                "unexpected error in %s (request id %s)",
+                ".".join(str(p) for p in error.path or ()),
+                request_id,
+                exc_info=original,
+            )

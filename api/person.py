@@ -1,0 +1,109 @@
+"""GraphQL types and queries for people mentioned in stories; no SQL here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+
+from api.article import ARTICLE_KEY, Article, ArticleOrder, article_connection
+from api.context import Info
+from api.errors import BadUserInput
+from api.loaders import read
+from api.node import Node
+from api.relay import MAX_PAGE_SIZE, Connection, build_connection, page_request, to_global_id
+from models import person as person_model
+
+
+@strawberry.type(description="Something a person said, quoted in a story.")
+class Quote:
+    text: str
+    article: Article
+
+
+@strawberry.type(description="A real person named in stories.")
+class Person(Node):
+    pk: strawberry.Private[int]
+    slug: str
+    name: str
+    aliases: list[str] = strawberry.field(description="Other names the person appears under.")
+    description: str | None
+
+    @classmethod
+    def from_row(cls, row: Any) -> Person:
+        pk = getattr(row, "person_id", None) or row.id
+        return cls(
+            id=to_global_id("Person", pk),
+            pk=pk,
+            slug=row.slug,
+            name=row.name,
+            aliases=list(row.aliases or ()),
+            description=row.description,
+        )
+
+    @strawberry.field(description="Published stories that mention the person, newest first.")
+    async def articles(
+        self,
+        info: Info,
+        first: int = 10,
+        after: str | None = None,
+        order_by: ArticleOrder = ArticleOrder.NEWEST,
+    ) -> Connection[Article]:
+        loaders = info.context.loaders
+        request = page_request(
+            first, after, ARTICLE_KEY, descending=order_by is ArticleOrder.NEWEST
+        )
+        page = await loaders.articles_by_person.load((self.pk, request))
+
+        async def total() -> int:
+            return await loaders.article_count_by_person.load(self.pk) or 0
+
+        return article_connection(page.rows, page.has_next_page, total)
+
+    @strawberry.field(
+        description="Direct quotes attributed to the person. Empty until people extraction runs."
+    )
+    def quotes(self, first: int = 5) -> list[Quote]:
+        if first < 0 or first > MAX_PAGE_SIZE:
+            raise BadUserInput("first", f"must be between 0 and {MAX_PAGE_SIZE}, got {first}")
+        return []
+
+
+@strawberry.type(description="A person as a story mentions them.")
+class Mention:
+    person: Person
+    role: str | None = strawberry.field(
+        description='The role the story gives the person, e.g. "Kremlin spokesman".'
+    )
+    mention_count: int = strawberry.field(description="How often the story names the person.")
+
+    @classmethod
+    def from_row(cls, row: Any) -> Mention:
+        return cls(person=Person.from_row(row), role=row.role, mention_count=row.mention_count)
+
+
+PERSON_KEY = (str, int)
+
+
+@strawberry.type
+class PersonQuery:
+    @strawberry.field(description="A person by slug, e.g. dmitry-peskov, or null.")
+    async def person(self, info: Info, slug: str) -> Person | None:
+        row = await read(info.context.engine, person_model.person_by_slug, slug)
+        return Person.from_row(row) if row is not None else None
+
+    @strawberry.field(description="Everyone mentioned in stories, alphabetically.")
+    async def people(
+        self, info: Info, first: int = 50, after: str | None = None
+    ) -> Connection[Person]:
+        engine = info.context.engine
+        page = await read(
+            engine, person_model.people, page_request(first, after, PERSON_KEY, descending=False)
+        )
+
+        async def total() -> int:
+            return await read(engine, person_model.count_people)
+
+        return build_connection(
+            page.rows, page.has_next_page, Person.from_row, lambda row: (row.name, row.id), total
+        )

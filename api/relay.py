@@ -1,0 +1,112 @@
+"""Global object IDs, opaque cursors and the generic connection types built on them."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+import strawberry
+
+from api.errors import BadUserInput
+from models.pagination import PageRequest
+
+MAX_PAGE_SIZE = 100
+
+T = TypeVar("T")
+
+
+def to_global_id(type_name: str, pk: int) -> strawberry.ID:
+    return strawberry.ID(base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode())
+
+
+def from_global_id(global_id: str, argument: str = "id") -> tuple[str, int]:
+    """Split a global ID into its type name and primary key; BAD_USER_INPUT if malformed."""
+    try:
+        type_name, _, pk = base64.urlsafe_b64decode(global_id.encode()).decode().partition(":")
+        return type_name, int(pk)
+    except (binascii.Error, UnicodeError, ValueError):
+        raise BadUserInput(argument, f"{global_id!r} is not an ID issued by this API") from None
+
+
+def encode_cursor(values: Sequence[Any]) -> str:
+    plain = [v.isoformat() if isinstance(v, datetime) else v for v in values]
+    return base64.urlsafe_b64encode(json.dumps(plain, separators=(",", ":")).encode()).decode()
+
+
+def decode_cursor(cursor: str, kinds: Sequence[type], argument: str = "after") -> tuple[Any, ...]:
+    """Read back a cursor made by encode_cursor for keys of the given types."""
+    try:
+        values = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        if not isinstance(values, list) or len(values) != len(kinds):
+            raise ValueError
+        decoded = []
+        for kind, value in zip(kinds, values, strict=True):
+            if kind is datetime:
+                decoded.append(datetime.fromisoformat(value))
+            elif not isinstance(value, kind) or isinstance(value, bool):
+                raise ValueError
+            else:
+                decoded.append(value)
+        return tuple(decoded)
+    except (binascii.Error, UnicodeError, ValueError, TypeError):
+        raise BadUserInput(argument, "not a cursor issued by this connection") from None
+
+
+def page_request(
+    first: int, after: str | None, kinds: Sequence[type], *, descending: bool
+) -> PageRequest:
+    """Check connection arguments the same way everywhere: no silent caps, clear errors."""
+    if first < 0 or first > MAX_PAGE_SIZE:
+        raise BadUserInput("first", f"must be between 0 and {MAX_PAGE_SIZE}, got {first}")
+    keyset = decode_cursor(after, kinds) if after is not None else None
+    return PageRequest(first=first, after=keyset, descending=descending)
+
+
+@strawberry.type(description="Where a page sits in its list.")
+class PageInfo:
+    has_next_page: bool = strawberry.field(description="Whether more items follow this page.")
+    end_cursor: str | None = strawberry.field(
+        description="Pass as `after` to read the next page; null on an empty page."
+    )
+
+
+@strawberry.type(description="An item with the cursor that points just after it.")
+class Edge(Generic[T]):
+    cursor: str
+    node: T
+
+
+@strawberry.type(description="A page of a list, with its total size.")
+class Connection(Generic[T]):
+    edges: list[Edge[T]]
+    page_info: PageInfo
+    _total_count: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @strawberry.field(description="Items in the whole list, not just this page.")
+    async def total_count(self) -> int:
+        return await self._total_count()
+
+    @strawberry.field(description="The items of this page, when cursors are not needed.")
+    def nodes(self) -> list[T]:
+        return [edge.node for edge in self.edges]
+
+
+def build_connection(
+    rows: Sequence[Any],
+    has_next_page: bool,
+    to_node: Callable[[Any], T],
+    key: Callable[[Any], Sequence[Any]],
+    total_count: Callable[[], Awaitable[int]],
+) -> Connection[T]:
+    edges = [Edge(cursor=encode_cursor(key(row)), node=to_node(row)) for row in rows]
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=has_next_page, end_cursor=edges[-1].cursor if edges else None
+        ),
+        _total_count=total_count,
+    )

@@ -1,0 +1,50 @@
+"""The Strawberry schema: the root query composed from each domain's queries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.tools import merge_types
+from strawberry.types import ExecutionContext
+
+from api.article import ArticleQuery
+from api.errors import log_unexpected
+from api.node import Node, resolve_node
+from api.person import PersonQuery
+from api.topic import TopicQuery
+
+
+@strawberry.type
+class NodeQuery:
+    node: Node | None = strawberry.field(
+        resolver=resolve_node, description="Any object by its global ID, or null."
+    )
+
+
+Query = merge_types("Query", (ArticleQuery, TopicQuery, PersonQuery, NodeQuery))
+
+
+class Schema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        context: Any = execution_context.context if execution_context else None
+        request_id = getattr(context, "request_id", "-")
+        if context is not None and execution_context is not None:
+            # Error formatting needs the document to name the argument behind a bad value.
+            context.document = execution_context.graphql_document
+        log_unexpected(errors, request_id)
+
+
+def build_schema() -> Schema:
+    return Schema(
+        query=Query,
+        # A newsroom's frontends send the same few documents all day: parse and validate once.
+        extensions=[ParserCache(maxsize=512), ValidationCache(maxsize=512)],
+    )
+
+
+schema = build_schema()

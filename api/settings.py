@@ -1,0 +1,34 @@
+"""Settings read once from the environment; the only module that looks at os.environ."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every setting, its environment variable and its default (see README, Configuration)."""
+
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    data_dir: Path = Field(default=Path("./var"), description="SQLite file and local search data")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; plain postgresql:// is accepted"
+    )
+    host: str = "127.0.0.1"
+    port: int = 8000
+    meili_url: str | None = None
+    meili_master_key: str | None = None
+    log_level: str = "info"
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'newsroom.db').resolve()}"
+
+    def ensure_data_dir(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,78 @@
+"""GraphQL types and queries for topics; no SQL here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+
+from api.article import ARTICLE_KEY, Article, ArticleOrder, article_connection
+from api.context import Info
+from api.loaders import read
+from api.node import Node
+from api.relay import Connection, build_connection, page_request, to_global_id
+from models import topic as topic_model
+
+
+@strawberry.type(description="A subject stories are filed under, such as War in Ukraine.")
+class Topic(Node):
+    pk: strawberry.Private[int]
+    slug: str
+    name: str
+    description: str | None
+
+    @classmethod
+    def from_row(cls, row: Any) -> Topic:
+        return cls(
+            id=to_global_id("Topic", row.id),
+            pk=row.id,
+            slug=row.slug,
+            name=row.name,
+            description=row.description,
+        )
+
+    @strawberry.field(description="Published stories on this topic, newest first by default.")
+    async def articles(
+        self,
+        info: Info,
+        first: int = 10,
+        after: str | None = None,
+        order_by: ArticleOrder = ArticleOrder.NEWEST,
+    ) -> Connection[Article]:
+        loaders = info.context.loaders
+        request = page_request(
+            first, after, ARTICLE_KEY, descending=order_by is ArticleOrder.NEWEST
+        )
+        page = await loaders.articles_by_topic.load((self.pk, request))
+
+        async def total() -> int:
+            return await loaders.article_count_by_topic.load(self.pk) or 0
+
+        return article_connection(page.rows, page.has_next_page, total)
+
+
+TOPIC_KEY = (str, int)
+
+
+@strawberry.type
+class TopicQuery:
+    @strawberry.field(description="A topic by its slug, or null.")
+    async def topic(self, info: Info, slug: str) -> Topic | None:
+        row = await read(info.context.engine, topic_model.topic_by_slug, slug)
+        return Topic.from_row(row) if row is not None else None
+
+    @strawberry.field(description="All topics, alphabetically.")
+    async def topics(
+        self, info: Info, first: int = 50, after: str | None = None
+    ) -> Connection[Topic]:
+        engine = info.context.engine
+        page = await read(
+            engine, topic_model.topics, page_request(first, after, TOPIC_KEY, descending=False)
+        )
+
+        async def total() -> int:
+            return await read(engine, topic_model.count_topics)
+
+        return build_connection(
+            page.rows, page.has_next_page, Topic.from_row, lambda row: (row.name, row.id), total
+        )

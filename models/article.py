@@ -1,0 +1,141 @@
+"""Articles, sections and authors: tables and the read queries over them; no GraphQL here."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, utcnow
+from models.enums import ArticleStatus, string_enum
+
+
+class Section(Base):
+    __tablename__ = "sections"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(sa.String(120), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+
+
+class Author(Base):
+    __tablename__ = "authors"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(sa.String(120), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+
+
+class Article(Base):
+    __tablename__ = "articles"
+    __table_args__ = (
+        # The reader lists: published stories, newest first, with a stable tie-breaker.
+        sa.Index("ix_articles_status_published_at_id", "status", "published_at", "id"),
+        sa.Index("ix_articles_section_id", "section_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(sa.String(200), unique=True)
+    title: Mapped[str] = mapped_column(sa.Text)
+    dek: Mapped[str | None] = mapped_column(sa.Text)
+    # Ordered blocks, each {"type": "paragraph" | "heading", "text": str}: always read and
+    # written whole with the article, so one JSON column beats a row per block.
+    body: Mapped[list[dict[str, str]]] = mapped_column(sa.JSON)
+    section_id: Mapped[int] = mapped_column(sa.ForeignKey("sections.id", ondelete="RESTRICT"))
+    status: Mapped[ArticleStatus] = mapped_column(
+        string_enum(ArticleStatus, "article_status"), default=ArticleStatus.DRAFT
+    )
+    language: Mapped[str] = mapped_column(sa.String(16), default="en")
+    source: Mapped[str | None] = mapped_column(sa.String(200))
+    source_id: Mapped[str | None] = mapped_column(sa.String(200))
+    published_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Hash of the imported record, so re-importing an unchanged file writes nothing.
+    import_hash: Mapped[str | None] = mapped_column(sa.String(64))
+
+
+class ArticleAuthor(Base):
+    __tablename__ = "article_authors"
+
+    article_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
+    )
+    author_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("authors.id", ondelete="RESTRICT"), primary_key=True, index=True
+    )
+    position: Mapped[int] = mapped_column(default=0)
+
+
+class ArticleTopic(Base):
+    __tablename__ = "article_topics"
+
+    article_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
+    )
+    topic_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("topics.id", ondelete="RESTRICT"), primary_key=True, index=True
+    )
+    position: Mapped[int] = mapped_column(default=0)
+
+
+# Every column but the body: lists never show it, and it is most of an article's bytes.
+SUMMARY_COLUMNS = tuple(c for c in Article.__table__.c if c.key != "body")
+ARTICLE_ORDER = (Article.published_at, Article.id)
+
+
+def is_published() -> sa.ColumnElement[bool]:
+    return Article.status == ArticleStatus.PUBLISHED
+
+
+async def published_article_by_slug(conn: AsyncConnection, slug: str) -> sa.Row[Any] | None:
+    """The published article with this slug, body included, or None."""
+    result = await conn.execute(
+        sa.select(Article.__table__).where(Article.slug == slug, is_published())
+    )
+    return result.first()
+
+
+async def published_articles_by_ids(
+    conn: AsyncConnection, ids: Sequence[int]
+) -> dict[int, sa.Row[Any]]:
+    """Published articles (without body) by id; unknown or unpublished ids are absent."""
+    result = await conn.execute(
+        sa.select(*SUMMARY_COLUMNS).where(Article.id.in_(ids), is_published())
+    )
+    return {row.id: row for row in result}
+
+
+async def bodies_by_article(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, list[Any]]:
+    result = await conn.execute(sa.select(Article.id, Article.body).where(Article.id.in_(ids)))
+    return {row.id: row.body for row in result}
+
+
+async def sections_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, sa.Row[Any]]:
+    result = await conn.execute(sa.select(Section.__table__).where(Section.id.in_(ids)))
+    return {row.id: row for row in result}
+
+
+async def authors_by_article(
+    conn: AsyncConnection, article_ids: Sequence[int]
+) -> dict[int, list[sa.Row[Any]]]:
+    """Each article's authors in byline order."""
+    result = await conn.execute(
+        sa.select(ArticleAuthor.article_id, Author.id, Author.slug, Author.name)
+        .join(Author, Author.id == ArticleAuthor.author_id)
+        .where(ArticleAuthor.article_id.in_(article_ids))
+        .order_by(ArticleAuthor.article_id, ArticleAuthor.position)
+    )
+    grouped: dict[int, list[sa.Row[Any]]] = {article_id: [] for article_id in article_ids}
+    for row in result:
+        grouped[row.article_id].append(row)
+    return grouped
+
+
+async def sections(conn: AsyncConnection) -> list[sa.Row[Any]]:
+    result = await conn.execute(sa.select(Section.__table__).order_by(Section.name))
+    return list(result)

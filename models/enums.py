@@ -1,0 +1,40 @@
+"""Status enums stored as short strings; shared by models and, through them, the API."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+import sqlalchemy as sa
+
+
+class ArticleStatus(StrEnum):
+    DRAFT = "draft"
+    PUBLISHED = "published"
+    UNPUBLISHED = "unpublished"
+
+
+class CommentStatus(StrEnum):
+    PUBLISHED = "published"
+    PENDING = "pending"
+    REJECTED = "rejected"
+
+
+class BlockType(StrEnum):
+    PARAGRAPH = "paragraph"
+    HEADING = "heading"
+
+
+def string_enum(enum: type[StrEnum], name: str) -> sa.Enum:
+    """A portable enum column: a VARCHAR with a CHECK constraint, no native PostgreSQL type.
+
+    Native enum types need their own migrations for every new value; a CHECK does not.
+    """
+    return sa.Enum(
+        enum,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=16,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+    )

@@ -1,0 +1,132 @@
+"""Reader-facing story lists: by filter, by topic and by person; published stories only."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from models.article import (
+    ARTICLE_ORDER,
+    SUMMARY_COLUMNS,
+    Article,
+    ArticleTopic,
+    Section,
+    is_published,
+)
+from models.pagination import Page, PageRequest, fetch_page, fetch_pages_by_parent
+from models.person import Mention, Person
+from models.topic import Topic
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleFilter:
+    """What a reader can narrow a story list by; every given condition must hold."""
+
+    topics: Sequence[str] = ()
+    people: Sequence[str] = ()
+    section: str | None = None
+    published_after: datetime | None = None
+    published_before: datetime | None = None
+    language: str | None = None
+
+
+def _filtered(stmt: sa.Select[Any], where: ArticleFilter) -> sa.Select[Any]:
+    for slug in where.topics:
+        stmt = stmt.where(
+            Article.id.in_(
+                sa.select(ArticleTopic.article_id)
+                .join(Topic, Topic.id == ArticleTopic.topic_id)
+                .where(Topic.slug == slug)
+            )
+        )
+    for slug in where.people:
+        stmt = stmt.where(
+            Article.id.in_(
+                sa.select(Mention.article_id)
+                .join(Person, Person.id == Mention.person_id)
+                .where(Person.slug == slug)
+            )
+        )
+    if where.section is not None:
+        stmt = stmt.where(
+            Article.section_id.in_(sa.select(Section.id).where(Section.slug == where.section))
+        )
+    if where.published_after is not None:
+        stmt = stmt.where(Article.published_at >= where.published_after)
+    if where.published_before is not None:
+        stmt = stmt.where(Article.published_at < where.published_before)
+    if where.language is not None:
+        stmt = stmt.where(Article.language == where.language)
+    return stmt
+
+
+async def published_articles(
+    conn: AsyncConnection, where: ArticleFilter, page: PageRequest
+) -> Page:
+    """One page of published articles matching the filter, ordered by publication time."""
+    stmt = _filtered(sa.select(*SUMMARY_COLUMNS).where(is_published()), where)
+    return await fetch_page(conn, stmt, ARTICLE_ORDER, page)
+
+
+async def count_published_articles(conn: AsyncConnection, where: ArticleFilter) -> int:
+    stmt = _filtered(sa.select(sa.func.count()).select_from(Article).where(is_published()), where)
+    return (await conn.execute(stmt)).scalar_one()
+
+
+async def published_articles_by_topic(
+    conn: AsyncConnection, topic_ids: Sequence[int], page: PageRequest
+) -> dict[int, Page]:
+    """A page of each topic's published articles, for many topics in one statement."""
+    stmt = (
+        sa.select(*SUMMARY_COLUMNS)
+        .join(ArticleTopic, ArticleTopic.article_id == Article.id)
+        .where(is_published())
+    )
+    return await fetch_pages_by_parent(
+        conn, stmt, ArticleTopic.topic_id, topic_ids, ARTICLE_ORDER, page
+    )
+
+
+async def count_published_articles_by_topic(
+    conn: AsyncConnection, topic_ids: Sequence[int]
+) -> dict[int, int]:
+    stmt = (
+        sa.select(ArticleTopic.topic_id, sa.func.count())
+        .join(Article, Article.id == ArticleTopic.article_id)
+        .where(ArticleTopic.topic_id.in_(topic_ids), is_published())
+        .group_by(ArticleTopic.topic_id)
+    )
+    counts = dict((await conn.execute(stmt)).tuples().all())
+    return {topic_id: counts.get(topic_id, 0) for topic_id in topic_ids}
+
+
+async def published_articles_by_person(
+    conn: AsyncConnection, person_ids: Sequence[int], page: PageRequest
+) -> dict[int, Page]:
+    """A page of each person's published articles, newest first, in one statement."""
+    stmt = (
+        sa.select(*SUMMARY_COLUMNS)
+        .join(Mention, Mention.article_id == Article.id)
+        .where(is_published())
+    )
+    return await fetch_pages_by_parent(
+        conn, stmt, Mention.person_id, person_ids, ARTICLE_ORDER, page
+    )
+
+
+async def count_published_articles_by_person(
+    conn: AsyncConnection, person_ids: Sequence[int]
+) -> dict[int, int]:
+    stmt = (
+        sa.select(Mention.person_id, sa.func.count())
+        .join(Article, Article.id == Mention.article_id)
+        .where(Mention.person_id.in_(person_ids), is_published())
+        .group_by(Mention.person_id)
+    )
+    counts = dict((await conn.execute(stmt)).tuples().all())
+    return {person_id: counts.get(person_id, 0) for person_id in person_ids}

@@ -1,0 +1,61 @@
+"""Topics and the read queries over them; no GraphQL here."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.article import ArticleTopic
+from models.base import Base
+from models.pagination import Page, PageRequest, fetch_page
+
+
+class Topic(Base):
+    __tablename__ = "topics"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(sa.String(120), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(200), unique=True)
+    description: Mapped[str | None] = mapped_column(sa.Text)
+
+
+TOPIC_ORDER = (Topic.name, Topic.id)
+
+
+async def topic_by_slug(conn: AsyncConnection, slug: str) -> sa.Row[Any] | None:
+    result = await conn.execute(sa.select(Topic.__table__).where(Topic.slug == slug))
+    return result.first()
+
+
+async def topics_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, sa.Row[Any]]:
+    result = await conn.execute(sa.select(Topic.__table__).where(Topic.id.in_(ids)))
+    return {row.id: row for row in result}
+
+
+async def topics_by_article(
+    conn: AsyncConnection, article_ids: Sequence[int]
+) -> dict[int, list[sa.Row[Any]]]:
+    """Each article's topics in the order the newsroom gave them."""
+    result = await conn.execute(
+        sa.select(ArticleTopic.article_id, *Topic.__table__.c)
+        .join(Topic, Topic.id == ArticleTopic.topic_id)
+        .where(ArticleTopic.article_id.in_(article_ids))
+        .order_by(ArticleTopic.article_id, ArticleTopic.position)
+    )
+    grouped: dict[int, list[sa.Row[Any]]] = {article_id: [] for article_id in article_ids}
+    for row in result:
+        grouped[row.article_id].append(row)
+    return grouped
+
+
+async def topics(conn: AsyncConnection, page: PageRequest) -> Page:
+    """Topics in alphabetical order."""
+    return await fetch_page(conn, sa.select(Topic.__table__), TOPIC_ORDER, page)
+
+
+async def count_topics(conn: AsyncConnection) -> int:
+    return (await conn.execute(sa.select(sa.func.count()).select_from(Topic))).scalar_one()
