@@ -135,3 +135,7 @@ def serve(
         reload=reload,
         log_level=settings.log_level,
     )
+
+
+if __name__ == "__main__":
+    app()

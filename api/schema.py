@@ -43,7 +43,8 @@ def build_schema() -> Schema:
     return Schema(
         query=Query,
         # A newsroom's frontends send the same few documents all day: parse and validate once.
-        extensions=[ParserCache(maxsize=512), ValidationCache(maxsize=512)],
+        # The caches live at module level in Strawberry, shared by every request's instance.
+        extensions=[lambda: ParserCache(maxsize=512), lambda: ValidationCache(maxsize=512)],
     )
 
 

@@ -85,7 +85,7 @@ async def comment_counts_by_article(
         .where(Comment.article_id.in_(article_ids), *_visible())
         .group_by(Comment.article_id)
     )
-    counts = dict(result.tuples().all())
+    counts = dict(result.all())
     return {article_id: counts.get(article_id, 0) for article_id in article_ids}
 
 
@@ -98,7 +98,7 @@ async def thread_counts_by_article(
         .where(Comment.article_id.in_(article_ids), Comment.parent_id.is_(None), *_visible())
         .group_by(Comment.article_id)
     )
-    counts = dict(result.tuples().all())
+    counts = dict(result.all())
     return {article_id: counts.get(article_id, 0) for article_id in article_ids}
 
 
@@ -110,7 +110,7 @@ async def reply_counts_by_parent(
         .where(Comment.parent_id.in_(parent_ids), *_visible())
         .group_by(Comment.parent_id)
     )
-    counts = dict(result.tuples().all())
+    counts = dict(result.all())
     return {parent_id: counts.get(parent_id, 0) for parent_id in parent_ids}
 
 

@@ -198,9 +198,7 @@ class _Upserter:
                         Comment.article_id == article.id
                     )
                 )
-            )
-            .tuples()
-            .all()
+            ).all()
         )
         start = record.published_at or utcnow()
         for position, item in enumerate(record.comments, start=1):

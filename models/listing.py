@@ -101,7 +101,7 @@ async def count_published_articles_by_topic(
         .where(ArticleTopic.topic_id.in_(topic_ids), is_published())
         .group_by(ArticleTopic.topic_id)
     )
-    counts = dict((await conn.execute(stmt)).tuples().all())
+    counts = dict((await conn.execute(stmt)).all())
     return {topic_id: counts.get(topic_id, 0) for topic_id in topic_ids}
 
 
@@ -128,5 +128,5 @@ async def count_published_articles_by_person(
         .where(Mention.person_id.in_(person_ids), is_published())
         .group_by(Mention.person_id)
     )
-    counts = dict((await conn.execute(stmt)).tuples().all())
+    counts = dict((await conn.execute(stmt)).all())
     return {person_id: counts.get(person_id, 0) for person_id in person_ids}

@@ -1,0 +1,1 @@
+"""Meilisearch: client, documents, settings, outbox worker, reindex; no GraphQL, no HTTP."""

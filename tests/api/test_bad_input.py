@@ -1,0 +1,122 @@
+"""Bad arguments get a specific BAD_USER_INPUT error naming the argument, never a stack trace."""
+
+from __future__ import annotations
+
+import base64
+
+import httpx
+import pytest
+
+from tests.conftest import SAMPLE_SLUG, contract, gql, gql_error
+
+LATEST_ARTICLES = contract("latest-articles")
+COMMENTS_THREAD = contract("comments-thread")
+ARTICLES_ORDERED = "query ($order: ArticleOrder!) { articles(orderBy: $order) { totalCount } }"
+NODE = "query ($id: ID!) { node(id: $id) { id ... on Article { slug } } }"
+
+
+def assert_bad_input(error: dict, argument: str) -> None:
+    assert error["extensions"]["code"] == "BAD_USER_INPUT", error
+    assert argument in error["message"]
+    assert "Traceback" not in str(error) and "File " not in error["message"]
+
+
+@pytest.mark.parametrize("first", [101, -1, 1_000_000_000])
+async def test_first_out_of_range_is_refused_not_capped(
+    client: httpx.AsyncClient, sample: None, first: int
+) -> None:
+    error = await gql_error(client, LATEST_ARTICLES, {"first": first})
+    assert_bad_input(error, '"first"')
+    assert str(first) in error["message"]
+
+
+async def test_first_over_limit_on_a_nested_connection(
+    client: httpx.AsyncClient, sample: None
+) -> None:
+    error = await gql_error(client, COMMENTS_THREAD, {"slug": SAMPLE_SLUG, "first": 500})
+    assert_bad_input(error, '"first"')
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "not-a-cursor",
+        base64.urlsafe_b64encode(b'["x", "y"]').decode(),
+        base64.urlsafe_b64encode(b"{}").decode(),
+        "",
+    ],
+)
+async def test_malformed_cursor_is_bad_input(
+    client: httpx.AsyncClient, sample: None, cursor: str
+) -> None:
+    error = await gql_error(client, LATEST_ARTICLES, {"after": cursor})
+    assert_bad_input(error, '"after"')
+
+
+async def test_unknown_enum_literal_names_the_argument(
+    client: httpx.AsyncClient, sample: None
+) -> None:
+    error = await gql_error(client, "{ articles(orderBy: SIDEWAYS) { totalCount } }")
+    assert_bad_input(error, '"orderBy"')
+    assert error["extensions"]["argument"] == "orderBy"
+
+
+async def test_unknown_enum_in_a_variable_names_the_argument(
+    client: httpx.AsyncClient, sample: None
+) -> None:
+    error = await gql_error(client, ARTICLES_ORDERED, {"order": "SIDEWAYS"})
+    assert_bad_input(error, '"orderBy"')
+
+
+async def test_date_without_time_zone_is_bad_input(client: httpx.AsyncClient, sample: None) -> None:
+    variables = {"filter": {"publishedAfter": "2024-03-04T10:00:00"}}
+    error = await gql_error(client, LATEST_ARTICLES, variables)
+    assert_bad_input(error, "publishedAfter")
+
+
+async def test_date_filters_select_by_publication_time(
+    client: httpx.AsyncClient, sample: None
+) -> None:
+    variables = {"filter": {"publishedAfter": "2024-03-04T10:00:00+00:00"}}
+    data = await gql(client, LATEST_ARTICLES, variables)
+    assert [a["slug"] for a in data["articles"]["nodes"]] == [SAMPLE_SLUG]
+
+
+async def test_filters_on_unknown_topics_find_nothing_without_error(
+    client: httpx.AsyncClient, sample: None
+) -> None:
+    variables = {"filter": {"topics": ["no-such-topic"], "section": "news"}}
+    data = await gql(client, LATEST_ARTICLES, variables)
+    assert data["articles"] == {
+        "totalCount": 0,
+        "pageInfo": {"hasNextPage": False, "endCursor": None},
+        "nodes": [],
+    }
+
+
+async def test_malformed_global_id_is_bad_input(client: httpx.AsyncClient, sample: None) -> None:
+    body = await client.post("/graphql", json={"query": NODE, "variables": {"id": "%%%"}})
+    error = body.json()["errors"][0]
+    assert_bad_input(error, '"id"')
+
+
+async def test_global_ids_round_trip_through_node(client: httpx.AsyncClient, sample: None) -> None:
+    page = await gql(client, LATEST_ARTICLES, {"first": 1})
+    node_id = page["articles"]["nodes"][0]["id"]
+    assert (await gql(client, NODE, {"id": node_id}))["node"] == {
+        "id": node_id,
+        "slug": SAMPLE_SLUG,
+    }
+    unknown = base64.urlsafe_b64encode(b"Article:999999").decode()
+    assert (await gql(client, NODE, {"id": unknown}))["node"] is None
+
+
+async def test_unknown_field_is_a_validation_error(client: httpx.AsyncClient, sample: None) -> None:
+    error = await gql_error(client, "{ articles { nodes { nope } } }")
+    assert error["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    assert "nope" in error["message"]
+
+
+async def test_syntax_error_is_reported_as_parse_failure(client: httpx.AsyncClient) -> None:
+    error = await gql_error(client, "{ articles ")
+    assert error["extensions"]["code"] == "GRAPHQL_PARSE_FAILED"
