@@ -22,8 +22,10 @@ from strawberry.types import ExecutionResult
 from api.context import Context
 from api.errors import format_error
 from api.schema import schema
+from api.services import SearchService, open_search
 from api.settings import Settings
 from models.session import create_engine
+from search.errors import SearchError
 
 logger = logging.getLogger("newsroom.api")
 
@@ -36,8 +38,11 @@ class GraphQLApp(GraphQL[Context, None]):
 
     async def get_context(self, request: Request, response: Any) -> Context:  # type: ignore[override]
         given = request.headers.get("x-request-id", "")
+        search = request.app.state.search
         context = Context.create(
-            request.app.state.engine, given if _REQUEST_ID.match(given) else None
+            request.app.state.engine,
+            search.client if search else None,
+            given if _REQUEST_ID.match(given) else None,
         )
         response.headers["X-Request-ID"] = context.request_id
         request.state.graphql_context = context
@@ -72,20 +77,33 @@ async def readyz(request: Request) -> Response:
     return JSONResponse({"status": "ready", "database": "ok"})
 
 
-def create_app(settings: Settings | None = None, engine: AsyncEngine | None = None) -> Starlette:
-    """Build the application; pass `engine` to share one the caller owns (tests do)."""
+def create_app(
+    settings: Settings | None = None,
+    engine: AsyncEngine | None = None,
+    search: SearchService | None = None,
+) -> Starlette:
+    """Build the application.
+
+    Pass `engine` and `search` to share ones the caller owns (tests do); otherwise the app opens
+    the database, starts or joins Meilisearch and runs the outbox worker for its lifetime.
+    """
     settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        owned = engine is None
-        if owned:
+        owns_engine, owns_search = engine is None, search is None and engine is None
+        if owns_engine:
             settings.ensure_data_dir()
         app.state.engine = engine or create_engine(settings.resolved_database_url)
+        app.state.search = search
+        if owns_search:
+            app.state.search = await _open_search(settings, app.state.engine)
         try:
             yield
         finally:
-            if owned:
+            if owns_search and app.state.search is not None:
+                await app.state.search.close()
+            if owns_engine:
                 await app.state.engine.dispose()
 
     graphql = GraphQLApp(schema, graphql_ide="graphiql", allow_queries_via_get=True)
@@ -95,3 +113,15 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
         Route("/readyz", readyz),
     ]
     return Starlette(routes=routes, lifespan=lifespan)
+
+
+async def _open_search(settings: Settings, engine: AsyncEngine) -> SearchService | None:
+    try:
+        service = await open_search(settings, engine)
+    except SearchError as exc:
+        logger.error("search is off, answers are degraded: %s", exc)
+        return None
+    await service.prepare()
+    if settings.search_worker:
+        service.start_worker()
+    return service

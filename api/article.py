@@ -173,11 +173,16 @@ class Article(Node):
 
         return build_connection(page.rows, page.has_next_page, Comment.from_row, comment_key, total)
 
-    @strawberry.field(description="Stories to read next. Empty until search is available.")
-    def related(self, limit: int = 5) -> list[Article]:
+    @strawberry.field(
+        description="Stories to read next: same people and topics, similar words, recent; "
+        "never this story or a near-duplicate of it. Empty while search is unavailable."
+    )
+    async def related(self, info: Info, limit: int = 5) -> list[Article]:
+        from api.search import related_to
+
         if limit < 0 or limit > MAX_RELATED:
             raise BadUserInput("limit", f"must be between 0 and {MAX_RELATED}, got {limit}")
-        return []
+        return await related_to(info, self.pk, limit)
 
 
 ARTICLE_KEY = (datetime, int)

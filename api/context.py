@@ -10,20 +10,27 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.loaders import Loaders
+from search.client import SearchClient
 
 
 @dataclass
 class Context:
     engine: AsyncEngine
     loaders: Loaders
+    search: SearchClient | None = None
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     # The parsed request, kept so that error messages can name the argument at fault.
     document: Any = None
 
     @classmethod
-    def create(cls, engine: AsyncEngine, request_id: str | None = None) -> Context:
+    def create(
+        cls, engine: AsyncEngine, search: SearchClient | None = None, request_id: str | None = None
+    ) -> Context:
         return cls(
-            engine=engine, loaders=Loaders(engine), request_id=request_id or uuid.uuid4().hex
+            engine=engine,
+            loaders=Loaders(engine),
+            search=search,
+            request_id=request_id or uuid.uuid4().hex,
         )
 
 

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from strawberry.dataloader import DataLoader
 
-from models import article, comment, listing, person, topic
+from models import article, comment, document, listing, person, topic
 from models.pagination import Page, PageRequest
 
 K = TypeVar("K", bound=Hashable)
@@ -41,6 +41,7 @@ class Loaders:
         self.reply_count_by_parent = by_key(comment.reply_counts_by_parent)
         self.article_count_by_topic = by_key(listing.count_published_articles_by_topic)
         self.article_count_by_person = by_key(listing.count_published_articles_by_person)
+        self.article_source_by_id = by_key(document.published_sources)
         self.threads_by_article = paged(comment.threads_by_article)
         self.replies_by_parent = paged(comment.replies_by_parent)
         self.articles_by_topic = paged(listing.published_articles_by_topic)

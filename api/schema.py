@@ -14,6 +14,7 @@ from api.article import ArticleQuery
 from api.errors import log_unexpected
 from api.node import Node, resolve_node
 from api.person import PersonQuery
+from api.search import SearchQuery
 from api.topic import TopicQuery
 
 
@@ -24,7 +25,7 @@ class NodeQuery:
     )
 
 
-Query = merge_types("Query", (ArticleQuery, TopicQuery, PersonQuery, NodeQuery))
+Query = merge_types("Query", (ArticleQuery, TopicQuery, PersonQuery, SearchQuery, NodeQuery))
 
 
 class Schema(strawberry.Schema):

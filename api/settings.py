@@ -20,8 +20,11 @@ class Settings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int = 8000
-    meili_url: str | None = None
+    meili_url: str | None = Field(default=None, description="unset: start a local Meilisearch")
     meili_master_key: str | None = None
+    meili_binary: str | None = Field(default=None, description="the local Meilisearch binary")
+    meili_index_prefix: str = Field(default="", description="prefix of every index name")
+    search_worker: bool = Field(default=True, description="drain the outbox in this process")
     log_level: str = "info"
 
     @cached_property

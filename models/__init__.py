@@ -4,6 +4,7 @@ from models.article import Article, ArticleAuthor, ArticleTopic, Author, Section
 from models.base import Base
 from models.comment import Comment
 from models.enums import ArticleStatus, BlockType, CommentStatus
+from models.outbox import OutboxEntry
 from models.person import Mention, Person
 from models.topic import Topic
 
@@ -18,6 +19,7 @@ __all__ = [
     "Comment",
     "CommentStatus",
     "Mention",
+    "OutboxEntry",
     "Person",
     "Section",
     "Topic",

@@ -130,3 +130,111 @@ async def count_published_articles_by_person(
     )
     counts = dict((await conn.execute(stmt)).all())
     return {person_id: counts.get(person_id, 0) for person_id in person_ids}
+
+
+def _text_matches(words: Sequence[str]) -> list[sa.ColumnElement[bool]]:
+    """Every word must occur in the headline, the standfirst or the body (case-insensitive)."""
+    body = sa.func.lower(sa.cast(Article.body, sa.Text))
+    return [
+        sa.or_(
+            sa.func.lower(Article.title).contains(word.lower(), autoescape=True),
+            sa.func.lower(sa.func.coalesce(Article.dek, "")).contains(
+                word.lower(), autoescape=True
+            ),
+            body.contains(word.lower(), autoescape=True),
+        )
+        for word in words
+    ]
+
+
+async def search_published(
+    conn: AsyncConnection,
+    words: Sequence[str],
+    where: ArticleFilter,
+    *,
+    offset: int,
+    limit: int,
+    newest_first: bool = True,
+) -> tuple[list[sa.Row[Any]], int]:
+    """A plain SQL text search, for when the search engine is unreachable: slower and without
+    typo tolerance, but it never shows what readers may not see."""
+    stmt = _filtered(
+        sa.select(*SUMMARY_COLUMNS).where(is_published(), *_text_matches(words)), where
+    )
+    order = [c.desc() if newest_first else c.asc() for c in ARTICLE_ORDER]
+    rows = list(await conn.execute(stmt.order_by(*order).offset(offset).limit(limit)))
+    total = (
+        await conn.execute(sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery()))
+    ).scalar_one()
+    return rows, total
+
+
+async def published_titles_with_prefix(
+    conn: AsyncConnection, prefix: str, limit: int
+) -> list[sa.Row[Any]]:
+    """Published stories with a headline word starting with `prefix`, newest first."""
+    return list(
+        await conn.execute(
+            sa.select(*SUMMARY_COLUMNS)
+            .where(is_published(), _word_starts(Article.title, prefix))
+            .order_by(*(c.desc() for c in ARTICLE_ORDER))
+            .limit(limit)
+        )
+    )
+
+
+def _word_starts(column: sa.ColumnElement[str], prefix: str) -> sa.ColumnElement[bool]:
+    lowered = sa.func.lower(column)
+    needle = prefix.lower()
+    return sa.or_(
+        lowered.startswith(needle, autoescape=True),
+        lowered.contains(" " + needle, autoescape=True),
+    )
+
+
+async def topics_with_prefix(conn: AsyncConnection, prefix: str, limit: int) -> list[sa.Row[Any]]:
+    """Topics named with a word starting with `prefix` that have a published story."""
+    has_story = sa.exists().where(
+        ArticleTopic.topic_id == Topic.id, ArticleTopic.article_id == Article.id, is_published()
+    )
+    return list(
+        await conn.execute(
+            sa.select(Topic.__table__)
+            .where(_word_starts(Topic.name, prefix), has_story)
+            .order_by(Topic.name)
+            .limit(limit)
+        )
+    )
+
+
+async def people_with_prefix(conn: AsyncConnection, prefix: str, limit: int) -> list[sa.Row[Any]]:
+    """People with a name word starting with `prefix` who are in a published story."""
+    in_story = sa.exists().where(
+        Mention.person_id == Person.id, Mention.article_id == Article.id, is_published()
+    )
+    return list(
+        await conn.execute(
+            sa.select(Person.__table__)
+            .where(_word_starts(Person.name, prefix), in_story)
+            .order_by(Person.name)
+            .limit(limit)
+        )
+    )
+
+
+async def names_by_slug(
+    conn: AsyncConnection, topics: Sequence[str], people: Sequence[str], sections: Sequence[str]
+) -> dict[str, dict[str, str]]:
+    """Display names for facet values, in one round trip per kind that is asked for."""
+    names: dict[str, dict[str, str]] = {"topics": {}, "people": {}, "sections": {}}
+    for kind, model, slugs in (
+        ("topics", Topic, topics),
+        ("people", Person, people),
+        ("sections", Section, sections),
+    ):
+        if slugs:
+            rows = await conn.execute(
+                sa.select(model.slug, model.name).where(model.slug.in_(slugs))
+            )
+            names[kind] = {row.slug: row.name for row in rows}
+    return names

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +15,14 @@ from asgi_lifespan import LifespanManager
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from api.app import create_app
+from api.services import SearchService
 from models import Base, migrate
 from models.importer import import_lines
 from models.session import AsyncSession, create_engine, session_factory
+from search.client import SearchClient
+from search.indexes import ensure_articles_index
+from search.server import LocalMeilisearch
+from search.worker import OutboxWorker
 from tests import postgres
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -78,13 +85,52 @@ async def sample(sessions: async_sessionmaker[AsyncSession]) -> None:
     assert report.errors == []
 
 
-@pytest.fixture
-async def client(db: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(engine=db)
+@asynccontextmanager
+async def serve(
+    engine: AsyncEngine, search: SearchService | None
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The real app, in-process, with the given database and search service."""
+    app = create_app(engine=engine, search=search)
     async with LifespanManager(app) as manager:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             yield client
+
+
+@pytest.fixture
+async def client(db: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
+    """The app without a search engine: search answers are degraded, related is empty."""
+    async with serve(db, None) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+async def meili(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[LocalMeilisearch]:
+    """One real Meilisearch for the whole run; each test gets indexes of its own."""
+    server = LocalMeilisearch(tmp_path_factory.mktemp("meilisearch"))
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def search(meili: LocalMeilisearch, db: AsyncEngine) -> AsyncIterator[SearchService]:
+    client = SearchClient(meili.url, meili.master_key, prefix=f"t{uuid.uuid4().hex[:12]}_")
+    await ensure_articles_index(client)
+    worker = OutboxWorker(db, client, idle_seconds=0.05, max_backoff_seconds=0.5)
+    service = SearchService(client=client, worker=worker)
+    yield service
+    for index in await client.indexes():
+        if index.startswith(client.prefix):
+            await client.delete_index(index)
+    await client.aclose()
+
+
+@pytest.fixture
+async def search_client(db: AsyncEngine, search: SearchService) -> AsyncIterator[httpx.AsyncClient]:
+    """The app with a real Meilisearch; tests drain the outbox with `search.worker.drain()`."""
+    async with serve(db, search) as client:
+        yield client
 
 
 async def post(

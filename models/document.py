@@ -1,0 +1,110 @@
+"""What the search index needs to know about articles, read for many articles at once."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from models.article import Article, ArticleAuthor, ArticleTopic, Author, Section, is_published
+from models.person import Mention, Person
+from models.topic import Topic
+
+
+@dataclass(slots=True)
+class ArticleSource:
+    """A published article with the names of everything attached to it."""
+
+    id: int
+    slug: str
+    title: str
+    dek: str | None
+    body: list[dict[str, str]]
+    language: str
+    published_at: datetime
+    section_slug: str
+    section_name: str
+    authors: list[str] = field(default_factory=list)
+    topics: list[tuple[str, str]] = field(default_factory=list)  # (slug, name)
+    people: list[tuple[str, str, list[str], str | None]] = field(default_factory=list)
+    # (slug, name, aliases, role)
+
+
+async def published_sources(
+    conn: AsyncConnection, article_ids: Sequence[int]
+) -> dict[int, ArticleSource]:
+    """Sources for the given ids that are published; the others are absent (to be removed)."""
+    rows = await conn.execute(
+        sa.select(
+            Article.id,
+            Article.slug,
+            Article.title,
+            Article.dek,
+            Article.body,
+            Article.language,
+            Article.published_at,
+            Section.slug.label("section_slug"),
+            Section.name.label("section_name"),
+        )
+        .join(Section, Section.id == Article.section_id)
+        .where(Article.id.in_(article_ids), is_published())
+    )
+    sources = {row.id: ArticleSource(**row._mapping) for row in rows}
+    if not sources:
+        return sources
+    ids = list(sources)
+    for row in await conn.execute(
+        sa.select(ArticleTopic.article_id, Topic.slug, Topic.name)
+        .join(Topic, Topic.id == ArticleTopic.topic_id)
+        .where(ArticleTopic.article_id.in_(ids))
+        .order_by(ArticleTopic.article_id, ArticleTopic.position)
+    ):
+        sources[row.article_id].topics.append((row.slug, row.name))
+    for row in await conn.execute(
+        sa.select(ArticleAuthor.article_id, Author.name)
+        .join(Author, Author.id == ArticleAuthor.author_id)
+        .where(ArticleAuthor.article_id.in_(ids))
+        .order_by(ArticleAuthor.article_id, ArticleAuthor.position)
+    ):
+        sources[row.article_id].authors.append(row.name)
+    for row in await conn.execute(
+        sa.select(Mention.article_id, Mention.role, Person.slug, Person.name, Person.aliases)
+        .join(Person, Person.id == Mention.person_id)
+        .where(Mention.article_id.in_(ids))
+        .order_by(Mention.article_id, Mention.position)
+    ):
+        sources[row.article_id].people.append(
+            (row.slug, row.name, list(row.aliases or ()), row.role)
+        )
+    return sources
+
+
+async def published_ids_in_batches(
+    conn: AsyncConnection, batch_size: int
+) -> AsyncIterator[list[int]]:
+    """Every published article id, in batches, by keyset so the scan stays cheap."""
+    last = 0
+    while True:
+        ids = list(
+            (
+                await conn.execute(
+                    sa.select(Article.id)
+                    .where(is_published(), Article.id > last)
+                    .order_by(Article.id)
+                    .limit(batch_size)
+                )
+            ).scalars()
+        )
+        if not ids:
+            return
+        yield ids
+        last = ids[-1]
+
+
+async def count_published(conn: AsyncConnection) -> int:
+    return (
+        await conn.execute(sa.select(sa.func.count()).select_from(Article).where(is_published()))
+    ).scalar_one()

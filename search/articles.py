@@ -1,0 +1,287 @@
+"""Reader searches on the article index: site search, suggestions and related stories.
+
+Query text only ever travels as `q`; filters are built here from structured values, quoted,
+so nothing a reader types can become filter syntax.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from functools import cache
+from typing import Any
+
+from stop_words import get_stop_words
+
+from models.document import ArticleSource
+from search.client import SearchClient
+from search.documents import MARK_END, MARK_START
+
+FACETS = {"topics": "topic_slugs", "people": "person_slugs", "sections": "section", "years": "year"}
+SNIPPET_WORDS = 30
+MAX_QUERY_WORDS = 10  # Meilisearch reads at most ten words of a query.
+_WORD = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*")
+
+
+class Sort(StrEnum):
+    RELEVANCE = "relevance"
+    NEWEST = "newest"
+    OLDEST = "oldest"
+
+
+@dataclass(frozen=True, slots=True)
+class Where:
+    """Structured search filters; every given condition must hold."""
+
+    topics: Sequence[str] = ()
+    people: Sequence[str] = ()
+    section: str | None = None
+    published_after: datetime | None = None
+    published_before: datetime | None = None
+
+
+@dataclass(slots=True)
+class Hit:
+    article_id: int
+    title: str  # HTML: escaped text with <mark> around matches
+    snippet: str
+
+
+@dataclass(slots=True)
+class SearchPage:
+    hits: list[Hit]
+    total_hits: int
+    total_pages: int
+    page: int
+    hits_per_page: int
+    processing_time_ms: int
+    facets: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+
+
+def _quoted(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def filter_expressions(where: Where, *, exclude_id: int | None = None) -> list[str]:
+    """Meilisearch filter clauses (ANDed) for `where`."""
+    clauses = [f"topic_slugs = {_quoted(slug)}" for slug in where.topics]
+    clauses += [f"person_slugs = {_quoted(slug)}" for slug in where.people]
+    if where.section is not None:
+        clauses.append(f"section = {_quoted(where.section)}")
+    if where.published_after is not None:
+        clauses.append(f"published_at >= {int(where.published_after.timestamp())}")
+    if where.published_before is not None:
+        clauses.append(f"published_at < {int(where.published_before.timestamp())}")
+    if exclude_id is not None:
+        clauses.append(f"id != {int(exclude_id)}")
+    return clauses
+
+
+def render_highlight(formatted: str) -> str:
+    """Escape text for HTML, then turn the engine's match markers into <mark> elements."""
+    escaped = html.escape(formatted)
+    return escaped.replace(MARK_START, "<mark>").replace(MARK_END, "</mark>")
+
+
+def _snippet(formatted: dict[str, Any]) -> str:
+    body, dek = formatted.get("body") or "", formatted.get("dek") or ""
+    for candidate in (body, dek):
+        if MARK_START in candidate:
+            return render_highlight(candidate)
+    return render_highlight(dek or body)
+
+
+async def search_articles(
+    client: SearchClient,
+    text: str,
+    *,
+    page: int,
+    hits_per_page: int,
+    where: Where,
+    sort: Sort,
+) -> SearchPage:
+    """One page of hits with highlights, exact totals and facet counts."""
+    query = text.strip()
+    if sort is Sort.NEWEST or (sort is Sort.RELEVANCE and not query):
+        order = ["published_at:desc"]
+    elif sort is Sort.OLDEST:
+        order = ["published_at:asc"]
+    else:
+        order = None
+    answer = await client.search(
+        client.articles,
+        query,
+        page=page,
+        hitsPerPage=hits_per_page,
+        filter=filter_expressions(where),
+        sort=order,
+        facets=list(FACETS.values()),
+        attributesToRetrieve=["id"],
+        attributesToHighlight=["title", "dek", "body"],
+        attributesToCrop=["dek", "body"],
+        cropLength=SNIPPET_WORDS,
+        cropMarker="…",
+        highlightPreTag=MARK_START,
+        highlightPostTag=MARK_END,
+    )
+    distribution = answer.get("facetDistribution") or {}
+    return SearchPage(
+        hits=[
+            Hit(
+                article_id=int(hit["id"]),
+                title=render_highlight(hit["_formatted"].get("title", "")),
+                snippet=_snippet(hit["_formatted"]),
+            )
+            for hit in answer["hits"]
+        ],
+        total_hits=answer["totalHits"],
+        total_pages=answer["totalPages"],
+        page=answer["page"],
+        hits_per_page=answer["hitsPerPage"],
+        processing_time_ms=answer["processingTimeMs"],
+        facets={
+            name: sorted(
+                (distribution.get(attribute) or {}).items(), key=lambda item: (-item[1], item[0])
+            )
+            for name, attribute in FACETS.items()
+        },
+    )
+
+
+async def suggest_articles(client: SearchClient, prefix: str, limit: int) -> list[int]:
+    """Articles whose title matches what the reader has typed so far (last word as a prefix)."""
+    answer = await client.search(
+        client.articles,
+        prefix,
+        limit=limit,
+        attributesToSearchOn=["title"],
+        attributesToRetrieve=["id"],
+    )
+    return [int(hit["id"]) for hit in answer["hits"]]
+
+
+# Related stories -------------------------------------------------------------------------------
+
+
+@cache
+def _stop_words(language: str) -> frozenset[str]:
+    try:
+        return frozenset(get_stop_words(language))
+    except Exception:  # stop-words raises its own error for languages it lacks
+        return frozenset()
+
+
+def tokenize(text: str) -> list[str]:
+    return [word.lower() for word in _WORD.findall(text)]
+
+
+def key_terms(source: ArticleSource, limit: int = MAX_QUERY_WORDS) -> list[str]:
+    """The words that say what a story is about: names and headline words weigh most."""
+    stop = _stop_words(source.language)
+    weights: Counter[str] = Counter()
+    first_seen: dict[str, int] = {}
+    paragraphs = [block["text"] for block in source.body if block["type"] == "paragraph"]
+    weighted = [
+        (" ".join(name for _, name, _, _ in source.people), 4.0),
+        (source.title, 3.0),
+        (source.dek or "", 2.0),
+        (" ".join(paragraphs[:4]), 1.0),
+    ]
+    for text, weight in weighted:
+        for word in tokenize(text):
+            if len(word) < 3 or word in stop or word.isdigit():
+                continue
+            weights[word] += weight
+            first_seen.setdefault(word, len(first_seen))
+    ranked = sorted(weights, key=lambda word: (-weights[word], first_seen[word]))
+    return ranked[:limit]
+
+
+def _shingles(text: str, size: int = 4) -> set[tuple[str, ...]]:
+    words = tokenize(text)[:400]
+    return {tuple(words[i : i + size]) for i in range(max(0, len(words) - size + 1))}
+
+
+def _jaccard(a: set[Any], b: set[Any]) -> float:
+    return len(a & b) / len(a | b) if a and b else 0.0
+
+
+NEAR_DUPLICATE = 0.5
+CANDIDATES_PER_TERM = 30
+
+
+async def related_articles(client: SearchClient, source: ArticleSource, limit: int) -> list[int]:
+    """Stories about the same thing, best first.
+
+    Meilisearch has no "more like this", and one query of the story's words would demand that a
+    document match (nearly) all of them. So each key term is searched on its own, in one
+    multi-search, and a document's score sums its per-term ranking scores weighted by how rare
+    the term is (an inverse document frequency from each term's hit count): TF-IDF over OR.
+    Shared people and topics and closeness in time then lift candidates, and near-duplicates of
+    the story, or of a story already chosen, are left out.
+    """
+    terms = key_terms(source)
+    if limit <= 0 or not terms:
+        return []
+    exclude = [f"id != {int(source.id)}", f"language = {_quoted(source.language)}"]
+    queries = [{"indexUid": client.articles, "q": "", "limit": 0}] + [
+        {
+            "indexUid": client.articles,
+            "q": term,
+            "limit": CANDIDATES_PER_TERM,
+            "filter": exclude,
+            "attributesToRetrieve": ["id"],
+            "showRankingScore": True,
+        }
+        for term in terms
+    ]
+    answers = await client.multi_search(queries)
+    documents = max(answers[0]["estimatedTotalHits"], 1)
+    scores: Counter[int] = Counter()
+    for answer in answers[1:]:
+        idf = math.log(1 + documents / (1 + answer["estimatedTotalHits"]))
+        for hit in answer["hits"]:
+            scores[int(hit["id"])] += idf * hit["_rankingScore"]
+    if not scores:
+        return []
+    shortlist = [doc_id for doc_id, _ in scores.most_common(limit * 4)]
+    details = await client.search(
+        client.articles,
+        "",
+        limit=len(shortlist),
+        filter=[f"id IN [{', '.join(str(i) for i in shortlist)}]"],
+        attributesToRetrieve=["id", "title", "body", "topic_slugs", "person_slugs", "published_at"],
+    )
+    people = {slug for slug, _, _, _ in source.people}
+    topics = {slug for slug, _ in source.topics}
+    published = source.published_at.timestamp()
+    best = max(scores.values())
+
+    def score(hit: dict[str, Any]) -> float:
+        shared_people = len(people & set(hit.get("person_slugs") or ()))
+        shared_topics = len(topics & set(hit.get("topic_slugs") or ()))
+        age_days = abs(published - hit["published_at"]) / 86400
+        return (
+            scores[int(hit["id"])] / best
+            + 0.15 * min(shared_people, 3)
+            + 0.1 * min(shared_topics, 3)
+            + 0.1 * math.exp(-age_days / 180)
+        )
+
+    kept: list[int] = []
+    seen = [_shingles(source.title + "\n" + " ".join(b["text"] for b in source.body))]
+    for hit in sorted(details["hits"], key=score, reverse=True):
+        shingles = _shingles(hit["title"] + "\n" + hit["body"])
+        if any(_jaccard(shingles, other) >= NEAR_DUPLICATE for other in seen):
+            continue
+        seen.append(shingles)
+        kept.append(int(hit["id"]))
+        if len(kept) == limit:
+            break
+    return kept

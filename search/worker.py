@@ -1,0 +1,107 @@
+"""Draining the search outbox into Meilisearch, so that no committed change is ever lost."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import timedelta
+
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from models import outbox
+from models.document import published_sources
+from search.client import SearchClient
+from search.documents import to_document
+from search.errors import SearchError
+
+logger = logging.getLogger("newsroom.search")
+
+
+class OutboxWorker:
+    """Applies outbox rows in batches; rows are marked processed only after Meilisearch confirmed
+    the write, and failed batches come back after an exponential back-off."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        client: SearchClient,
+        *,
+        batch_size: int = 500,
+        idle_seconds: float = 0.5,
+        max_backoff_seconds: float = 30.0,
+    ) -> None:
+        self.engine = engine
+        self.client = client
+        self.batch_size = batch_size
+        self.idle_seconds = idle_seconds
+        self.max_backoff_seconds = max_backoff_seconds
+        self._wake = asyncio.Event()
+        self._failures = 0
+
+    def notify(self) -> None:
+        """Tell the worker a write just committed, so it need not wait for its next poll."""
+        self._wake.set()
+
+    def _backoff(self) -> float:
+        return min(self.idle_seconds * 2**self._failures, self.max_backoff_seconds)
+
+    async def drain_once(self) -> int:
+        """Apply one batch; answers how many outbox rows it processed."""
+        async with self.engine.connect() as conn:
+            batch = await outbox.next_batch(conn, self.batch_size)
+            if not batch.entry_ids:
+                return 0
+            sources = await published_sources(conn, batch.article_ids)
+        removed = [article_id for article_id in batch.article_ids if article_id not in sources]
+        try:
+            await self.client.put_documents(
+                self.client.articles, [to_document(source) for source in sources.values()]
+            )
+            await self.client.delete_documents(self.client.articles, removed)
+        except SearchError as exc:
+            self._failures += 1
+            async with self.engine.begin() as conn:
+                await outbox.mark_failed(
+                    conn, batch.entry_ids, str(exc), timedelta(seconds=self._backoff())
+                )
+            raise
+        self._failures = 0
+        async with self.engine.begin() as conn:
+            await outbox.mark_done(conn, batch.entry_ids)
+        return len(batch.entry_ids)
+
+    async def drain(self) -> int:
+        """Apply everything that is due now; raises on the first failure."""
+        total = 0
+        while processed := await self.drain_once():
+            total += processed
+        return total
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Drain until `stop` is set, sleeping while there is nothing to do."""
+        while not stop.is_set():
+            try:
+                processed = await self.drain_once()
+            except SearchError as exc:
+                logger.warning("search outbox: %s; retrying in %.1fs", exc, self._backoff())
+                processed = 0
+            except SQLAlchemyError as exc:
+                logger.warning("search outbox: database error %s", exc)
+                self._failures += 1
+                processed = 0
+            if processed:
+                continue
+            delay = self._backoff() if self._failures else self.idle_seconds
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                stop_wait = asyncio.ensure_future(stop.wait())
+                wake_wait = asyncio.ensure_future(self._wake.wait())
+                try:
+                    await asyncio.wait(
+                        {stop_wait, wake_wait}, timeout=delay, return_when=asyncio.FIRST_COMPLETED
+                    )
+                finally:
+                    stop_wait.cancel()
+                    wake_wait.cancel()
