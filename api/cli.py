@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from api.services import open_search
 from api.settings import Settings
 from models import migrate
 from models.importer import ImportReport, import_lines
@@ -78,14 +81,7 @@ async def _import(paths: list[Path]) -> int:
         sessions = session_factory(engine)
         for path in paths:
             lines = path.read_text(encoding="utf-8").splitlines()
-            with Progress(
-                TextColumn("[bold]{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=console,
-                transient=True,
-            ) as progress:
+            with _progress() as progress:
                 task = progress.add_task(path.name, total=sum(1 for ln in lines if ln.strip()))
                 report = await import_lines(
                     sessions, lines, lambda n, task=task: progress.advance(task, n)
@@ -95,6 +91,17 @@ async def _import(paths: list[Path]) -> int:
     finally:
         await engine.dispose()
     return failed
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
 
 
 def _print_report(path: Path, report: ImportReport) -> None:
@@ -116,6 +123,72 @@ def demo() -> None:
 
 
 @app.command()
+def reindex(
+    check: Annotated[
+        bool, typer.Option("--check", help="Only compare the index with SQL; change nothing.")
+    ] = False,
+) -> None:
+    """Rebuild the search index into a new index and swap it in atomically."""
+    from search import reindex as rebuild
+
+    async def run() -> int:
+        settings = _settings()
+        engine = create_engine(settings.resolved_database_url)
+        service = await open_search(settings, engine)
+        try:
+            if check:
+                result = await rebuild.check(engine, service.client)
+                console.print(
+                    f"{len(result.missing)} missing from the index, {len(result.extra)} extra"
+                )
+                for label, ids in (("missing", result.missing), ("extra", result.extra)):
+                    if ids:
+                        console.print(f"{label}: {', '.join(map(str, ids[:50]))}")
+                return 0 if result.in_step else 1
+            total = await rebuild.count_documents_to_index(engine)
+            started = time.perf_counter()
+            with _progress() as progress:
+                task = progress.add_task("reindex", total=total)
+                done = await rebuild.reindex(
+                    engine, service.client, lambda n: progress.advance(task, n)
+                )
+            elapsed = time.perf_counter() - started
+            console.print(
+                f"indexed {done} stories in {elapsed:.1f}s ({done / max(elapsed, 1e-9):.0f}/s)"
+            )
+            return 0
+        finally:
+            await service.close()
+            await engine.dispose()
+
+    raise typer.Exit(code=asyncio.run(run()))
+
+
+@app.command()
+def worker() -> None:
+    """Drain the search outbox into Meilisearch until interrupted (SEARCH_WORKER=false on the
+    API processes then leaves the draining to this one)."""
+
+    async def run() -> None:
+        settings = _settings()
+        engine = create_engine(settings.resolved_database_url)
+        service = await open_search(settings, engine)
+        await service.prepare()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        console.print(f"draining the search outbox into {service.client.url}")
+        try:
+            await service.worker.run(stop)
+        finally:
+            await service.close()
+            await engine.dispose()
+
+    asyncio.run(run())
+
+
+@app.command()
 def serve(
     reload: Annotated[bool, typer.Option(help="Restart on code changes (development).")] = False,
 ) -> None:
@@ -126,6 +199,8 @@ def serve(
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(levelname)s %(name)s %(message)s"
     )
+    # One line per Meilisearch call is noise at INFO, and would log every search URL.
+    logging.getLogger("httpx2").setLevel(logging.WARNING)
     console.print(f"GraphQL API and GraphiQL at http://{settings.host}:{settings.port}/graphql")
     uvicorn.run(
         "api.app:create_app",

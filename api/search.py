@@ -3,6 +3,7 @@ search engine is unreachable, marked `degraded`."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import re
@@ -168,7 +169,11 @@ async def _from_engine(
         where=where,
         sort=search_articles.Sort(sort.value),
     )
-    rows = await info.context.loaders.article_by_id.load_many([h.article_id for h in found.hits])
+    # Stories and facet labels come from SQL; fetch them side by side.
+    rows, facets = await asyncio.gather(
+        info.context.loaders.article_by_id.load_many([h.article_id for h in found.hits]),
+        _facets(info, found),
+    )
     hits = []
     for hit, row in zip(found.hits, rows, strict=True):
         if row is None:
@@ -189,7 +194,7 @@ async def _from_engine(
         processing_time_ms=found.processing_time_ms,
         degraded=False,
         hits=hits,
-        facets=await _facets(info, found),
+        facets=facets,
     )
 
 

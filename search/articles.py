@@ -269,8 +269,9 @@ async def related_articles(client: SearchClient, source: ArticleSource, limit: i
         age_days = abs(published - hit["published_at"]) / 86400
         return (
             scores[int(hit["id"])] / best
-            + 0.15 * min(shared_people, 3)
-            + 0.1 * min(shared_topics, 3)
+            # The newsroom's own tagging is a stronger signal than shared words.
+            + 0.3 * min(shared_people, 3)
+            + 0.25 * min(shared_topics, 3)
             + 0.1 * math.exp(-age_days / 180)
         )
 

@@ -206,3 +206,20 @@ async def test_search_answers_from_sql_when_meilisearch_is_unreachable(
     assert [a["slug"] for a in suggestions["articles"]] == [SAMPLE_SLUG]
     related = (await gql(client, RELATED_WIDGET, {"slug": SAMPLE_SLUG}))["article"]["related"]
     assert related == []
+
+
+async def test_related_stories_leave_out_near_duplicates(
+    search_client: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+    search: SearchService,
+) -> None:
+    sample = json.loads(SAMPLE_LINES[0])
+    twin = {**sample, "slug": "twin", "comments": [], "title": sample["title"] + " (update)"}
+    await import_lines(sessions, [*SAMPLE_LINES, json.dumps(twin)])
+    await search.worker.drain()
+
+    related = await gql(search_client, RELATED_WIDGET, {"slug": SAMPLE_SLUG, "limit": 5})
+
+    slugs_found = [a["slug"] for a in related["article"]["related"]]
+    assert "twin" not in slugs_found
+    assert slugs_found == ["ukraine-jails-couple-for-helping-russia-strike-hospital"]
