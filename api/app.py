@@ -7,6 +7,7 @@ import logging
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,10 +22,13 @@ from strawberry.types import ExecutionResult
 
 from api.context import Context
 from api.errors import format_error
+from api.ratelimit import RateLimits
 from api.schema import schema
 from api.services import SearchService, open_search
 from api.settings import Settings
+from models import screening
 from models.session import create_engine
+from models.token import identify
 from search.errors import SearchError
 
 logger = logging.getLogger("newsroom.api")
@@ -33,17 +37,33 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 READY_TIMEOUT_SECONDS = 2.0
 
 
+@dataclass
+class Services:
+    """What every request may need besides the database: settings, search and rate limits."""
+
+    settings: Settings
+    search: SearchService | None
+    limits: RateLimits
+
+
 class GraphQLApp(GraphQL[Context, None]):
     """Strawberry's ASGI view with our context and our error format."""
 
     async def get_context(self, request: Request, response: Any) -> Context:  # type: ignore[override]
         given = request.headers.get("x-request-id", "")
-        search = request.app.state.search
+        services: Services = request.app.state.services
         context = Context.create(
             request.app.state.engine,
-            search.client if search else None,
+            services.search.client if services.search else None,
             given if _REQUEST_ID.match(given) else None,
         )
+        context.services = services
+        context.client_address = request.client.host if request.client else "unknown"
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and token.strip():
+            async with context.engine.connect() as conn:
+                context.viewer = await identify(conn, token.strip())
+            context.bad_token = context.viewer is None
         response.headers["X-Request-ID"] = context.request_id
         request.state.graphql_context = context
         return context
@@ -95,14 +115,25 @@ def create_app(
         if owns_engine:
             settings.ensure_data_dir()
         app.state.engine = engine or create_engine(settings.resolved_database_url)
-        app.state.search = search
-        if owns_search:
-            app.state.search = await _open_search(settings, app.state.engine)
+        service = await _open_search(settings, app.state.engine) if owns_search else search
+        app.state.services = Services(
+            settings=settings,
+            search=service,
+            limits=RateLimits(
+                {
+                    "comment": settings.comment_rate_limit,
+                    "correction": settings.correction_rate_limit,
+                    "report": settings.report_rate_limit,
+                }
+            ),
+        )
+        # Load the comment screening model now rather than on the first reader's comment.
+        await asyncio.to_thread(screening.warm_up)
         try:
             yield
         finally:
-            if owns_search and app.state.search is not None:
-                await app.state.search.close()
+            if owns_search and service is not None:
+                await service.close()
             if owns_engine:
                 await app.state.engine.dispose()
 

@@ -13,9 +13,11 @@ from api.context import Info
 from api.errors import BadUserInput
 from api.loaders import read
 from api.node import Node
+from api.permissions import can
 from api.relay import Connection, build_connection, page_request, to_global_id
 from models import article as article_model
 from models import listing
+from models.enums import Role
 
 if TYPE_CHECKING:
     from api.person import Mention
@@ -52,6 +54,13 @@ class Heading:
 
 Block = Annotated[Paragraph | Heading, strawberry.union("Block")]
 _BLOCK_TYPES = {"paragraph": Paragraph, "heading": Heading}
+
+
+@strawberry.enum(description="Where a story is in its life; readers only ever see PUBLISHED.")
+class ArticleStatus(Enum):
+    DRAFT = "draft"
+    PUBLISHED = "published"
+    UNPUBLISHED = "unpublished"
 
 
 @strawberry.enum(description="Order of story lists by publication time.")
@@ -101,6 +110,7 @@ class Article(Node):
     title: str
     dek: str | None = strawberry.field(description="The standfirst under the headline.")
     language: str
+    status: ArticleStatus
     published_at: datetime | None
     updated_at: datetime
     section_id: strawberry.Private[int]
@@ -115,6 +125,7 @@ class Article(Node):
             title=row.title,
             dek=row.dek,
             language=row.language,
+            status=ArticleStatus(row.status),
             published_at=row.published_at,
             updated_at=row.updated_at,
             section_id=row.section_id,
@@ -198,9 +209,17 @@ def article_connection(rows: Any, has_next_page: bool, total: Any) -> Connection
 
 @strawberry.type
 class ArticleQuery:
-    @strawberry.field(description="A published story by its slug, or null.")
+    @strawberry.field(
+        description="A published story by its slug, or null. With an editor token, drafts and "
+        "unpublished stories too."
+    )
     async def article(self, info: Info, slug: str) -> Article | None:
-        row = await read(info.context.engine, article_model.published_article_by_slug, slug)
+        query = (
+            article_model.article_by_slug
+            if can(info.context.viewer, Role.EDITOR)
+            else article_model.published_article_by_slug
+        )
+        row = await read(info.context.engine, query, slug)
         return Article.from_row(row) if row is not None else None
 
     @strawberry.field(description="Published stories, newest first by default.")

@@ -16,12 +16,16 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from api.services import open_search
 from api.settings import Settings
 from models import migrate
+from models.enums import Role
 from models.importer import ImportReport, import_lines
 from models.session import create_engine, session_factory
+from models.token import TokenError, create_token, revoke_token
 
 app = typer.Typer(help="The newsroom content API.", no_args_is_help=True)
 db = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 app.add_typer(db, name="db")
+token = typer.Typer(help="Bearer tokens for editors and moderators.", no_args_is_help=True)
+app.add_typer(token, name="token")
 console = Console(stderr=True)
 
 DEMO_FILES = ("demo/sample-articles.jsonl", "demo/bbc-news.jsonl")
@@ -60,6 +64,48 @@ def db_revision(message: Annotated[str, typer.Option("--message", "-m")]) -> Non
             await engine.dispose()
 
     asyncio.run(run())
+
+
+@token.command("create")
+def token_create(
+    role: Annotated[Role, typer.Option(help="What the token may do.")],
+    name: Annotated[str, typer.Option(help="Who or what holds it, e.g. a person's name.")],
+) -> None:
+    """Create a token; it is printed once, alone on the last line, and stored only hashed."""
+
+    async def run() -> str:
+        engine = create_engine(_settings().resolved_database_url)
+        try:
+            async with session_factory(engine).begin() as session:
+                return await create_token(session, name, role)
+        finally:
+            await engine.dispose()
+
+    try:
+        secret = asyncio.run(run())
+    except TokenError as exc:
+        console.print(f"[red]{exc}")
+        raise typer.Exit(code=1) from None
+    console.print(f"{role} token for {name!r} (shown once; keep it secret):")
+    print(secret)
+
+
+@token.command("revoke")
+def token_revoke(name: Annotated[str, typer.Argument(help="The token's name.")]) -> None:
+    """Revoke a token at once; requests with it are refused from then on."""
+
+    async def run() -> bool:
+        engine = create_engine(_settings().resolved_database_url)
+        try:
+            async with session_factory(engine).begin() as session:
+                return await revoke_token(session, name)
+        finally:
+            await engine.dispose()
+
+    if not asyncio.run(run()):
+        console.print(f"[red]no active token named {name!r}")
+        raise typer.Exit(code=1)
+    console.print(f"revoked {name!r}")
 
 
 @app.command("import")

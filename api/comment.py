@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 from datetime import datetime
 from enum import Enum
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
 from api.context import Info
 from api.node import Node
-from api.relay import Connection, build_connection, page_request, to_global_id
+from api.permissions import require
+from api.relay import Connection, build_connection, from_global_id, page_request, to_global_id
+from api.results import NotFound, RateLimited, ValidationError
+from models import comment as comment_model
+from models import screening
 from models.enums import CommentStatus as CommentStatusValue
+from models.enums import Role
 
 if TYPE_CHECKING:
     from api.article import Article
@@ -84,3 +92,177 @@ class Comment(Node):
 
         row = await info.context.loaders.article_by_id.load(self.article_id)
         return Article.from_row(row) if row is not None else None
+
+
+# Readers' writes and moderation ----------------------------------------------------------------
+
+
+@strawberry.input(description="A reader's comment or reply; plain text, never HTML.")
+class PostCommentInput:
+    article_slug: str
+    parent_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Reply to this comment; a reply to a reply joins its thread."
+    )
+    author_name: str = strawberry.field(description="Display name; empty for anonymous.")
+    body: str = strawberry.field(description="1 to 5,000 characters after trimming.")
+    is_spoiler: bool = False
+
+
+@strawberry.type(description="The comment as stored: PUBLISHED, or PENDING moderation.")
+class CommentPosted:
+    comment: Comment
+
+
+@strawberry.type
+class CommentReported:
+    received: bool = True
+
+
+@strawberry.type
+class CommentModerated:
+    comment: Comment
+
+
+@strawberry.type
+class CommentsClosed:
+    article_slug: str
+    closed: bool
+
+
+PostCommentResult = Annotated[
+    CommentPosted | ValidationError | RateLimited, strawberry.union("PostCommentResult")
+]
+ReportCommentResult = Annotated[
+    CommentReported | NotFound | RateLimited, strawberry.union("ReportCommentResult")
+]
+ModerateResult = Annotated[CommentModerated | NotFound, strawberry.union("ModerateCommentResult")]
+CloseResult = Annotated[CommentsClosed | NotFound, strawberry.union("CloseCommentsResult")]
+
+
+def _comment_pk(global_id: str, argument: str) -> int | None:
+    type_name, pk = from_global_id(global_id, argument)
+    return pk if type_name == "Comment" else None
+
+
+def _reporter(info: Info) -> str:
+    # Reports count once per reader; the address is kept only as a hash.
+    return hashlib.sha256(info.context.client_address.encode()).hexdigest()
+
+
+def _moderator(info: Info) -> None:
+    require(info.context.viewer, Role.MODERATOR, bad_token=info.context.bad_token)
+
+
+async def _moderate(info: Info, id: strawberry.ID, status: CommentStatusValue) -> ModerateResult:
+    _moderator(info)
+    pk = _comment_pk(id, "id")
+    if pk is None:
+        return NotFound(message="no such comment")
+    async with info.context.session() as session, session.begin():
+        comment = await comment_model.moderate(session, pk, status)
+        row = _row(comment) if comment else None
+    if row is None:
+        return NotFound(message="no such comment")
+    return CommentModerated(comment=Comment.from_row(row))
+
+
+def _row(comment: Any) -> Any:
+    return SimpleNamespace(**{c.key: getattr(comment, c.key) for c in comment.__table__.c})
+
+
+async def _close(info: Info, slug: str, closed: bool) -> CloseResult:
+    _moderator(info)
+    async with info.context.session() as session, session.begin():
+        article = await comment_model.set_comments_closed(session, slug, closed)
+    if article is None:
+        return NotFound(message=f"no story {slug!r}")
+    return CommentsClosed(article_slug=slug, closed=closed)
+
+
+@strawberry.type
+class CommentMutation:
+    @strawberry.mutation(description="Post a comment or reply; screened comments wait as PENDING.")
+    async def post_comment(self, info: Info, input: PostCommentInput) -> PostCommentResult:
+        context = info.context
+        parent = None
+        if input.parent_id is not None:
+            parent = _comment_pk(input.parent_id, "parentId")
+            if parent is None:
+                return ValidationError(field="parentId", message="not a comment ID")
+        wait = await context.services.limits.retry_after("comment", context.client_address)
+        if wait is not None:
+            return RateLimited(retry_after_seconds=wait)
+        verdict = await asyncio.to_thread(screening.screen, input.body, input.author_name)
+        try:
+            async with context.session() as session, session.begin():
+                comment = await comment_model.post_comment(
+                    session,
+                    article_slug=input.article_slug,
+                    parent_id=parent,
+                    author_name=input.author_name,
+                    body=input.body,
+                    is_spoiler=input.is_spoiler,
+                    needs_moderation=verdict.needs_moderation,
+                )
+                row = _row(comment)
+        except comment_model.CommentError as exc:
+            return ValidationError(field=exc.field, message=exc.message)
+        return CommentPosted(comment=Comment.from_row(row))
+
+    @strawberry.mutation(description="Report a comment; enough reports send it to moderation.")
+    async def report_comment(
+        self, info: Info, id: strawberry.ID, reason: str | None = None
+    ) -> ReportCommentResult:
+        context = info.context
+        pk = _comment_pk(id, "id")
+        if pk is None:
+            return NotFound(message="no such comment")
+        wait = await context.services.limits.retry_after("report", context.client_address)
+        if wait is not None:
+            return RateLimited(retry_after_seconds=wait)
+        async with context.session() as session, session.begin():
+            comment = await comment_model.report_comment(
+                session,
+                pk,
+                _reporter(info),
+                (reason or "")[:500] or None,
+                context.services.settings.reports_to_hide,
+            )
+        if comment is None:
+            return NotFound(message="no such comment")
+        return CommentReported()
+
+    @strawberry.mutation(description="Moderators: publish a held comment.")
+    async def approve_comment(self, info: Info, id: strawberry.ID) -> ModerateResult:
+        return await _moderate(info, id, CommentStatusValue.PUBLISHED)
+
+    @strawberry.mutation(description="Moderators: reject a comment; readers never see it.")
+    async def reject_comment(self, info: Info, id: strawberry.ID) -> ModerateResult:
+        return await _moderate(info, id, CommentStatusValue.REJECTED)
+
+    @strawberry.mutation(description="Moderators: stop new comments on a story.")
+    async def close_comments(self, info: Info, article_slug: str) -> CloseResult:
+        return await _close(info, article_slug, True)
+
+    @strawberry.mutation(description="Moderators: allow comments on a story again.")
+    async def reopen_comments(self, info: Info, article_slug: str) -> CloseResult:
+        return await _close(info, article_slug, False)
+
+
+@strawberry.type
+class CommentQuery:
+    @strawberry.field(description="Moderators: comments waiting for a decision, oldest first.")
+    async def moderation_queue(
+        self, info: Info, first: int = 20, after: str | None = None
+    ) -> Connection[Comment]:
+        _moderator(info)
+        engine = info.context.engine
+        request = page_request(first, after, COMMENT_KEY, descending=False)
+        async with engine.connect() as conn:
+            page = await comment_model.pending_comments(conn, request)
+
+        async def total() -> int:
+            async with engine.connect() as conn:
+                return await comment_model.count_pending(conn)
+
+        return build_connection(page.rows, page.has_next_page, Comment.from_row, comment_key, total)

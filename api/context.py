@@ -10,6 +10,8 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.loaders import Loaders
+from models.session import AsyncSession, session_factory
+from models.token import Identity
 from search.client import SearchClient
 
 
@@ -18,6 +20,11 @@ class Context:
     engine: AsyncEngine
     loaders: Loaders
     search: SearchClient | None = None
+    viewer: Identity | None = None
+    # A bearer token was sent but is unknown or revoked.
+    bad_token: bool = False
+    client_address: str = "unknown"
+    services: Any = None  # api.app.Services: settings, rate limits, the outbox worker
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     # The parsed request, kept so that error messages can name the argument at fault.
     document: Any = None
@@ -32,6 +39,16 @@ class Context:
             search=search,
             request_id=request_id or uuid.uuid4().hex,
         )
+
+    def session(self) -> AsyncSession:
+        """A session for one write; the caller commits it."""
+        return session_factory(self.engine)()
+
+    def written(self) -> None:
+        """A write committed: wake the outbox worker instead of letting it wait for its poll."""
+        search = getattr(self.services, "search", None)
+        if search is not None:
+            search.worker.notify()
 
 
 Info: TypeAlias = strawberry.Info[Context, None]

@@ -11,6 +11,9 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from api.article import ArticleQuery
+from api.comment import CommentMutation, CommentQuery
+from api.correction import CorrectionMutation, CorrectionQuery
+from api.editing import EditorMutation, EditorQuery
 from api.errors import log_unexpected
 from api.node import Node, resolve_node
 from api.person import PersonQuery
@@ -25,7 +28,20 @@ class NodeQuery:
     )
 
 
-Query = merge_types("Query", (ArticleQuery, TopicQuery, PersonQuery, SearchQuery, NodeQuery))
+Query = merge_types(
+    "Query",
+    (
+        ArticleQuery,
+        TopicQuery,
+        PersonQuery,
+        SearchQuery,
+        NodeQuery,
+        EditorQuery,
+        CommentQuery,
+        CorrectionQuery,
+    ),
+)
+Mutation = merge_types("Mutation", (EditorMutation, CommentMutation, CorrectionMutation))
 
 
 class Schema(strawberry.Schema):
@@ -43,6 +59,7 @@ class Schema(strawberry.Schema):
 def build_schema() -> Schema:
     return Schema(
         query=Query,
+        mutation=Mutation,
         # A newsroom's frontends send the same few documents all day: parse and validate once.
         # The caches live at module level in Strawberry, shared by every request's instance.
         extensions=[lambda: ParserCache(maxsize=512), lambda: ValidationCache(maxsize=512)],

@@ -26,6 +26,12 @@ class Settings(BaseSettings):
     meili_index_prefix: str = Field(default="", description="prefix of every index name")
     search_worker: bool = Field(default=True, description="drain the outbox in this process")
     log_level: str = "info"
+    comment_rate_limit: str = Field(default="5/minute", description="comments per client address")
+    correction_rate_limit: str = Field(default="5/minute", description="suggestions per address")
+    report_rate_limit: str = Field(default="30/minute", description="reports per client address")
+    reports_to_hide: int = Field(
+        default=3, ge=1, description="readers' reports that hide a comment"
+    )
 
     @cached_property
     def resolved_database_url(self) -> str:

@@ -1,26 +1,41 @@
 """Domain models and their SQL: SQLAlchemy 2 tables, queries and migrations; no GraphQL, no HTTP."""
 
-from models.article import Article, ArticleAuthor, ArticleTopic, Author, Section
+from models.article import (
+    Article,
+    ArticleAuthor,
+    ArticleRevision,
+    ArticleTopic,
+    Author,
+    Section,
+)
 from models.base import Base
-from models.comment import Comment
-from models.enums import ArticleStatus, BlockType, CommentStatus
+from models.comment import Comment, CommentReport
+from models.correction import Correction
+from models.enums import ArticleStatus, BlockType, CommentStatus, CorrectionStatus, Role
 from models.outbox import OutboxEntry
 from models.person import Mention, Person
+from models.token import ApiToken
 from models.topic import Topic
 
 __all__ = [
+    "ApiToken",
     "Article",
     "ArticleAuthor",
+    "ArticleRevision",
     "ArticleStatus",
     "ArticleTopic",
     "Author",
     "Base",
     "BlockType",
     "Comment",
+    "CommentReport",
     "CommentStatus",
+    "Correction",
+    "CorrectionStatus",
     "Mention",
     "OutboxEntry",
     "Person",
+    "Role",
     "Section",
     "Topic",
 ]

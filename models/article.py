@@ -57,6 +57,24 @@ class Article(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Hash of the imported record, so re-importing an unchanged file writes nothing.
     import_hash: Mapped[str | None] = mapped_column(sa.String(64))
+    # Soft delete: an editor can restore the story with everything attached to it.
+    deleted_at: Mapped[datetime | None]
+    comments_closed: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+
+
+class ArticleRevision(Base):
+    """The story as one save left it, who saved it and which fields that save changed."""
+
+    __tablename__ = "article_revisions"
+    __table_args__ = (sa.UniqueConstraint("article_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(sa.ForeignKey("articles.id", ondelete="CASCADE"))
+    number: Mapped[int]
+    editor: Mapped[str] = mapped_column(sa.String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    changes: Mapped[list[str]] = mapped_column(sa.JSON)
+    snapshot: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
 
 
 class ArticleAuthor(Base):
@@ -89,13 +107,22 @@ ARTICLE_ORDER = (Article.published_at, Article.id)
 
 
 def is_published() -> sa.ColumnElement[bool]:
-    return Article.status == ArticleStatus.PUBLISHED
+    """What readers may see: published and not deleted."""
+    return sa.and_(Article.status == ArticleStatus.PUBLISHED, Article.deleted_at.is_(None))
 
 
 async def published_article_by_slug(conn: AsyncConnection, slug: str) -> sa.Row[Any] | None:
     """The published article with this slug, body included, or None."""
     result = await conn.execute(
         sa.select(Article.__table__).where(Article.slug == slug, is_published())
+    )
+    return result.first()
+
+
+async def article_by_slug(conn: AsyncConnection, slug: str) -> sa.Row[Any] | None:
+    """The story with this slug whatever its status (for editors), unless deleted."""
+    result = await conn.execute(
+        sa.select(Article.__table__).where(Article.slug == slug, Article.deleted_at.is_(None))
     )
     return result.first()
 

@@ -7,13 +7,13 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Mapped, aliased, mapped_column
 
 from models.article import Article, is_published
 from models.base import Base, utcnow
 from models.enums import CommentStatus, string_enum
-from models.pagination import Page, PageRequest, fetch_pages_by_parent
+from models.pagination import Page, PageRequest, fetch_page, fetch_pages_by_parent
 
 
 class Comment(Base):
@@ -46,6 +46,19 @@ class Comment(Base):
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     external_id: Mapped[str | None] = mapped_column(sa.String(200))
+
+
+class CommentReport(Base):
+    """A reader's report of a comment; one per reader (by hashed address) and comment."""
+
+    __tablename__ = "comment_reports"
+    __table_args__ = (sa.UniqueConstraint("comment_id", "reporter"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    comment_id: Mapped[int] = mapped_column(sa.ForeignKey("comments.id", ondelete="CASCADE"))
+    reporter: Mapped[str] = mapped_column(sa.String(64))
+    reason: Mapped[str | None] = mapped_column(sa.String(500))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 COMMENT_ORDER = (Comment.created_at, Comment.id)
@@ -132,3 +145,114 @@ async def replies_by_parent(
     return await fetch_pages_by_parent(
         conn, stmt, Comment.parent_id, parent_ids, COMMENT_ORDER, page
     )
+
+
+# Writes ---------------------------------------------------------------------------------------
+
+MAX_BODY = 5_000
+MAX_AUTHOR_NAME = 80
+
+
+class CommentError(ValueError):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+async def post_comment(
+    session: AsyncSession,
+    *,
+    article_slug: str,
+    parent_id: int | None,
+    author_name: str | None,
+    body: str,
+    is_spoiler: bool,
+    needs_moderation: bool,
+) -> Comment:
+    """Store a reader's comment as written; it is PENDING when screening asked for a moderator."""
+    trimmed = body.strip()
+    if not 1 <= len(trimmed) <= MAX_BODY:
+        raise CommentError("body", f"write 1 to {MAX_BODY} characters")
+    name = (author_name or "").strip() or None
+    if name is not None and len(name) > MAX_AUTHOR_NAME:
+        raise CommentError("authorName", f"at most {MAX_AUTHOR_NAME} characters")
+    article = await session.scalar(
+        sa.select(Article).where(Article.slug == article_slug, is_published())
+    )
+    if article is None:
+        raise CommentError("articleSlug", "no published story with this slug")
+    if article.comments_closed:
+        raise CommentError("articleSlug", "comments on this story are closed")
+    if parent_id is not None:
+        parent = await session.get(Comment, parent_id)
+        if parent is None or parent.article_id != article.id:
+            raise CommentError("parentId", "no such comment on this story")
+        # Threads are one level deep: a reply to a reply joins the same thread.
+        parent_id = parent.parent_id or parent.id
+    comment = Comment(
+        article_id=article.id,
+        parent_id=parent_id,
+        author_name=name,
+        body=body,
+        is_spoiler=is_spoiler,
+        status=CommentStatus.PENDING if needs_moderation else CommentStatus.PUBLISHED,
+        created_at=utcnow(),
+    )
+    session.add(comment)
+    await session.flush()
+    return comment
+
+
+async def report_comment(
+    session: AsyncSession, comment_id: int, reporter: str, reason: str | None, hide_after: int
+) -> Comment | None:
+    """Record a reader's report; after `hide_after` readers reported it, the comment goes back
+    to the moderation queue. A reader reporting twice counts once."""
+    comment = await session.get(Comment, comment_id, with_for_update=True)
+    if comment is None or comment.status is not CommentStatus.PUBLISHED:
+        return None
+    exists = await session.scalar(
+        sa.select(CommentReport.id).where(
+            CommentReport.comment_id == comment_id, CommentReport.reporter == reporter
+        )
+    )
+    if exists is None:
+        session.add(CommentReport(comment_id=comment_id, reporter=reporter, reason=reason))
+        await session.flush()
+    reports = await session.scalar(
+        sa.select(sa.func.count()).where(CommentReport.comment_id == comment_id)
+    )
+    if reports >= hide_after:
+        comment.status = CommentStatus.PENDING
+    return comment
+
+
+async def moderate(session: AsyncSession, comment_id: int, status: CommentStatus) -> Comment | None:
+    comment = await session.get(Comment, comment_id, with_for_update=True)
+    if comment is None:
+        return None
+    comment.status = status
+    return comment
+
+
+async def set_comments_closed(
+    session: AsyncSession, article_slug: str, closed: bool
+) -> Article | None:
+    article = await session.scalar(
+        sa.select(Article).where(Article.slug == article_slug, Article.deleted_at.is_(None))
+    )
+    if article is not None:
+        article.comments_closed = closed
+    return article
+
+
+async def pending_comments(conn: AsyncConnection, page: PageRequest) -> Page:
+    """The moderation queue, oldest first."""
+    stmt = sa.select(Comment.__table__).where(Comment.status == CommentStatus.PENDING)
+    return await fetch_page(conn, stmt, COMMENT_ORDER, page)
+
+
+async def count_pending(conn: AsyncConnection) -> int:
+    stmt = sa.select(sa.func.count()).where(Comment.status == CommentStatus.PENDING)
+    return (await conn.execute(stmt)).scalar_one()

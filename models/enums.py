@@ -19,6 +19,16 @@ class CommentStatus(StrEnum):
     REJECTED = "rejected"
 
 
+class Role(StrEnum):
+    EDITOR = "editor"
+    MODERATOR = "moderator"
+
+
+class CorrectionStatus(StrEnum):
+    OPEN = "open"
+    RESOLVED = "resolved"
+
+
 class BlockType(StrEnum):
     PARAGRAPH = "paragraph"
     HEADING = "heading"

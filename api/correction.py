@@ -1,0 +1,116 @@
+"""Readers' correction suggestions and the editors' list of them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import sqlalchemy as sa
+import strawberry
+
+from api.context import Info
+from api.permissions import require
+from api.relay import from_global_id, to_global_id
+from api.results import NotFound, RateLimited, ValidationError
+from models import correction as correction_model
+from models.article import Article as ArticleRow
+from models.enums import CorrectionStatus, Role
+
+
+@strawberry.input(description="Text a reader highlighted in a story, and what is wrong with it.")
+class SuggestCorrectionInput:
+    article_slug: str
+    quote: str = strawberry.field(description="Must occur in the story as it reads now.")
+    message: str
+    contact_email: str | None = None
+
+
+@strawberry.type
+class CorrectionReceived:
+    id: strawberry.ID
+
+
+@strawberry.type(description="A reader's suggestion, as editors read it.")
+class Correction:
+    id: strawberry.ID
+    quote: str
+    message: str
+    contact_email: str | None
+    open: bool
+    created_at: datetime
+    resolved_by: str | None
+
+
+@strawberry.type
+class CorrectionResolved:
+    correction: Correction
+
+
+SuggestResult = Annotated[
+    CorrectionReceived | ValidationError | RateLimited, strawberry.union("SuggestCorrectionResult")
+]
+ResolveResult = Annotated[
+    CorrectionResolved | NotFound, strawberry.union("ResolveCorrectionResult")
+]
+
+
+def _correction(row: object) -> Correction:
+    return Correction(
+        id=to_global_id("Correction", row.id),  # type: ignore[attr-defined]
+        quote=row.quote,  # type: ignore[attr-defined]
+        message=row.message,  # type: ignore[attr-defined]
+        contact_email=row.contact_email,  # type: ignore[attr-defined]
+        open=row.status == CorrectionStatus.OPEN,  # type: ignore[attr-defined]
+        created_at=row.created_at,  # type: ignore[attr-defined]
+        resolved_by=row.resolved_by,  # type: ignore[attr-defined]
+    )
+
+
+@strawberry.type
+class CorrectionMutation:
+    @strawberry.mutation(description="Suggest a correction to a story; open to every reader.")
+    async def suggest_correction(self, info: Info, input: SuggestCorrectionInput) -> SuggestResult:
+        context = info.context
+        wait = await context.services.limits.retry_after("correction", context.client_address)
+        if wait is not None:
+            return RateLimited(retry_after_seconds=wait)
+        try:
+            async with context.session() as session, session.begin():
+                correction = await correction_model.suggest_correction(
+                    session, input.article_slug, input.quote, input.message, input.contact_email
+                )
+        except correction_model.CorrectionError as exc:
+            return ValidationError(field=exc.field, message=exc.message)
+        return CorrectionReceived(id=to_global_id("Correction", correction.id))
+
+    @strawberry.mutation(description="Editors: mark a suggestion as dealt with.")
+    async def resolve_correction(self, info: Info, id: strawberry.ID) -> ResolveResult:
+        editor = require(info.context.viewer, Role.EDITOR, bad_token=info.context.bad_token)
+        type_name, pk = from_global_id(id)
+        if type_name != "Correction":
+            return NotFound(message="no such correction")
+        async with info.context.session() as session, session.begin():
+            correction = await correction_model.resolve_correction(session, pk, editor.name)
+            result = _correction(correction) if correction else None
+        if result is None:
+            return NotFound(message="no such correction")
+        return CorrectionResolved(correction=result)
+
+
+@strawberry.type
+class CorrectionQuery:
+    @strawberry.field(description="Editors: readers' suggestions on a story, oldest first.")
+    async def corrections(
+        self, info: Info, article_slug: str, open_only: bool = True
+    ) -> list[Correction]:
+        require(info.context.viewer, Role.EDITOR, bad_token=info.context.bad_token)
+        async with info.context.engine.connect() as conn:
+            article_id = (
+                await conn.execute(sa.select(ArticleRow.id).where(ArticleRow.slug == article_slug))
+            ).scalar()
+            if article_id is None:
+                return []
+            rows = await correction_model.corrections_for_article(
+                conn, article_id, CorrectionStatus.OPEN if open_only else None
+            )
+        return [_correction(row) for row in rows]

@@ -1,0 +1,300 @@
+"""Editors' mutations and queries: stories, revisions, sections, topics and people.
+
+Every resolver starts with `require(..., Role.EDITOR)`: a missing or insufficient token is a
+top-level UNAUTHENTICATED or FORBIDDEN error and nothing is written.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+import strawberry
+
+from api.article import ARTICLE_KEY, Article
+from api.context import Info
+from api.loaders import read
+from api.permissions import require
+from api.person import Person
+from api.relay import Connection, build_connection, page_request
+from api.results import NotFound, ValidationError
+from api.topic import Topic
+from models import editing
+from models.article import SUMMARY_COLUMNS, ArticleRevision
+from models.article import Article as ArticleRow
+from models.enums import ArticleStatus as Status
+from models.enums import Role
+from models.pagination import fetch_page
+
+
+@strawberry.enum
+class BlockType(Enum):
+    PARAGRAPH = "paragraph"
+    HEADING = "heading"
+
+
+@strawberry.input(description="A body block: a paragraph or a subheading.")
+class BlockInput:
+    type: BlockType
+    text: str
+
+
+@strawberry.input(description="A story as an editor saves it; created or updated by slug.")
+class ArticleInput:
+    slug: str
+    title: str
+    dek: str | None = None
+    section: str = strawberry.field(description="The slug of an existing section.")
+    authors: list[str] | None = None
+    topics: list[str] | None = strawberry.field(
+        default=None, description="Topic names; new names create topics."
+    )
+    body: list[BlockInput]
+    language: str = "en"
+
+    def to_draft(self) -> editing.ArticleDraft:
+        return editing.ArticleDraft(
+            slug=self.slug,
+            title=self.title,
+            dek=self.dek,
+            section=self.section,
+            body=[(block.type.value, block.text) for block in self.body],
+            authors=self.authors or (),
+            topics=self.topics or (),
+            language=self.language,
+        )
+
+
+@strawberry.type(description="The story as it was saved.")
+class ArticleSaved:
+    article: Article
+
+
+@strawberry.type(description="One save of a story: who, when and which fields changed.")
+class Revision:
+    number: int
+    editor: str
+    created_at: datetime
+    changes: list[str]
+    title: str
+
+
+@strawberry.type
+class SectionSaved:
+    slug: str
+    name: str
+
+
+@strawberry.type
+class TopicSaved:
+    topic: Topic
+
+
+@strawberry.type
+class PersonSaved:
+    person: Person
+
+
+SaveResult = Annotated[ArticleSaved | ValidationError, strawberry.union("SaveArticleResult")]
+ArticleResult = Annotated[ArticleSaved | NotFound, strawberry.union("ArticleResult")]
+RestoreResult = Annotated[
+    ArticleSaved | ValidationError | NotFound, strawberry.union("RestoreRevisionResult")
+]
+SectionResult = Annotated[SectionSaved | ValidationError, strawberry.union("SectionResult")]
+TopicResult = Annotated[TopicSaved | ValidationError | NotFound, strawberry.union("TopicResult")]
+PersonResult = Annotated[PersonSaved | ValidationError | NotFound, strawberry.union("PersonResult")]
+
+
+def _editor(info: Info) -> str:
+    return require(info.context.viewer, Role.EDITOR, bad_token=info.context.bad_token).name
+
+
+async def _article_saved(info: Info, article: ArticleRow) -> ArticleSaved:
+    row = await read(info.context.engine, _row_by_id, article.id)
+    return ArticleSaved(article=Article.from_row(row))
+
+
+async def _row_by_id(conn: Any, article_id: int) -> Any:
+    return (
+        await conn.execute(sa.select(ArticleRow.__table__).where(ArticleRow.id == article_id))
+    ).one()
+
+
+async def _write(info: Info, action: Any) -> Any:
+    """Run one write in its own transaction; commit, then wake the outbox worker."""
+    async with info.context.session() as session, session.begin():
+        result = await action(session)
+    info.context.written()
+    return result
+
+
+@strawberry.type
+class EditorMutation:
+    @strawberry.mutation(description="Create a story as a draft, or update it; keeps a revision.")
+    async def save_article(self, info: Info, input: ArticleInput) -> SaveResult:
+        editor = _editor(info)
+        try:
+            saved = await _write(info, lambda s: editing.save_article(s, input.to_draft(), editor))
+        except editing.EditError as exc:
+            return ValidationError(field=exc.field, message=exc.message)
+        return await _article_saved(info, saved.article)
+
+    @strawberry.mutation(description="Publish a story: it appears to readers and in search.")
+    async def publish_article(self, info: Info, slug: str) -> ArticleResult:
+        return await _transition(info, editing.publish, slug)
+
+    @strawberry.mutation(description="Take a story down: readers and search no longer see it.")
+    async def unpublish_article(self, info: Info, slug: str) -> ArticleResult:
+        return await _transition(info, editing.unpublish, slug)
+
+    @strawberry.mutation(description="Delete a story (recoverable with restoreArticle).")
+    async def delete_article(self, info: Info, slug: str) -> ArticleResult:
+        return await _transition(info, editing.delete, slug)
+
+    @strawberry.mutation(description="Bring back a deleted story as it was.")
+    async def restore_article(self, info: Info, slug: str) -> ArticleResult:
+        return await _transition(info, editing.restore, slug)
+
+    @strawberry.mutation(description="Put a story back as a revision left it (a new revision).")
+    async def restore_revision(self, info: Info, slug: str, number: int) -> RestoreResult:
+        editor = _editor(info)
+        try:
+            saved = await _write(info, lambda s: editing.restore_revision(s, slug, number, editor))
+        except editing.NotFoundError:
+            return NotFound(message=f"no story {slug!r}")
+        except editing.EditError as exc:
+            return ValidationError(field=exc.field, message=exc.message)
+        return await _article_saved(info, saved.article)
+
+    @strawberry.mutation
+    async def create_section(self, info: Info, name: str) -> SectionResult:
+        _editor(info)
+        try:
+            section = await _write(info, lambda s: editing.create_section(s, name))
+        except editing.EditError as exc:
+            return ValidationError(field=exc.field, message=exc.message)
+        return SectionSaved(slug=section.slug, name=section.name)
+
+    @strawberry.mutation
+    async def create_topic(
+        self, info: Info, name: str, description: str | None = None
+    ) -> TopicResult:
+        _editor(info)
+        return await _topic(info, lambda s: editing.create_topic(s, name, description))
+
+    @strawberry.mutation(description="Rename a topic; its slug stays, search follows at once.")
+    async def rename_topic(self, info: Info, slug: str, name: str) -> TopicResult:
+        _editor(info)
+        return await _topic(info, lambda s: editing.rename_topic(s, slug, name))
+
+    @strawberry.mutation
+    async def create_person(
+        self,
+        info: Info,
+        name: str,
+        aliases: list[str] | None = None,
+        description: str | None = None,
+    ) -> PersonResult:
+        _editor(info)
+        return await _person(
+            info, lambda s: editing.create_person(s, name, aliases or [], description)
+        )
+
+    @strawberry.mutation(description="Rename a person; the old name stays as an alias.")
+    async def rename_person(self, info: Info, slug: str, name: str) -> PersonResult:
+        _editor(info)
+        return await _person(info, lambda s: editing.rename_person(s, slug, name))
+
+    @strawberry.mutation
+    async def add_person_alias(self, info: Info, slug: str, alias: str) -> PersonResult:
+        _editor(info)
+        return await _person(info, lambda s: editing.add_person_alias(s, slug, alias))
+
+    @strawberry.mutation(description="Merge `from` into `into`, with all mentions; `from` goes.")
+    async def merge_people(
+        self, info: Info, from_: Annotated[str, strawberry.argument(name="from")], into: str
+    ) -> PersonResult:
+        _editor(info)
+        return await _person(info, lambda s: editing.merge_people(s, from_, into))
+
+
+async def _transition(info: Info, action: Any, slug: str) -> ArticleResult:
+    _editor(info)
+    try:
+        article = await _write(info, lambda s: action(s, slug))
+    except editing.NotFoundError:
+        return NotFound(message=f"no story {slug!r}")
+    return await _article_saved(info, article)
+
+
+async def _topic(info: Info, action: Any) -> TopicResult:
+    try:
+        topic = await _write(info, action)
+    except editing.NotFoundError as exc:
+        return NotFound(message=f"no topic {exc}")
+    except editing.EditError as exc:
+        return ValidationError(field=exc.field, message=exc.message)
+    return TopicSaved(topic=Topic.from_row(topic))
+
+
+async def _person(info: Info, action: Any) -> PersonResult:
+    try:
+        person = await _write(info, action)
+    except editing.NotFoundError as exc:
+        return NotFound(message=f"no person {exc}")
+    except editing.EditError as exc:
+        return ValidationError(field=exc.field, message=exc.message)
+    return PersonSaved(person=Person.from_row(person))
+
+
+def _unpublished() -> Any:
+    return sa.and_(ArticleRow.status != Status.PUBLISHED, ArticleRow.deleted_at.is_(None))
+
+
+async def _drafts(conn: Any, request: Any) -> Any:
+    # Drafts have no publication time yet: newest change first.
+    stmt = sa.select(*SUMMARY_COLUMNS).where(_unpublished())
+    return await fetch_page(conn, stmt, (ArticleRow.updated_at, ArticleRow.id), request)
+
+
+@strawberry.type
+class EditorQuery:
+    @strawberry.field(description="Editors: stories not published (drafts and taken down).")
+    async def drafts(
+        self, info: Info, first: int = 20, after: str | None = None
+    ) -> Connection[Article]:
+        _editor(info)
+        engine = info.context.engine
+        page = await read(engine, _drafts, page_request(first, after, ARTICLE_KEY, descending=True))
+
+        async def total() -> int:
+            async with engine.connect() as conn:
+                stmt = sa.select(sa.func.count()).select_from(ArticleRow).where(_unpublished())
+                return (await conn.execute(stmt)).scalar_one()
+
+        return build_connection(
+            page.rows, page.has_next_page, Article.from_row, lambda r: (r.updated_at, r.id), total
+        )
+
+    @strawberry.field(description="Editors: every save of a story, newest first.")
+    async def revisions(self, info: Info, slug: str) -> list[Revision]:
+        _editor(info)
+        async with info.context.engine.connect() as conn:
+            rows = await conn.execute(
+                sa.select(ArticleRevision.__table__)
+                .join(ArticleRow, ArticleRow.id == ArticleRevision.article_id)
+                .where(ArticleRow.slug == slug)
+                .order_by(ArticleRevision.number.desc())
+            )
+            return [
+                Revision(
+                    number=r.number,
+                    editor=r.editor,
+                    created_at=r.created_at,
+                    changes=list(r.changes),
+                    title=r.snapshot["title"],
+                )
+                for r in rows
+            ]

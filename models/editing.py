@@ -1,0 +1,386 @@
+"""Editors' writes: stories with revisions, publication, soft delete, topics, sections, people.
+
+Every function runs inside the caller's transaction and writes the search outbox rows of what
+it changes there too, so a change and its way to the search index commit or fail together.
+Expected failures raise EditError naming the input field; nothing is written then.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from slugify import slugify
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.article import Article, ArticleAuthor, ArticleRevision, ArticleTopic, Author, Section
+from models.base import utcnow
+from models.enums import ArticleStatus, BlockType
+from models.outbox import enqueue_articles, enqueue_articles_of_person, enqueue_articles_of_topic
+from models.person import Mention, Person
+from models.topic import Topic
+
+SLUG = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+MAX_TITLE = 300
+MAX_BLOCK = 20_000
+MAX_BLOCKS = 500
+
+
+class EditError(ValueError):
+    """Bad input for an edit; `field` names the input field at fault."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+class NotFoundError(LookupError):
+    """The thing to change does not exist (or, for readers, is not visible)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleDraft:
+    """A story as an editor submits it."""
+
+    slug: str
+    title: str
+    section: str
+    body: Sequence[tuple[str, str]]  # (block type, text)
+    dek: str | None = None
+    authors: Sequence[str] = ()
+    topics: Sequence[str] = ()
+    language: str = "en"
+
+
+@dataclass(slots=True)
+class Saved:
+    article: Article
+    created: bool
+    changes: list[str] = field(default_factory=list)
+
+
+def _validate(draft: ArticleDraft) -> None:
+    if not SLUG.match(draft.slug) or len(draft.slug) > 200:
+        raise EditError("slug", "use lowercase letters, digits and single hyphens, e.g. my-story")
+    if not draft.title.strip():
+        raise EditError("title", "a story needs a headline")
+    if len(draft.title) > MAX_TITLE:
+        raise EditError("title", f"at most {MAX_TITLE} characters")
+    if not draft.body:
+        raise EditError("body", "a story needs at least one block")
+    if len(draft.body) > MAX_BLOCKS:
+        raise EditError("body", f"at most {MAX_BLOCKS} blocks")
+    for number, (kind, text) in enumerate(draft.body, start=1):
+        if kind not in {BlockType.PARAGRAPH, BlockType.HEADING}:
+            raise EditError("body", f"block {number}: unknown type {kind!r}")
+        if not text.strip():
+            raise EditError("body", f"block {number} is empty")
+        if len(text) > MAX_BLOCK:
+            raise EditError("body", f"block {number}: at most {MAX_BLOCK} characters")
+    if not re.fullmatch(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*", draft.language):
+        raise EditError("language", "a language code such as en or pt-BR")
+    for name in [*draft.topics, *draft.authors]:
+        if not slugify(name):
+            raise EditError(
+                "topics" if name in draft.topics else "authors",
+                f"{name!r} has no letters or digits",
+            )
+
+
+def snapshot(article: Article, topics: Sequence[str], authors: Sequence[str]) -> dict[str, Any]:
+    """What a revision keeps: every field an editor can change."""
+    return {
+        "title": article.title,
+        "dek": article.dek,
+        "body": article.body,
+        "section_id": article.section_id,
+        "language": article.language,
+        "topics": list(topics),
+        "authors": list(authors),
+    }
+
+
+async def _names(session: AsyncSession, article_id: int) -> tuple[list[str], list[str]]:
+    topics = await session.scalars(
+        sa.select(Topic.name)
+        .join(ArticleTopic, ArticleTopic.topic_id == Topic.id)
+        .where(ArticleTopic.article_id == article_id)
+        .order_by(ArticleTopic.position)
+    )
+    authors = await session.scalars(
+        sa.select(Author.name)
+        .join(ArticleAuthor, ArticleAuthor.author_id == Author.id)
+        .where(ArticleAuthor.article_id == article_id)
+        .order_by(ArticleAuthor.position)
+    )
+    return list(topics), list(authors)
+
+
+async def _get_or_create(session: AsyncSession, model: type[Topic | Author], name: str) -> int:
+    slug = slugify(name)
+    found = await session.scalar(sa.select(model.id).where(model.slug == slug))
+    if found is not None:
+        return found
+    row = model(slug=slug, name=name.strip())
+    session.add(row)
+    await session.flush()
+    return row.id
+
+
+async def _set_links(
+    session: AsyncSession, article_id: int, topics: Sequence[str], authors: Sequence[str]
+) -> None:
+    topic_ids = [await _get_or_create(session, Topic, name) for name in topics]
+    author_ids = [await _get_or_create(session, Author, name) for name in authors]
+    await session.execute(sa.delete(ArticleTopic).where(ArticleTopic.article_id == article_id))
+    await session.execute(sa.delete(ArticleAuthor).where(ArticleAuthor.article_id == article_id))
+    session.add_all(
+        ArticleTopic(article_id=article_id, topic_id=topic_id, position=position)
+        for position, topic_id in enumerate(dict.fromkeys(topic_ids))
+    )
+    session.add_all(
+        ArticleAuthor(article_id=article_id, author_id=author_id, position=position)
+        for position, author_id in enumerate(dict.fromkeys(author_ids))
+    )
+
+
+async def _record_revision(
+    session: AsyncSession, article: Article, editor: str, changes: list[str], state: dict[str, Any]
+) -> None:
+    last = await session.scalar(
+        sa.select(sa.func.max(ArticleRevision.number)).where(
+            ArticleRevision.article_id == article.id
+        )
+    )
+    session.add(
+        ArticleRevision(
+            article_id=article.id,
+            number=(last or 0) + 1,
+            editor=editor,
+            changes=changes,
+            snapshot=state,
+        )
+    )
+
+
+async def save_article(session: AsyncSession, draft: ArticleDraft, editor: str) -> Saved:
+    """Create a story as a draft, or update the one with this slug, keeping a revision."""
+    _validate(draft)
+    section_id = await session.scalar(sa.select(Section.id).where(Section.slug == draft.section))
+    if section_id is None:
+        raise EditError("section", f"no section {draft.section!r}; editors create sections first")
+    article = await session.scalar(
+        sa.select(Article).where(Article.slug == draft.slug).with_for_update()
+    )
+    created = article is None
+    if article is None:
+        article = Article(slug=draft.slug, status=ArticleStatus.DRAFT, created_at=utcnow())
+        session.add(article)
+        before: dict[str, Any] = {}
+    else:
+        if article.deleted_at is not None:
+            raise EditError("slug", "a deleted story has this slug; restore it first")
+        before = snapshot(article, *await _names(session, article.id))
+    article.title = draft.title.strip()
+    article.dek = (draft.dek or "").strip() or None
+    article.body = [{"type": str(kind), "text": text} for kind, text in draft.body]
+    article.section_id = section_id
+    article.language = draft.language
+    article.updated_at = utcnow()
+    await session.flush()
+    topics = [name.strip() for name in draft.topics]
+    authors = [name.strip() for name in draft.authors]
+    await _set_links(session, article.id, topics, authors)
+    after = snapshot(article, topics, authors)
+    changes = [key for key in after if before.get(key) != after[key]]
+    await _record_revision(session, article, editor, changes, after)
+    enqueue_articles(session, [article.id])
+    return Saved(article=article, created=created, changes=changes)
+
+
+async def _article(session: AsyncSession, slug: str, *, deleted: bool = False) -> Article:
+    article = await session.scalar(sa.select(Article).where(Article.slug == slug).with_for_update())
+    if article is None or (article.deleted_at is not None) != deleted:
+        raise NotFoundError(slug)
+    return article
+
+
+async def publish(session: AsyncSession, slug: str) -> Article:
+    article = await _article(session, slug)
+    article.status = ArticleStatus.PUBLISHED
+    # A story keeps the time it first went out; republishing does not make it "new".
+    article.published_at = article.published_at or utcnow()
+    article.updated_at = utcnow()
+    enqueue_articles(session, [article.id])
+    return article
+
+
+async def unpublish(session: AsyncSession, slug: str) -> Article:
+    article = await _article(session, slug)
+    article.status = ArticleStatus.UNPUBLISHED
+    article.updated_at = utcnow()
+    enqueue_articles(session, [article.id])
+    return article
+
+
+async def delete(session: AsyncSession, slug: str) -> Article:
+    """Soft delete: hidden everywhere, comments and revisions kept, restorable."""
+    article = await _article(session, slug)
+    article.deleted_at = utcnow()
+    enqueue_articles(session, [article.id])
+    return article
+
+
+async def restore(session: AsyncSession, slug: str) -> Article:
+    article = await _article(session, slug, deleted=True)
+    article.deleted_at = None
+    enqueue_articles(session, [article.id])
+    return article
+
+
+async def restore_revision(session: AsyncSession, slug: str, number: int, editor: str) -> Saved:
+    """Put a story back as a revision left it; the restore is itself a new revision."""
+    article = await _article(session, slug)
+    revision = await session.scalar(
+        sa.select(ArticleRevision).where(
+            ArticleRevision.article_id == article.id, ArticleRevision.number == number
+        )
+    )
+    if revision is None:
+        raise EditError("number", f"{slug} has no revision {number}")
+    state = revision.snapshot
+    section_slug = await session.scalar(
+        sa.select(Section.slug).where(Section.id == state["section_id"])
+    )
+    draft = ArticleDraft(
+        slug=slug,
+        title=state["title"],
+        dek=state["dek"],
+        section=section_slug or "",
+        body=[(block["type"], block["text"]) for block in state["body"]],
+        authors=state["authors"],
+        topics=state["topics"],
+        language=state["language"],
+    )
+    return await save_article(session, draft, editor)
+
+
+# Topics, sections and people ------------------------------------------------------------------
+
+
+def _name(value: str, field_name: str) -> str:
+    name = value.strip()
+    if not name or len(name) > 200 or not slugify(name):
+        raise EditError(field_name, "a name of 1 to 200 characters with letters or digits")
+    return name
+
+
+async def create_section(session: AsyncSession, name: str) -> Section:
+    name = _name(name, "name")
+    slug = slugify(name)
+    if await session.scalar(sa.select(Section.id).where(Section.slug == slug)) is not None:
+        raise EditError("name", f"a section {slug!r} exists")
+    section = Section(slug=slug, name=name)
+    session.add(section)
+    await session.flush()
+    return section
+
+
+async def create_topic(session: AsyncSession, name: str, description: str | None) -> Topic:
+    name = _name(name, "name")
+    slug = slugify(name)
+    if await session.scalar(sa.select(Topic.id).where(Topic.slug == slug)) is not None:
+        raise EditError("name", f"a topic {slug!r} exists")
+    topic = Topic(slug=slug, name=name, description=description)
+    session.add(topic)
+    await session.flush()
+    return topic
+
+
+async def rename_topic(session: AsyncSession, slug: str, name: str) -> Topic:
+    """A new display name; the slug (and every link to the topic) stays."""
+    topic = await session.scalar(sa.select(Topic).where(Topic.slug == slug))
+    if topic is None:
+        raise NotFoundError(slug)
+    topic.name = _name(name, "name")
+    await enqueue_articles_of_topic(session, topic.id)
+    return topic
+
+
+async def create_person(
+    session: AsyncSession, name: str, aliases: Sequence[str], description: str | None
+) -> Person:
+    name = _name(name, "name")
+    slug = slugify(name)
+    if await session.scalar(sa.select(Person.id).where(Person.slug == slug)) is not None:
+        raise EditError("name", f"a person {slug!r} exists")
+    person = Person(
+        slug=slug,
+        name=name,
+        aliases=list(dict.fromkeys(_name(a, "aliases") for a in aliases)),
+        description=description,
+    )
+    session.add(person)
+    await session.flush()
+    return person
+
+
+async def _person(session: AsyncSession, slug: str) -> Person:
+    person = await session.scalar(sa.select(Person).where(Person.slug == slug).with_for_update())
+    if person is None:
+        raise NotFoundError(slug)
+    return person
+
+
+async def rename_person(session: AsyncSession, slug: str, name: str) -> Person:
+    """A new display name; the old one stays findable as an alias."""
+    person = await _person(session, slug)
+    new_name = _name(name, "name")
+    if new_name != person.name:
+        person.aliases = list(dict.fromkeys([*person.aliases, person.name]))
+        person.name = new_name
+    await enqueue_articles_of_person(session, person.id)
+    return person
+
+
+async def add_person_alias(session: AsyncSession, slug: str, alias: str) -> Person:
+    person = await _person(session, slug)
+    person.aliases = list(dict.fromkeys([*person.aliases, _name(alias, "alias")]))
+    await enqueue_articles_of_person(session, person.id)
+    return person
+
+
+async def merge_people(session: AsyncSession, source_slug: str, target_slug: str) -> Person:
+    """Fold `source` into `target`: its mentions, names and aliases move; `source` is gone."""
+    if source_slug == target_slug:
+        raise EditError("from", "a person cannot be merged into themselves")
+    source = await _person(session, source_slug)
+    target = await _person(session, target_slug)
+    mentions = list(await session.scalars(sa.select(Mention).where(Mention.person_id == source.id)))
+    existing = {
+        m.article_id: m
+        for m in await session.scalars(sa.select(Mention).where(Mention.person_id == target.id))
+    }
+    affected = [m.article_id for m in mentions]
+    for mention in mentions:
+        kept = existing.get(mention.article_id)
+        if kept is not None:
+            kept.mention_count += mention.mention_count
+            kept.role = kept.role or mention.role
+            await session.delete(mention)
+        else:
+            mention.person_id = target.id
+    await session.flush()
+    target.aliases = list(
+        dict.fromkeys(
+            a for a in [*target.aliases, source.name, *source.aliases] if a != target.name
+        )
+    )
+    await session.delete(source)
+    enqueue_articles(session, affected)
+    await enqueue_articles_of_person(session, target.id)
+    return target
