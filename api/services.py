@@ -41,11 +41,16 @@ class SearchService:
     def start_worker(self) -> None:
         self._task = asyncio.create_task(self.worker.run(self._stop), name="search-outbox")
 
-    async def close(self) -> None:
+    async def stop_worker(self) -> None:
+        """Let the worker finish the batch it is on, then stop it."""
         self._stop.set()
         if self._task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+            self._task = None
+
+    async def close(self) -> None:
+        await self.stop_worker()
         await self.client.aclose()
         if self.local is not None:
             await self.local.stop()

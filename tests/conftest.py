@@ -134,28 +134,68 @@ async def search_client(db: AsyncEngine, search: SearchService) -> AsyncIterator
 
 
 async def post(
-    client: httpx.AsyncClient, query: str, variables: dict[str, Any] | None = None, **extra: Any
+    client: httpx.AsyncClient,
+    query: str,
+    variables: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
 ) -> dict[str, Any]:
     response = await client.post(
-        "/graphql", json={"query": query, "variables": variables or {}, **extra}
+        "/graphql", json={"query": query, "variables": variables or {}, **extra}, headers=headers
     )
     assert response.status_code == 200, response.text
     return response.json()
 
 
 async def gql(
-    client: httpx.AsyncClient, query: str, variables: dict[str, Any] | None = None, **extra: Any
+    client: httpx.AsyncClient,
+    query: str,
+    variables: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
 ) -> dict[str, Any]:
     """Run a document and return its data, failing on any error in the answer."""
-    body = await post(client, query, variables, **extra)
+    body = await post(client, query, variables, headers, **extra)
     assert "errors" not in body, body["errors"]
     return body["data"]
 
 
 async def gql_error(
-    client: httpx.AsyncClient, query: str, variables: dict[str, Any] | None = None
+    client: httpx.AsyncClient,
+    query: str,
+    variables: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
 ) -> dict[str, Any]:
     """Run a document expected to fail and return its single error."""
-    body = await post(client, query, variables)
+    body = await post(client, query, variables, headers, **extra)
     assert len(body.get("errors", [])) == 1, body
     return body["errors"][0]
+
+
+async def make_token(engine: AsyncEngine, role: str, name: str | None = None) -> dict[str, str]:
+    """Headers carrying a fresh token of `role`, as `newsroom token create` would make it."""
+    from models.enums import Role
+    from models.token import create_token
+
+    async with session_factory(engine).begin() as session:
+        token = await create_token(session, name or f"{role}-{uuid.uuid4().hex[:6]}", Role(role))
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+async def editor(db: AsyncEngine) -> dict[str, str]:
+    return await make_token(db, "editor")
+
+
+@pytest.fixture
+async def moderator(db: AsyncEngine) -> dict[str, str]:
+    return await make_token(db, "moderator")
+
+
+@pytest.fixture
+async def news_section(db: AsyncEngine) -> None:
+    from models import Section
+
+    async with db.begin() as conn:
+        await conn.execute(sa.insert(Section).values(slug="news", name="News"))
