@@ -7,6 +7,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api.services import SearchService
 from models import Article, ArticleRevision, Mention, OutboxEntry, Person
 from tests.conftest import contract, gql, gql_error, make_token, post
 
@@ -257,3 +258,69 @@ async def test_merging_people_moves_every_mention(
 async def test_moderators_cannot_edit_people(client: httpx.AsyncClient, moderator: dict) -> None:
     body = await post(client, PERSON, {"name": "Someone"}, moderator)
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+TOPIC = """mutation ($name: String!) {
+  createTopic(name: $name) {
+    __typename ... on TopicSaved { topic { slug name } } ... on ValidationError { field }
+  }
+}"""
+RENAME_TOPIC = """mutation ($slug: String!, $name: String!) {
+  renameTopic(slug: $slug, name: $name) { __typename ... on TopicSaved { topic { slug name } } }
+}"""
+SECTION = """mutation ($name: String!) {
+  createSection(name: $name) {
+    __typename ... on SectionSaved { slug name } ... on ValidationError { field }
+  }
+}"""
+RENAME_PERSON = """mutation ($slug: String!, $name: String!) {
+  renamePerson(slug: $slug, name: $name) { ... on PersonSaved { person { slug name aliases } } }
+}"""
+ALIAS = """mutation ($slug: String!, $alias: String!) {
+  addPersonAlias(slug: $slug, alias: $alias) { ... on PersonSaved { person { aliases } } }
+}"""
+
+
+async def test_editors_manage_sections_topics_and_people(
+    client: httpx.AsyncClient, editor: dict
+) -> None:
+    assert (await gql(client, SECTION, {"name": "World News"}, editor))["createSection"] == {
+        "__typename": "SectionSaved",
+        "slug": "world-news",
+        "name": "World News",
+    }
+    again = (await gql(client, SECTION, {"name": "world news"}, editor))["createSection"]
+    assert again == {"__typename": "ValidationError", "field": "name"}
+    created = (await gql(client, TOPIC, {"name": "Climate"}, editor))["createTopic"]
+    assert created["topic"] == {"slug": "climate", "name": "Climate"}
+    renamed = await gql(client, RENAME_TOPIC, {"slug": "climate", "name": "Climate crisis"}, editor)
+    assert renamed["renameTopic"]["topic"] == {"slug": "climate", "name": "Climate crisis"}
+    missing = await gql(client, RENAME_TOPIC, {"slug": "nope", "name": "X"}, editor)
+    assert missing["renameTopic"]["__typename"] == "NotFound"
+
+    await gql(client, PERSON, {"name": "Olaf Scholz"}, editor)
+    alias = await gql(client, ALIAS, {"slug": "olaf-scholz", "alias": "Scholz"}, editor)
+    assert alias["addPersonAlias"]["person"]["aliases"] == ["Scholz"]
+    person = await gql(
+        client, RENAME_PERSON, {"slug": "olaf-scholz", "name": "Chancellor Scholz"}, editor
+    )
+    assert person["renamePerson"]["person"] == {
+        "slug": "olaf-scholz",
+        "name": "Chancellor Scholz",
+        "aliases": ["Scholz", "Olaf Scholz"],
+    }
+
+
+async def test_a_renamed_topic_is_found_in_search_under_its_new_name(
+    search_client: httpx.AsyncClient, editor: dict, sample: None, search: SearchService
+) -> None:
+    await search.worker.drain()
+    await gql(search_client, RENAME_TOPIC, {"slug": "crimea", "name": "Krym peninsula"}, editor)
+    await search.worker.drain()
+
+    result = await gql(search_client, contract("site-search"), {"q": "krym"})
+
+    hits = result["search"]["hits"]
+    assert [h["article"]["slug"] for h in hits] == [
+        "kremlin-says-leaked-german-officers-call-proves-west-involved-in-ukraine"
+    ]
