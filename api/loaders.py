@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from strawberry.dataloader import DataLoader
 
-from models import article, comment, document, listing, person, topic
+from models import article, comment, document, listing, people, person, topic
 from models.pagination import Page, PageRequest
 
 K = TypeVar("K", bound=Hashable)
@@ -42,6 +42,7 @@ class Loaders:
         self.article_count_by_topic = by_key(listing.count_published_articles_by_topic)
         self.article_count_by_person = by_key(listing.count_published_articles_by_person)
         self.article_source_by_id = by_key(document.published_sources)
+        self.quotes_by_person = self._limited(people.quotes_by_person)
         self.threads_by_article = paged(comment.threads_by_article)
         self.replies_by_parent = paged(comment.replies_by_parent)
         self.articles_by_topic = paged(listing.published_articles_by_topic)
@@ -68,6 +69,24 @@ class Loaders:
                     found = await fetch(conn, parents, request)
                     pages.update(((parent, request), found[parent]) for parent in parents)
             return [pages[key] for key in keys]
+
+        return DataLoader(load_fn=load)
+
+    def _limited(
+        self, fetch: Callable[[AsyncConnection, Sequence[int], int], Awaitable[dict[int, Any]]]
+    ) -> DataLoader[tuple[int, int], Any]:
+        """Keys are (parent, how many); parents asking for as many share a statement."""
+
+        async def load(keys: list[tuple[int, int]]) -> list[Any]:
+            by_limit: dict[int, list[int]] = defaultdict(list)
+            for parent, limit in dict.fromkeys(keys):
+                by_limit[limit].append(parent)
+            found: dict[tuple[int, int], Any] = {}
+            async with self._engine.connect() as conn:
+                for limit, parents in by_limit.items():
+                    rows = await fetch(conn, parents, limit)
+                    found.update(((parent, limit), rows[parent]) for parent in parents)
+            return [found[key] for key in keys]
 
         return DataLoader(load_fn=load)
 

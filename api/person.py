@@ -60,13 +60,18 @@ class Person(Node):
 
         return article_connection(page.rows, page.has_next_page, total)
 
-    @strawberry.field(
-        description="Direct quotes attributed to the person. Empty until people extraction runs."
-    )
-    def quotes(self, first: int = 5) -> list[Quote]:
+    @strawberry.field(description="Direct quotes attributed to the person, newest story first.")
+    async def quotes(self, info: Info, first: int = 5) -> list[Quote]:
         if first < 0 or first > MAX_PAGE_SIZE:
             raise BadUserInput("first", f"must be between 0 and {MAX_PAGE_SIZE}, got {first}")
-        return []
+        loaders = info.context.loaders
+        rows = await loaders.quotes_by_person.load((self.pk, first))
+        articles = await loaders.article_by_id.load_many([row.article_id for row in rows])
+        return [
+            Quote(text=row.text, article=Article.from_row(article))
+            for row, article in zip(rows, articles, strict=True)
+            if article is not None
+        ]
 
 
 @strawberry.type(description="A person as a story mentions them.")

@@ -25,6 +25,7 @@ class Settings(BaseSettings):
     meili_binary: str | None = Field(default=None, description="the local Meilisearch binary")
     meili_index_prefix: str = Field(default="", description="prefix of every index name")
     search_worker: bool = Field(default=True, description="drain the outbox in this process")
+    people_worker: bool = Field(default=True, description="extract people in this process")
     log_level: str = "info"
     comment_rate_limit: str = Field(default="5/minute", description="comments per client address")
     correction_rate_limit: str = Field(default="5/minute", description="suggestions per address")

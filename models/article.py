@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -57,6 +59,12 @@ class Article(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Hash of the imported record, so re-importing an unchanged file writes nothing.
     import_hash: Mapped[str | None] = mapped_column(sa.String(64))
+    # People extraction runs whenever the text changed since it last succeeded.
+    content_hash: Mapped[str | None] = mapped_column(sa.String(64))
+    people_hash: Mapped[str | None] = mapped_column(sa.String(64))
+    people_error: Mapped[str | None] = mapped_column(sa.Text)
+    people_attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    people_retry_at: Mapped[datetime | None]
     # Soft delete: an editor can restore the story with everything attached to it.
     deleted_at: Mapped[datetime | None]
     comments_closed: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
@@ -104,6 +112,12 @@ class ArticleTopic(Base):
 # Every column but the body: lists never show it, and it is most of an article's bytes.
 SUMMARY_COLUMNS = tuple(c for c in Article.__table__.c if c.key != "body")
 ARTICLE_ORDER = (Article.published_at, Article.id)
+
+
+def text_hash(title: str, dek: str | None, body: list[dict[str, str]]) -> str:
+    """What people extraction reads, hashed: a change means extracting again."""
+    payload = json.dumps([title, dek, body], ensure_ascii=False, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()
 
 
 def is_published() -> sa.ColumnElement[bool]:

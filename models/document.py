@@ -73,7 +73,7 @@ async def published_sources(
     for row in await conn.execute(
         sa.select(Mention.article_id, Mention.role, Person.slug, Person.name, Person.aliases)
         .join(Person, Person.id == Mention.person_id)
-        .where(Mention.article_id.in_(ids))
+        .where(Mention.article_id.in_(ids), Mention.suppressed.is_(False))
         .order_by(Mention.article_id, Mention.position)
     ):
         sources[row.article_id].people.append(

@@ -16,7 +16,15 @@ import sqlalchemy as sa
 from slugify import slugify
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models.article import Article, ArticleAuthor, ArticleRevision, ArticleTopic, Author, Section
+from models.article import (
+    Article,
+    ArticleAuthor,
+    ArticleRevision,
+    ArticleTopic,
+    Author,
+    Section,
+    text_hash,
+)
 from models.base import utcnow
 from models.enums import ArticleStatus, BlockType
 from models.outbox import enqueue_articles, enqueue_articles_of_person, enqueue_articles_of_topic
@@ -191,6 +199,7 @@ async def save_article(session: AsyncSession, draft: ArticleDraft, editor: str) 
     article.section_id = section_id
     article.language = draft.language
     article.updated_at = utcnow()
+    article.content_hash = text_hash(article.title, article.dek, article.body)
     await session.flush()
     topics = [name.strip() for name in draft.topics]
     authors = [name.strip() for name in draft.authors]

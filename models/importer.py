@@ -15,7 +15,7 @@ from pydantic import ValidationError as PydanticValidationError
 from slugify import slugify
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from models.article import Article, ArticleAuthor, ArticleTopic, Author, Section
+from models.article import Article, ArticleAuthor, ArticleTopic, Author, Section, text_hash
 from models.base import utcnow
 from models.comment import Comment
 from models.enums import ArticleStatus, BlockType, CommentStatus
@@ -164,6 +164,7 @@ class _Upserter:
         # A feed without edit times: the story was last updated when it was published.
         article.updated_at = record.updated_at or record.published_at or utcnow()
         article.import_hash = digest
+        article.content_hash = text_hash(article.title, article.dek, article.body)
         await self.session.flush()
         await self._replace_links(article.id, topic_ids, author_ids)
         await self._add_comments(article, record)

@@ -49,7 +49,7 @@ def _filtered(stmt: sa.Select[Any], where: ArticleFilter) -> sa.Select[Any]:
             Article.id.in_(
                 sa.select(Mention.article_id)
                 .join(Person, Person.id == Mention.person_id)
-                .where(Person.slug == slug)
+                .where(Person.slug == slug, Mention.suppressed.is_(False))
             )
         )
     if where.section is not None:
@@ -112,7 +112,7 @@ async def published_articles_by_person(
     stmt = (
         sa.select(*SUMMARY_COLUMNS)
         .join(Mention, Mention.article_id == Article.id)
-        .where(is_published())
+        .where(is_published(), Mention.suppressed.is_(False))
     )
     return await fetch_pages_by_parent(
         conn, stmt, Mention.person_id, person_ids, ARTICLE_ORDER, page
@@ -125,7 +125,7 @@ async def count_published_articles_by_person(
     stmt = (
         sa.select(Mention.person_id, sa.func.count())
         .join(Article, Article.id == Mention.article_id)
-        .where(Mention.person_id.in_(person_ids), is_published())
+        .where(Mention.person_id.in_(person_ids), is_published(), Mention.suppressed.is_(False))
         .group_by(Mention.person_id)
     )
     counts = dict((await conn.execute(stmt)).all())
@@ -210,7 +210,10 @@ async def topics_with_prefix(conn: AsyncConnection, prefix: str, limit: int) -> 
 async def people_with_prefix(conn: AsyncConnection, prefix: str, limit: int) -> list[sa.Row[Any]]:
     """People with a name word starting with `prefix` who are in a published story."""
     in_story = sa.exists().where(
-        Mention.person_id == Person.id, Mention.article_id == Article.id, is_published()
+        Mention.person_id == Person.id,
+        Mention.article_id == Article.id,
+        Mention.suppressed.is_(False),
+        is_published(),
     )
     return list(
         await conn.execute(

@@ -38,6 +38,25 @@ class Mention(Base):
     role: Mapped[str | None] = mapped_column(sa.String(200))
     mention_count: Mapped[int] = mapped_column(default=1)
     position: Mapped[int] = mapped_column(default=0)
+    # Editors' decisions, which re-extraction never undoes: a pinned person stays on the story,
+    # a suppressed one is kept as a tombstone so that extraction does not add them back.
+    pinned: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    suppressed: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+
+
+class Quote(Base):
+    """Words a person said, quoted directly in a story."""
+
+    __tablename__ = "quotes"
+    __table_args__ = (sa.Index("ix_quotes_person_id_article_id", "person_id", "article_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("articles.id", ondelete="CASCADE"), index=True
+    )
+    person_id: Mapped[int] = mapped_column(sa.ForeignKey("people.id", ondelete="CASCADE"))
+    text: Mapped[str] = mapped_column(sa.Text)
+    position: Mapped[int] = mapped_column(default=0)
 
 
 PERSON_ORDER = (Person.name, Person.id)
@@ -69,7 +88,7 @@ async def mentions_by_article(
             Person.description,
         )
         .join(Person, Person.id == Mention.person_id)
-        .where(Mention.article_id.in_(article_ids))
+        .where(Mention.article_id.in_(article_ids), Mention.suppressed.is_(False))
         .order_by(Mention.article_id, Mention.position, Person.name)
     )
     grouped: dict[int, list[sa.Row[Any]]] = {article_id: [] for article_id in article_ids}

@@ -1,0 +1,290 @@
+"""People mentioned in stories: linking what extraction found to Person rows, storing mentions
+and quotes, editors' pins and removals, and the background extraction queue."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from slugify import slugify
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from models.article import Article, is_published
+from models.base import utcnow
+from models.extraction import ExtractedPerson, Extraction, PeopleExtractor
+from models.outbox import enqueue_articles
+from models.person import Mention, Person, Quote
+from models.session import session_factory
+
+logger = logging.getLogger("newsroom.people")
+MAX_RETRY = timedelta(hours=1)
+
+
+async def link_person(session: AsyncSession, found: ExtractedPerson) -> Person:
+    """The one Person this name means: by name or alias; a surname alone only when exactly one
+    known person has it; else a new Person with a stable slug (`dmitry-peskov`)."""
+    name = found.name
+    lowered = name.lower()
+    person = await session.scalar(sa.select(Person).where(sa.func.lower(Person.name) == lowered))
+    if person is not None:
+        return person
+    slug = slugify(name)
+    person = await session.scalar(sa.select(Person).where(Person.slug == slug))
+    if person is not None:
+        return person
+    # Aliases are few per person; scanning the candidates that could carry this one is cheap.
+    last = name.split()[-1].lower()
+    candidates = list(
+        await session.scalars(
+            sa.select(Person).where(sa.func.lower(Person.name).contains(last, autoescape=True))
+        )
+    )
+    by_alias = [p for p in candidates if lowered in (a.lower() for a in p.aliases)]
+    if len(by_alias) == 1:
+        return by_alias[0]
+    if " " not in name:
+        by_surname = [p for p in candidates if p.name.split()[-1].lower() == lowered]
+        if len(by_surname) == 1:
+            return by_surname[0]
+    person = Person(slug=slug, name=name, aliases=[])
+    session.add(person)
+    await session.flush()
+    return person
+
+
+async def apply_extraction(session: AsyncSession, article_id: int, found: Extraction) -> None:
+    """Replace the story's extracted mentions and quotes; editors' pins and removals stay."""
+    existing = {
+        m.person_id: m
+        for m in await session.scalars(sa.select(Mention).where(Mention.article_id == article_id))
+    }
+    linked: dict[str, Person] = {}
+    for position, extracted in enumerate(found.people):
+        person = await link_person(session, extracted)
+        linked[extracted.name] = person
+        mention = existing.pop(person.id, None)
+        if mention is not None and mention.suppressed:
+            continue
+        if mention is None:
+            mention = Mention(article_id=article_id, person_id=person.id)
+            session.add(mention)
+        if not (mention.pinned and mention.role):
+            mention.role = extracted.role
+        mention.mention_count = extracted.mentions
+        mention.position = position
+    for mention in existing.values():
+        if not (mention.pinned or mention.suppressed):
+            await session.delete(mention)
+    suppressed = {
+        m.person_id
+        for m in await session.scalars(
+            sa.select(Mention).where(Mention.article_id == article_id, Mention.suppressed)
+        )
+    }
+    await session.execute(sa.delete(Quote).where(Quote.article_id == article_id))
+    for position, quote in enumerate(found.quotes):
+        person = linked.get(quote.speaker)
+        if person is not None and person.id not in suppressed:
+            session.add(
+                Quote(
+                    article_id=article_id, person_id=person.id, text=quote.text, position=position
+                )
+            )
+    enqueue_articles(session, [article_id])
+
+
+async def pin_person(
+    session: AsyncSession, article_id: int, person_id: int, role: str | None
+) -> Mention:
+    mention = await session.get(Mention, (article_id, person_id))
+    if mention is None:
+        mention = Mention(article_id=article_id, person_id=person_id, mention_count=0)
+        session.add(mention)
+    mention.pinned, mention.suppressed = True, False
+    if role is not None:
+        mention.role = role.strip() or None
+    enqueue_articles(session, [article_id])
+    return mention
+
+
+async def remove_person(session: AsyncSession, article_id: int, person_id: int) -> None:
+    mention = await session.get(Mention, (article_id, person_id))
+    if mention is None:
+        mention = Mention(article_id=article_id, person_id=person_id, mention_count=0)
+        session.add(mention)
+    mention.pinned, mention.suppressed = False, True
+    await session.execute(
+        sa.delete(Quote).where(Quote.article_id == article_id, Quote.person_id == person_id)
+    )
+    enqueue_articles(session, [article_id])
+
+
+def _pending() -> sa.ColumnElement[bool]:
+    return sa.and_(
+        Article.content_hash.is_not(None),
+        sa.or_(Article.people_hash.is_(None), Article.people_hash != Article.content_hash),
+        sa.or_(Article.people_retry_at.is_(None), Article.people_retry_at <= utcnow()),
+    )
+
+
+async def count_pending(engine: AsyncEngine) -> int:
+    async with engine.connect() as conn:
+        stmt = sa.select(sa.func.count()).select_from(Article).where(_pending())
+        return (await conn.execute(stmt)).scalar_one()
+
+
+async def mark_all_for_extraction(engine: AsyncEngine) -> None:
+    """`people extract --all`: forget every earlier result, so everything is read again."""
+    async with engine.begin() as conn:
+        await conn.execute(sa.update(Article).values(people_hash=None, people_retry_at=None))
+
+
+@dataclass
+class _Job:
+    id: int
+    content_hash: str
+    title: str
+    dek: str | None
+    body: list[dict[str, str]]
+
+
+class PeopleWorker:
+    """Extracts people from stories whose text changed since their last extraction.
+
+    The spaCy work runs in a thread so the event loop keeps serving requests. A story whose
+    extraction fails keeps its text and its previous people; the error is recorded on it and
+    the story is retried with back-off.
+    """
+
+    def __init__(self, engine: AsyncEngine, batch_size: int = 16, idle_seconds: float = 1.0):
+        self.engine = engine
+        self.batch_size = batch_size
+        self.idle_seconds = idle_seconds
+        self.extractor = PeopleExtractor()
+        self._wake = asyncio.Event()
+
+    def notify(self) -> None:
+        self._wake.set()
+
+    async def run_once(self) -> int:
+        """Extract one batch; answers how many stories it handled."""
+        async with self.engine.connect() as conn:
+            rows = list(
+                await conn.execute(
+                    sa.select(
+                        Article.id, Article.content_hash, Article.title, Article.dek, Article.body
+                    )
+                    .where(_pending())
+                    .order_by(Article.id)
+                    .limit(self.batch_size)
+                )
+            )
+        jobs = [_Job(*row) for row in rows]
+        try:
+            # One spaCy pass for the whole batch is several times faster than one per story.
+            results: list[Extraction | None] = list(
+                await asyncio.to_thread(
+                    self.extractor.extract_many, [(j.title, j.dek, j.body) for j in jobs]
+                )
+            )
+        except Exception:  # find the story at fault by doing them one at a time
+            results = [None] * len(jobs)
+        for job, found in zip(jobs, results, strict=True):
+            await self._store(job, found)
+        return len(rows)
+
+    async def _store(self, job: _Job, found: Extraction | None) -> None:
+        try:
+            if found is None:
+                found = await asyncio.to_thread(
+                    self.extractor.extract, job.title, job.dek, job.body
+                )
+            async with session_factory(self.engine).begin() as session:
+                await apply_extraction(session, job.id, found)
+                await session.execute(
+                    sa.update(Article)
+                    .where(Article.id == job.id, Article.content_hash == job.content_hash)
+                    .values(people_hash=job.content_hash, people_error=None, people_attempts=0)
+                )
+        except Exception as exc:  # any failure of one story must not stop the others
+            logger.exception("people extraction failed for article %s", job.id)
+            await self._failed(job, exc)
+
+    async def _failed(self, job: _Job, exc: Exception) -> None:
+        async with self.engine.begin() as conn:
+            attempts = (
+                await conn.execute(sa.select(Article.people_attempts).where(Article.id == job.id))
+            ).scalar_one()
+            wait = min(timedelta(seconds=30 * 2**attempts), MAX_RETRY)
+            await conn.execute(
+                sa.update(Article)
+                .where(Article.id == job.id)
+                .values(
+                    people_error=f"{type(exc).__name__}: {exc}"[:2000],
+                    people_attempts=attempts + 1,
+                    people_retry_at=utcnow() + wait,
+                )
+            )
+
+    async def drain(self, on_progress: Callable[[int], Any] | None = None) -> int:
+        total = 0
+        while handled := await self.run_once():
+            total += handled
+            if on_progress:
+                on_progress(handled)
+        return total
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                handled = await self.run_once()
+            except sa.exc.SQLAlchemyError as exc:
+                logger.warning("people extraction: database error %s", exc)
+                handled = 0
+            if handled:
+                continue
+            self._wake.clear()
+            waits = {asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())}
+            try:
+                await asyncio.wait(waits, timeout=self.idle_seconds, return_when="FIRST_COMPLETED")
+            finally:
+                for wait in waits:
+                    wait.cancel()
+
+
+async def quotes_by_person(
+    conn: Any, person_ids: Sequence[int], first: int
+) -> dict[int, list[sa.Row[Any]]]:
+    """Each person's quotes from published stories, newest story first."""
+    ranked = (
+        sa.select(
+            Quote.person_id,
+            Quote.text,
+            Quote.article_id,
+            sa.func.row_number()
+            .over(
+                partition_by=Quote.person_id,
+                order_by=[Article.published_at.desc(), Quote.article_id.desc(), Quote.position],
+            )
+            .label("n"),
+        )
+        .join(Article, Article.id == Quote.article_id)
+        .join(
+            Mention,
+            sa.and_(Mention.article_id == Quote.article_id, Mention.person_id == Quote.person_id),
+        )
+        .where(Quote.person_id.in_(person_ids), is_published(), Mention.suppressed.is_(False))
+        .subquery()
+    )
+    rows = await conn.execute(
+        sa.select(ranked).where(ranked.c.n <= first).order_by(ranked.c.person_id, ranked.c.n)
+    )
+    grouped: dict[int, list[sa.Row[Any]]] = {pid: [] for pid in person_ids}
+    for row in rows:
+        grouped[row.person_id].append(row)
+    return grouped
