@@ -110,6 +110,28 @@ def token_revoke(name: Annotated[str, typer.Argument(help="The token's name.")])
     console.print(f"revoked {name!r}")
 
 
+@app.command()
+def schema(
+    check: Annotated[
+        Path | None,
+        typer.Option(help="Report breaking changes against this SDL file (e.g. the last release)."),
+    ] = None,
+) -> None:
+    """Print the GraphQL schema (SDL); with --check, list breaking changes against a file."""
+    from graphql import build_schema, find_breaking_changes
+
+    from api.schema import schema as current
+
+    if check is None:
+        print(current.as_str())
+        return
+    changes = find_breaking_changes(build_schema(check.read_text()), current._schema)
+    for change in changes:
+        console.print(f"[red]{change.type.name}: {change.description}")
+    console.print(f"{len(changes)} breaking change(s) against {check}")
+    raise typer.Exit(code=1 if changes else 0)
+
+
 @people_cli.command("extract")
 def people_extract(
     all_: Annotated[
