@@ -22,8 +22,9 @@ from strawberry.types import ExecutionResult
 
 from api.context import Context
 from api.errors import format_error
+from api.limits import Limits
 from api.ratelimit import RateLimits
-from api.schema import schema
+from api.schema import build_schema
 from api.services import SearchService, open_search
 from api.settings import Settings
 from models import screening
@@ -147,7 +148,13 @@ def create_app(
             if owns_engine:
                 await app.state.engine.dispose()
 
-    graphql = GraphQLApp(schema, graphql_ide="graphiql", allow_queries_via_get=True)
+    limits = Limits(
+        max_depth=settings.max_query_depth,
+        max_aliases=settings.max_query_aliases,
+        max_fields=settings.max_query_fields,
+        max_cost=settings.max_query_cost,
+    )
+    graphql = GraphQLApp(build_schema(limits), graphql_ide="graphiql", allow_queries_via_get=True)
     routes = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
         Route("/healthz", healthz),

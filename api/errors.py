@@ -29,6 +29,8 @@ class ErrorCode(StrEnum):
     GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
     UNAUTHENTICATED = "UNAUTHENTICATED"
     FORBIDDEN = "FORBIDDEN"
+    QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
+    QUERY_TOO_DEEP = "QUERY_TOO_DEEP"
     INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
 
 
@@ -115,6 +117,9 @@ def format_error(error: GraphQLError, document: Node | None, request_id: str) ->
     formatted: dict[str, Any] = {}
     if isinstance(original, ApiError):
         formatted = {"message": original.message, "code": original.code, **original.extensions}
+    elif original is None and (error.extensions or {}).get("code"):
+        # Raised by our own checks (query limits) with a code and a message for the client.
+        formatted = {"message": error.message, **error.extensions}
     elif original is None or isinstance(original, GraphQLError):
         # Parse, validation and variable-coercion errors: graphql-core's wording is safe.
         formatted = _classify_request_error(error, document)

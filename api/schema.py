@@ -15,6 +15,7 @@ from api.comment import CommentMutation, CommentQuery
 from api.correction import CorrectionMutation, CorrectionQuery
 from api.editing import EditorMutation, EditorQuery
 from api.errors import log_unexpected
+from api.limits import Limits, QueryLimits
 from api.node import Node, resolve_node
 from api.person import PersonQuery
 from api.search import SearchQuery
@@ -56,13 +57,17 @@ class Schema(strawberry.Schema):
         log_unexpected(errors, request_id)
 
 
-def build_schema() -> Schema:
+def build_schema(limits: Limits | None = None) -> Schema:
     return Schema(
         query=Query,
         mutation=Mutation,
         # A newsroom's frontends send the same few documents all day: parse and validate once.
         # The caches live at module level in Strawberry, shared by every request's instance.
-        extensions=[lambda: ParserCache(maxsize=512), lambda: ValidationCache(maxsize=512)],
+        extensions=[
+            lambda: ParserCache(maxsize=512),
+            lambda: ValidationCache(maxsize=512),
+            lambda: QueryLimits(limits),
+        ],
     )
 
 

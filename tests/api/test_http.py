@@ -21,7 +21,7 @@ async def test_query_over_get(client: httpx.AsyncClient, sample: None) -> None:
         },
     )
     assert response.status_code == 200
-    assert response.json() == {"data": {"article": {"slug": SAMPLE_SLUG}}}
+    assert response.json()["data"] == {"article": {"slug": SAMPLE_SLUG}}
 
 
 async def test_browser_gets_graphiql(client: httpx.AsyncClient) -> None:
