@@ -57,3 +57,18 @@ async def test_readiness_fails_while_the_database_is_unreachable() -> None:
     await engine.dispose()
     assert response.status_code == 503
     assert response.json() == {"status": "unavailable", "database": "unreachable"}
+
+
+async def test_a_mutation_over_get_is_refused_with_405(client: httpx.AsyncClient) -> None:
+    response = await client.get(
+        "/graphql", params={"query": 'mutation { createSection(name: "x") { __typename } }'}
+    )
+    assert response.status_code == 405
+
+
+async def test_a_body_over_the_limit_is_refused_with_413(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/graphql", content=b" " * 1_000_001, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert "request body over 1000000 bytes" in response.text
