@@ -36,6 +36,7 @@ ROLE_HEADS = frozenset(_DATA["role_heads"])
 HONORIFICS = frozenset(_DATA["honorifics"])
 SPEECH = frozenset(_DATA["speech_verbs"])
 NOT_PEOPLE = frozenset(_DATA["not_people"])
+NOT_PERSON_WORDS = frozenset(_DATA["not_person_words"])
 PARTICLES = frozenset(
     {
         "de",
@@ -112,6 +113,8 @@ def _plausible(name: str) -> bool:
         return False
     if any(ch.isdigit() for ch in name):
         return False
+    if any(w.lower() in NOT_PERSON_WORDS for w in words):
+        return False
     return all(w[0].isupper() or w.lower() in PARTICLES for w in words if w)
 
 
@@ -136,6 +139,9 @@ def _role_before(doc: Any, start: int) -> str | None:
         break
     while words and words[-1].lower_ not in ROLE_HEADS:
         words.pop()
+    # A role starts with a capitalised word or a title word: "fact is that President" is not one.
+    while words and not (words[0].text[0].isupper() or words[0].lower_ in TITLES):
+        words.pop(0)
     while words and words[0].lower_ in {"and"}:
         words.pop(0)
     if not words or all(w.lower_ in HONORIFICS for w in words):
@@ -148,17 +154,17 @@ def _wider_role(role: str, text: str) -> str:
     "Ambassador" becomes "German ambassador to Russia"."""
     head = role.split()[-1]
     pattern = re.compile(
-        r"\bthe\s+((?:[A-Z][\w-]+\s+){0,3}"
+        r"\b[Tt]he\s+((?:[A-Z][\w-]+\s+){0,3}(?i:"
         + re.escape(head)
-        + r"(?:\s+(?:to|of|for)\s+(?:the\s+)?[A-Z][\w-]+)?)",
-        re.IGNORECASE,
+        + r")(?:\s+(?:to|of|for)\s+(?:the\s+)?[A-Z][\w-]+)?)"
     )
-    best = role
-    for match in pattern.finditer(text):
-        found = match.group(1)
-        if len(found) > len(best) and role.lower() in found.lower():
-            best = found
-    return best
+    wider = {
+        match.group(1)
+        for match in pattern.finditer(text)
+        if len(match.group(1)) > len(role) and role.lower() in match.group(1).lower()
+    }
+    # Only an unambiguous description: two different presidents must not share one.
+    return wider.pop() if len(wider) == 1 else role
 
 
 def _units(dek: str, paragraphs: list[str]) -> list[str]:
@@ -217,9 +223,14 @@ class PeopleExtractor:
         people = self._merge(names)
         story = "\n".join([title, dek, *paragraphs])
         self._count(people, [title, *units])
+        found_roles = {
+            p.name: next((roles[f] for f in p.forms if f in roles), None) for p in people
+        }
+        heads = Counter(r.split()[-1].lower() for r in found_roles.values() if r)
         for person in people:
-            role = next((roles[f] for f in person.forms if f in roles), None)
-            person.role = _wider_role(role, story) if role else None
+            role = found_roles[person.name]
+            widen = role and heads[role.split()[-1].lower()] == 1
+            person.role = _wider_role(role, story) if widen else role
         people = sorted((p for p in people if p.mentions > 0), key=lambda p: p.first_seen)
         quotes = self._quotes(units, people)
         return Extraction(people=people, quotes=quotes)
