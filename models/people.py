@@ -64,9 +64,14 @@ async def apply_extraction(session: AsyncSession, article_id: int, found: Extrac
         for m in await session.scalars(sa.select(Mention).where(Mention.article_id == article_id))
     }
     linked: dict[str, Person] = {}
+    written: dict[int, Mention] = {}
     for position, extracted in enumerate(found.people):
         person = await link_person(session, extracted)
         linked[extracted.name] = person
+        if person.id in written:
+            # Two names of the story turned out to be one known person.
+            written[person.id].mention_count += extracted.mentions
+            continue
         mention = existing.pop(person.id, None)
         if mention is not None and mention.suppressed:
             continue
@@ -77,6 +82,7 @@ async def apply_extraction(session: AsyncSession, article_id: int, found: Extrac
             mention.role = extracted.role
         mention.mention_count = extracted.mentions
         mention.position = position
+        written[person.id] = mention
     for mention in existing.values():
         if not (mention.pinned or mention.suppressed):
             await session.delete(mention)
