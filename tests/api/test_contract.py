@@ -48,7 +48,8 @@ async def test_article_page_shows_the_sample_story(client: httpx.AsyncClient, sa
         {"__typename": block["type"].title(), "text": block["text"]} for block in published
     ]
     assert article["commentCount"] == 5
-    # Nothing has extracted people or built the search index yet: both are truly empty.
+    # This app runs without the extraction worker and the search engine: both are truly empty
+    # (tests/models/test_people.py and tests/api/test_search.py fill them).
     assert article["people"] == []
     assert article["related"] == []
 
