@@ -37,6 +37,12 @@ HONORIFICS = frozenset(_DATA["honorifics"])
 SPEECH = frozenset(_DATA["speech_verbs"])
 NOT_PEOPLE = frozenset(_DATA["not_people"])
 NOT_PERSON_WORDS = frozenset(_DATA["not_person_words"])
+NAMED_AFTER = frozenset(_DATA["named_after"])
+CALENDAR = frozenset(_DATA["calendar"])
+WORK_WORDS = frozenset(_DATA["work_words"])
+_TEAM_SHEET = re.compile(
+    r"^(?:[\w .-]+:\s*)?(?:[A-Z][\w'-]+(?: [A-Z][\w'-]+)?[,;]\s*){5,}[A-Z][\w'-]+\.?$"
+)
 PARTICLES = frozenset(
     {
         "de",
@@ -102,7 +108,8 @@ def _nlp() -> Any:
 def _clean(name: str) -> str:
     name = re.sub(r"[’']s$|[’']$", "", name.strip(' \t\n,.;:!?()[]"“”‘’'))
     words = name.split()
-    while words and words[0].lower().strip(".") in HONORIFICS | TITLES:
+    # Titles, honorifics and a day or month the model ran into the name ("Tuesday Mitsubishi").
+    while words and words[0].lower().strip(".") in HONORIFICS | TITLES | CALENDAR:
         words.pop(0)
     return " ".join(words)
 
@@ -116,6 +123,57 @@ def _plausible(name: str) -> bool:
     if any(w.lower() in NOT_PERSON_WORDS for w in words):
         return False
     return all(w[0].isupper() or w.lower() in PARTICLES for w in words if w)
+
+
+def _extend_left(doc: Any, start: int, end: int) -> str:
+    """ "Ireland's Alistair Cragg" is tagged as just "Cragg": take the first name back."""
+    i = start
+    while (
+        i > 0
+        and doc[i - 1].pos_ == "PROPN"
+        and doc[i - 1].is_title
+        and doc[i - 1].lower_ not in TITLES
+    ):
+        i -= 1
+    return doc[i:end].text
+
+
+def _looks_like_a_name(doc: Any, ent: Any) -> bool:
+    """ "Finding Nemo" and "Kill Bill" are titles, "Matthew Harding stand" is a place."""
+    if len(ent) > 1 and any(t.pos_ != "PROPN" for t in ent if t.is_alpha):
+        return False
+    after = doc[ent.end] if ent.end < len(doc) else None
+    if after is not None and after.lower_ in NAMED_AFTER:
+        return False
+    # "Kill Bill director Quentin Tarantino", "Beyond Borders, which starred": a work's title.
+    following = [t.lower_ for t in doc[ent.end : ent.end + 3]]
+    return len(ent) == 1 or not any(word in WORK_WORDS for word in following)
+
+
+def _team_sheet(text: str) -> list[str]:
+    """A sports line-up ("Walder; May, Tait, Mayerhofler; ...; Replacements: Peel, Wilson"):
+    every item is a player."""
+    names: list[str] = []
+    for part in re.split(r"(?<=\.)\s+", text):
+        if _TEAM_SHEET.match(part.strip()):
+            body = part.split(":", 1)[1] if ":" in part.split(",")[0] else part
+            names += [item.strip(" .") for item in re.split(r"[,;]", body) if item.strip(" .")]
+    return names
+
+
+def _supported(name: str, text: str, person_only: bool) -> bool:
+    """A one-word name counts only where the story treats it as a person's: after a title or
+    honorific ("Mr Kerry", "President Bush"), or next to a speech verb ("said Cragg") when the
+    model mostly took it for a person (companies say things too)."""
+    word = re.escape(name)
+    titles = "|".join(sorted(TITLES | HONORIFICS))
+    verbs = "|".join(sorted(SPEECH))
+    if re.search(rf"\b(?i:{titles})\.?\s+{word}\b", text):
+        return True
+    return person_only and bool(
+        re.search(rf"\b{word}\s+(?:{verbs})\b", text)
+        or re.search(rf"\b(?:{verbs})\s+{word}\b", text)
+    )
 
 
 def _role_before(doc: Any, start: int) -> str | None:
@@ -204,24 +262,46 @@ class PeopleExtractor:
         self, title: str, dek: str, paragraphs: list[str], units: list[str], docs: list[Any]
     ) -> Extraction:
         votes: Counter[str] = Counter()
+        others: Counter[str] = Counter()  # times the model took a name for something else
         candidates: list[str] = []
         roles: dict[str, str] = {}
         for doc in docs:
             for ent in doc.ents:
                 name = _clean(ent.text)
-                if ent.label_ == "PERSON":
+                if ent.label_ == "PERSON" and len(name.split()) == 1:
+                    name = _clean(_extend_left(doc, ent.start, ent.end)) or name
+                if ent.label_ == "PERSON" and not _looks_like_a_name(doc, ent):
+                    votes[name] -= 1
+                elif ent.label_ == "PERSON":
                     votes[name] += 1
                     candidates.append(name)
                     if name not in roles and (role := _role_before(doc, ent.start)):
                         roles[name] = role
                 elif ent.label_ in NON_PERSON_LABELS:
                     votes[name] -= 1
+                    others[name] += 1
             candidates += self._titled_names(doc, roles)
+        sheet = [n for text in units for n in _team_sheet(text)]
+        candidates += sheet
+        story = "\n".join([title, dek, *paragraphs])
         names = [
-            n for n in dict.fromkeys(candidates) if _plausible(n) and (votes[n] >= 0 or n in roles)
+            n
+            for n in dict.fromkeys(candidates)
+            if _plausible(n)
+            and (
+                votes[n] >= 0 or n in roles or n in sheet or (" " in n and votes[n.split()[-1]] > 0)
+            )
+        ]
+        full = [n for n in names if " " in n]
+        names = [
+            n
+            for n in names
+            if " " in n
+            or n in sheet
+            or any(n in f.split() for f in full)
+            or _supported(n, story, votes[n] > 0 and not others[n])
         ]
         people = self._merge(names)
-        story = "\n".join([title, dek, *paragraphs])
         self._count(people, [title, *units])
         found_roles = {
             p.name: next((roles[f] for f in p.forms if f in roles), None) for p in people
