@@ -94,3 +94,14 @@ def test_hard_input_neither_crashes_nor_hangs(extractor: PeopleExtractor, body: 
     found = extractor.extract("A HEADLINE IN CAPITALS", None, body)
     assert time.perf_counter() - started < 60
     assert all(p.name for p in found.people)
+
+
+def test_precision_and_recall_on_the_hand_labelled_stories_meet_the_targets() -> None:
+    from models.evaluation import evaluate
+    from tests.conftest import BBC, ROOT
+
+    result = evaluate(ROOT / "tests" / "people" / "labelled-bbc.jsonl", BBC)
+
+    assert len(result.stories) >= 30
+    assert result.precision >= 0.95, result.precision
+    assert result.recall >= 0.90, result.recall
