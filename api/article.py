@@ -69,6 +69,26 @@ class ArticleOrder(Enum):
     OLDEST = "oldest"
 
 
+def require_time_zones(published_after: datetime | None, published_before: datetime | None) -> None:
+    """Filter times must say which time zone they are in: a bare time is ambiguous."""
+    for name, value in (("publishedAfter", published_after), ("publishedBefore", published_before)):
+        if value is not None and value.tzinfo is None:
+            raise BadUserInput(f"filter.{name}", "a date-time must include a time zone")
+
+
+async def articles_of(
+    loader: Any, count_loader: Any, pk: int, first: int, after: str | None, order_by: ArticleOrder
+) -> Connection[Article]:
+    """A topic's or a person's stories: one page through the paged loader, total on demand."""
+    request = page_request(first, after, ARTICLE_KEY, descending=order_by is ArticleOrder.NEWEST)
+    page = await loader.load((pk, request))
+
+    async def total() -> int:
+        return await count_loader.load(pk) or 0
+
+    return article_connection(page.rows, page.has_next_page, total)
+
+
 @strawberry.input(description="Narrows a story list; every given condition must hold.")
 class ArticleFilter:
     topics: list[str] | None = strawberry.field(
@@ -87,12 +107,7 @@ class ArticleFilter:
     language: str | None = strawberry.field(default=None, description="Language code, e.g. en.")
 
     def to_model(self) -> listing.ArticleFilter:
-        for name, value in (
-            ("publishedAfter", self.published_after),
-            ("publishedBefore", self.published_before),
-        ):
-            if value is not None and value.tzinfo is None:
-                raise BadUserInput(f"filter.{name}", "a date-time must include a time zone")
+        require_time_zones(self.published_after, self.published_before)
         return listing.ArticleFilter(
             topics=tuple(self.topics or ()),
             people=tuple(self.people or ()),

@@ -6,12 +6,17 @@ from typing import Any
 
 import strawberry
 
-from api.article import ARTICLE_KEY, Article, ArticleOrder, article_connection
+from api.article import Article, ArticleOrder, articles_of
 from api.context import Info
 from api.errors import BadUserInput
 from api.loaders import read
 from api.node import Node
-from api.relay import MAX_PAGE_SIZE, Connection, build_connection, page_request, to_global_id
+from api.relay import (
+    MAX_PAGE_SIZE,
+    Connection,
+    alphabetical,
+    to_global_id,
+)
 from models import person as person_model
 
 
@@ -50,15 +55,14 @@ class Person(Node):
         order_by: ArticleOrder = ArticleOrder.NEWEST,
     ) -> Connection[Article]:
         loaders = info.context.loaders
-        request = page_request(
-            first, after, ARTICLE_KEY, descending=order_by is ArticleOrder.NEWEST
+        return await articles_of(
+            loaders.articles_by_person,
+            loaders.article_count_by_person,
+            self.pk,
+            first,
+            after,
+            order_by,
         )
-        page = await loaders.articles_by_person.load((self.pk, request))
-
-        async def total() -> int:
-            return await loaders.article_count_by_person.load(self.pk) or 0
-
-        return article_connection(page.rows, page.has_next_page, total)
 
     @strawberry.field(description="Direct quotes attributed to the person, newest story first.")
     async def quotes(self, info: Info, first: int = 5) -> list[Quote]:
@@ -87,9 +91,6 @@ class Mention:
         return cls(person=Person.from_row(row), role=row.role, mention_count=row.mention_count)
 
 
-PERSON_KEY = (str, int)
-
-
 @strawberry.type
 class PersonQuery:
     @strawberry.field(description="A person by slug, e.g. dmitry-peskov, or null.")
@@ -101,14 +102,11 @@ class PersonQuery:
     async def people(
         self, info: Info, first: int = 50, after: str | None = None
     ) -> Connection[Person]:
-        engine = info.context.engine
-        page = await read(
-            engine, person_model.people, page_request(first, after, PERSON_KEY, descending=False)
-        )
-
-        async def total() -> int:
-            return await read(engine, person_model.count_people)
-
-        return build_connection(
-            page.rows, page.has_next_page, Person.from_row, lambda row: (row.name, row.id), total
+        return await alphabetical(
+            info.context.engine,
+            person_model.people,
+            person_model.count_people,
+            first,
+            after,
+            Person.from_row,
         )

@@ -110,3 +110,27 @@ def build_connection(
         ),
         _total_count=total_count,
     )
+
+
+NAME_KEY = (str, int)
+
+
+async def alphabetical(
+    engine: Any,
+    fetch: Callable[..., Awaitable[Any]],
+    count: Callable[..., Awaitable[int]],
+    first: int,
+    after: str | None,
+    to_node: Callable[[Any], T],
+) -> Connection[T]:
+    """A connection over rows ordered by (name, id): topics, people."""
+    from api.loaders import read
+
+    page = await read(engine, fetch, page_request(first, after, NAME_KEY, descending=False))
+
+    async def total() -> int:
+        return await read(engine, count)
+
+    return build_connection(
+        page.rows, page.has_next_page, to_node, lambda row: (row.name, row.id), total
+    )

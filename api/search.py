@@ -13,7 +13,7 @@ from typing import Any
 
 import strawberry
 
-from api.article import Article
+from api.article import Article, require_time_zones
 from api.context import Info
 from api.errors import BadUserInput
 from api.loaders import read
@@ -46,12 +46,7 @@ class SearchFilter:
     published_before: datetime | None = None
 
     def to_where(self) -> search_articles.Where:
-        for name, value in (
-            ("publishedAfter", self.published_after),
-            ("publishedBefore", self.published_before),
-        ):
-            if value is not None and value.tzinfo is None:
-                raise BadUserInput(f"filter.{name}", "a date-time must include a time zone")
+        require_time_zones(self.published_after, self.published_before)
         return search_articles.Where(
             topics=tuple(self.topics or ()),
             people=tuple(self.people or ()),

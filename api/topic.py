@@ -6,11 +6,11 @@ from typing import Any
 
 import strawberry
 
-from api.article import ARTICLE_KEY, Article, ArticleOrder, article_connection
+from api.article import Article, ArticleOrder, articles_of
 from api.context import Info
 from api.loaders import read
 from api.node import Node
-from api.relay import Connection, build_connection, page_request, to_global_id
+from api.relay import Connection, alphabetical, to_global_id
 from models import topic as topic_model
 
 
@@ -40,18 +40,14 @@ class Topic(Node):
         order_by: ArticleOrder = ArticleOrder.NEWEST,
     ) -> Connection[Article]:
         loaders = info.context.loaders
-        request = page_request(
-            first, after, ARTICLE_KEY, descending=order_by is ArticleOrder.NEWEST
+        return await articles_of(
+            loaders.articles_by_topic,
+            loaders.article_count_by_topic,
+            self.pk,
+            first,
+            after,
+            order_by,
         )
-        page = await loaders.articles_by_topic.load((self.pk, request))
-
-        async def total() -> int:
-            return await loaders.article_count_by_topic.load(self.pk) or 0
-
-        return article_connection(page.rows, page.has_next_page, total)
-
-
-TOPIC_KEY = (str, int)
 
 
 @strawberry.type
@@ -65,14 +61,11 @@ class TopicQuery:
     async def topics(
         self, info: Info, first: int = 50, after: str | None = None
     ) -> Connection[Topic]:
-        engine = info.context.engine
-        page = await read(
-            engine, topic_model.topics, page_request(first, after, TOPIC_KEY, descending=False)
-        )
-
-        async def total() -> int:
-            return await read(engine, topic_model.count_topics)
-
-        return build_connection(
-            page.rows, page.has_next_page, Topic.from_row, lambda row: (row.name, row.id), total
+        return await alphabetical(
+            info.context.engine,
+            topic_model.topics,
+            topic_model.count_topics,
+            first,
+            after,
+            Topic.from_row,
         )
