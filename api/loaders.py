@@ -14,19 +14,19 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from strawberry.dataloader import DataLoader
 
 from models import article, comment, document, listing, people, person, topic
-from models.pagination import Page, PageRequest
 
 K = TypeVar("K", bound=Hashable)
+A = TypeVar("A", bound=Hashable)
 V = TypeVar("V")
 
 Fetch = Callable[[AsyncConnection, Sequence[K]], Awaitable[dict[K, V]]]
-FetchPages = Callable[[AsyncConnection, Sequence[K], PageRequest], Awaitable[dict[K, Page]]]
+FetchGrouped = Callable[[AsyncConnection, Sequence[K], A], Awaitable[dict[K, V]]]
 
 
 class Loaders:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
-        by_key, paged = self._by_key, self._paged
+        by_key, grouped = self._by_key, self._grouped
         self.article_by_id = by_key(article.published_articles_by_ids)
         self.body_by_article = by_key(article.bodies_by_article)
         self.section_by_id = by_key(article.sections_by_ids)
@@ -42,11 +42,11 @@ class Loaders:
         self.article_count_by_topic = by_key(listing.count_published_articles_by_topic)
         self.article_count_by_person = by_key(listing.count_published_articles_by_person)
         self.article_source_by_id = by_key(document.published_sources)
-        self.quotes_by_person = self._limited(people.quotes_by_person)
-        self.threads_by_article = paged(comment.threads_by_article)
-        self.replies_by_parent = paged(comment.replies_by_parent)
-        self.articles_by_topic = paged(listing.published_articles_by_topic)
-        self.articles_by_person = paged(listing.published_articles_by_person)
+        self.quotes_by_person = grouped(people.quotes_by_person)
+        self.threads_by_article = grouped(comment.threads_by_article)
+        self.replies_by_parent = grouped(comment.replies_by_parent)
+        self.articles_by_topic = grouped(listing.published_articles_by_topic)
+        self.articles_by_person = grouped(listing.published_articles_by_person)
 
     def _by_key(self, fetch: Fetch[K, V]) -> DataLoader[K, V | None]:
         async def load(keys: list[K]) -> list[V | None]:
@@ -56,36 +56,19 @@ class Loaders:
 
         return DataLoader(load_fn=load)
 
-    def _paged(self, fetch: FetchPages[K]) -> DataLoader[tuple[K, PageRequest], Page]:
-        """Keys are (parent, page request); parents asking for the same page share a statement."""
+    def _grouped(self, fetch: FetchGrouped[K, A, V]) -> DataLoader[tuple[K, A], V]:
+        """Keys are (parent, argument): a page request, or how many. Parents asking with the
+        same argument share one statement."""
 
-        async def load(keys: list[tuple[K, PageRequest]]) -> list[Page]:
-            parents_by_request: dict[PageRequest, list[K]] = defaultdict(list)
-            for parent, request in dict.fromkeys(keys):
-                parents_by_request[request].append(parent)
-            pages: dict[tuple[K, PageRequest], Page] = {}
+        async def load(keys: list[tuple[K, A]]) -> list[V]:
+            parents_by_argument: dict[A, list[K]] = defaultdict(list)
+            for parent, argument in dict.fromkeys(keys):
+                parents_by_argument[argument].append(parent)
+            found: dict[tuple[K, A], V] = {}
             async with self._engine.connect() as conn:
-                for request, parents in parents_by_request.items():
-                    found = await fetch(conn, parents, request)
-                    pages.update(((parent, request), found[parent]) for parent in parents)
-            return [pages[key] for key in keys]
-
-        return DataLoader(load_fn=load)
-
-    def _limited(
-        self, fetch: Callable[[AsyncConnection, Sequence[int], int], Awaitable[dict[int, Any]]]
-    ) -> DataLoader[tuple[int, int], Any]:
-        """Keys are (parent, how many); parents asking for as many share a statement."""
-
-        async def load(keys: list[tuple[int, int]]) -> list[Any]:
-            by_limit: dict[int, list[int]] = defaultdict(list)
-            for parent, limit in dict.fromkeys(keys):
-                by_limit[limit].append(parent)
-            found: dict[tuple[int, int], Any] = {}
-            async with self._engine.connect() as conn:
-                for limit, parents in by_limit.items():
-                    rows = await fetch(conn, parents, limit)
-                    found.update(((parent, limit), rows[parent]) for parent in parents)
+                for argument, parents in parents_by_argument.items():
+                    rows = await fetch(conn, parents, argument)
+                    found.update(((parent, argument), rows[parent]) for parent in parents)
             return [found[key] for key in keys]
 
         return DataLoader(load_fn=load)
