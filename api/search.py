@@ -111,10 +111,6 @@ def _check_query(query: str) -> str:
     return query.strip()
 
 
-def _words(query: str) -> list[str]:
-    return search_articles.tokenize(query)
-
-
 def _mark_plain(text: str, words: list[str]) -> str:
     """Degraded highlighting: escape, then mark whole-word-prefix matches of the query words."""
     escaped = search_articles.render_highlight(text)
@@ -196,7 +192,7 @@ async def _from_engine(
 async def _from_sql(
     info: Info, query: str, page: int, per_page: int, where: Any, sort: SearchSort
 ) -> SearchResult:
-    words = _words(query)
+    words = search_articles.tokenize(query)
     article_filter = listing.ArticleFilter(
         topics=where.topics,
         people=where.people,
@@ -271,7 +267,7 @@ class SearchQuery:
         if not text:
             return Suggestions(articles=[], people=[], topics=[])
         engine = info.context.engine
-        last_word = (_words(text) or [text])[-1]
+        last_word = (search_articles.tokenize(text) or [text])[-1]
         people = await read(engine, listing.people_with_prefix, last_word, limit)
         topics = await read(engine, listing.topics_with_prefix, last_word, limit)
         articles: list[Any] | None = None

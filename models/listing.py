@@ -192,19 +192,25 @@ def _word_starts(column: sa.ColumnElement[str], prefix: str) -> sa.ColumnElement
     )
 
 
+async def _named_with_prefix(
+    conn: AsyncConnection, model: type[Topic | Person], prefix: str, limit: int, visible: Any
+) -> list[sa.Row[Any]]:
+    return list(
+        await conn.execute(
+            sa.select(model.__table__)
+            .where(_word_starts(model.name, prefix), visible)
+            .order_by(model.name)
+            .limit(limit)
+        )
+    )
+
+
 async def topics_with_prefix(conn: AsyncConnection, prefix: str, limit: int) -> list[sa.Row[Any]]:
     """Topics named with a word starting with `prefix` that have a published story."""
     has_story = sa.exists().where(
         ArticleTopic.topic_id == Topic.id, ArticleTopic.article_id == Article.id, is_published()
     )
-    return list(
-        await conn.execute(
-            sa.select(Topic.__table__)
-            .where(_word_starts(Topic.name, prefix), has_story)
-            .order_by(Topic.name)
-            .limit(limit)
-        )
-    )
+    return await _named_with_prefix(conn, Topic, prefix, limit, has_story)
 
 
 async def people_with_prefix(conn: AsyncConnection, prefix: str, limit: int) -> list[sa.Row[Any]]:
@@ -215,14 +221,7 @@ async def people_with_prefix(conn: AsyncConnection, prefix: str, limit: int) -> 
         Mention.suppressed.is_(False),
         is_published(),
     )
-    return list(
-        await conn.execute(
-            sa.select(Person.__table__)
-            .where(_word_starts(Person.name, prefix), in_story)
-            .order_by(Person.name)
-            .limit(limit)
-        )
-    )
+    return await _named_with_prefix(conn, Person, prefix, limit, in_story)
 
 
 async def names_by_slug(

@@ -104,13 +104,19 @@ async def apply_extraction(session: AsyncSession, article_id: int, found: Extrac
     enqueue_articles(session, [article_id])
 
 
-async def pin_person(
-    session: AsyncSession, article_id: int, person_id: int, role: str | None
-) -> Mention:
+async def _editors_mention(session: AsyncSession, article_id: int, person_id: int) -> Mention:
+    """The story's mention of the person, made for the editor's decision if there is none."""
     mention = await session.get(Mention, (article_id, person_id))
     if mention is None:
         mention = Mention(article_id=article_id, person_id=person_id, mention_count=0)
         session.add(mention)
+    return mention
+
+
+async def pin_person(
+    session: AsyncSession, article_id: int, person_id: int, role: str | None
+) -> Mention:
+    mention = await _editors_mention(session, article_id, person_id)
     mention.pinned, mention.suppressed = True, False
     if role is not None:
         mention.role = role.strip() or None
@@ -119,10 +125,7 @@ async def pin_person(
 
 
 async def remove_person(session: AsyncSession, article_id: int, person_id: int) -> None:
-    mention = await session.get(Mention, (article_id, person_id))
-    if mention is None:
-        mention = Mention(article_id=article_id, person_id=person_id, mention_count=0)
-        session.add(mention)
+    mention = await _editors_mention(session, article_id, person_id)
     mention.pinned, mention.suppressed = False, True
     await session.execute(
         sa.delete(Quote).where(Quote.article_id == article_id, Quote.person_id == person_id)
