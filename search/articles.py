@@ -223,7 +223,8 @@ async def related_articles(client: SearchClient, source: ArticleSource, limit: i
     document match (nearly) all of them. So each key term is searched on its own, in one
     multi-search, and a document's score sums its per-term ranking scores weighted by how rare
     the term is (an inverse document frequency from each term's hit count): TF-IDF over OR.
-    Shared people and topics and closeness in time then lift candidates, and near-duplicates of
+    The most recent stories sharing a topic or a person join the candidates. Shared people and
+    topics and closeness in time then lift candidates, and near-duplicates of
     the story, or of a story already chosen, are left out.
     """
     terms = key_terms(source)
@@ -241,16 +242,31 @@ async def related_articles(client: SearchClient, source: ArticleSource, limit: i
         }
         for term in terms
     ]
+    tags = [f"topic_slugs = {_quoted(slug)}" for slug, _ in source.topics]
+    tags += [f"person_slugs = {_quoted(slug)}" for slug, _, _, _ in source.people]
+    if tags:
+        # Stories the newsroom tagged alike are candidates even when their words differ.
+        queries.append(
+            {
+                "indexUid": client.articles,
+                "q": "",
+                "limit": limit * 4,
+                "filter": [*exclude, " OR ".join(tags)],
+                "sort": ["published_at:desc"],
+                "attributesToRetrieve": ["id"],
+            }
+        )
     answers = await client.multi_search(queries)
+    tagged = [int(hit["id"]) for hit in answers[-1]["hits"]] if tags else []
     documents = max(answers[0]["estimatedTotalHits"], 1)
     scores: Counter[int] = Counter()
-    for answer in answers[1:]:
+    for answer in answers[1 : 1 + len(terms)]:
         idf = math.log(1 + documents / (1 + answer["estimatedTotalHits"]))
         for hit in answer["hits"]:
             scores[int(hit["id"])] += idf * hit["_rankingScore"]
-    if not scores:
+    shortlist = list(dict.fromkeys([*(i for i, _ in scores.most_common(limit * 4)), *tagged]))
+    if not shortlist:
         return []
-    shortlist = [doc_id for doc_id, _ in scores.most_common(limit * 4)]
     details = await client.search(
         client.articles,
         "",
@@ -261,7 +277,7 @@ async def related_articles(client: SearchClient, source: ArticleSource, limit: i
     people = {slug for slug, _, _, _ in source.people}
     topics = {slug for slug, _ in source.topics}
     published = source.published_at.timestamp()
-    best = max(scores.values())
+    best = max(scores.values(), default=0.0) or 1.0
 
     def score(hit: dict[str, Any]) -> float:
         shared_people = len(people & set(hit.get("person_slugs") or ()))
