@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from cross_web import HTTPException
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -19,9 +21,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
-from strawberry.http import GraphQLHTTPResponse
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.types import ExecutionResult
+from strawberry.types.unset import UNSET
 
+from api import cache, http_cache
+from api.cache import Entry, ResultCache, open_cache
 from api.context import Context
 from api.errors import format_error
 from api.limits import Limits
@@ -48,11 +53,60 @@ class Services:
     settings: Settings
     search: SearchService | None
     limits: RateLimits
+    cache: ResultCache | None = None
+    persisted: http_cache.PersistedQueries | None = None
     people: PeopleWorker | None = None
 
 
 class GraphQLApp(GraphQL[Context, None]):
-    """Strawberry's ASGI view with our context and our error format."""
+    """Strawberry's ASGI view with our context, our error format, persisted queries and the
+    result cache in front of it."""
+
+    async def run(  # type: ignore[override]
+        self, request: Any, context: Any = UNSET, root_value: Any = UNSET
+    ) -> Response:
+        if not isinstance(request, Request) or request.method not in ("GET", "POST"):
+            return await super().run(request, context, root_value)
+        try:
+            operation = http_cache.read_operation(request, await request.body())
+        except http_cache.NotAnOperation:
+            return await super().run(request, context, root_value)
+        services: Services = request.app.state.services
+        query = operation.query
+        if operation.persisted_hash is not None and services.persisted is not None:
+            refused, query = await _persisted(services.persisted, operation)
+            if refused is not None:
+                return refused
+            request.state.persisted_query = query
+        digest = None
+        if services.cache is not None and query and "authorization" not in request.headers:
+            digest = http_cache.normalized(query, operation.operation_name)
+        if digest is None:
+            response = await super().run(request, context, root_value)
+            response.headers.setdefault("Cache-Control", "no-store")
+            return response
+        return await self._cached(request, services, http_cache.cache_key(digest, operation))
+
+    async def _cached(self, request: Request, services: Services, key: str) -> Response:
+        assert services.cache is not None
+        entry, epoch = await services.cache.get(key)
+        if entry is not None:
+            return _cached_response(request, services.settings, entry, hit=True)
+        reads = cache.collect()
+        response = await super().run(request)
+        if (
+            response.status_code != 200
+            or getattr(request.state, "failed", True)
+            or cache.VOLATILE in reads
+        ):
+            response.headers.setdefault("Cache-Control", "no-store")
+            return response
+        entry = Entry.of(bytes(response.body))
+        await services.cache.put(key, entry, reads, epoch)
+        return _cached_response(request, services.settings, entry, hit=False, sent=response)
+
+    def encode_json(self, data: object) -> bytes:  # type: ignore[override]
+        return orjson.dumps(data)
 
     async def get_context(self, request: Request, response: Any) -> Context:  # type: ignore[override]
         given = request.headers.get("x-request-id", "")
@@ -76,6 +130,10 @@ class GraphQLApp(GraphQL[Context, None]):
     async def execute_single(
         self, request: Any, request_adapter: Any, *args: Any, **kwargs: Any
     ) -> Any:
+        persisted = getattr(request.state, "persisted_query", None)
+        data: GraphQLRequestData | None = kwargs.get("request_data")
+        if persisted is not None and data is not None and data.query is None:
+            data.query = persisted
         try:
             return await super().execute_single(request, request_adapter, *args, **kwargs)
         except HTTPException as exc:
@@ -88,6 +146,7 @@ class GraphQLApp(GraphQL[Context, None]):
         self, request: Request, result: ExecutionResult
     ) -> GraphQLHTTPResponse:
         body: GraphQLHTTPResponse = {"data": result.data}
+        request.state.failed = bool(result.errors)
         if result.errors:
             context = getattr(request.state, "graphql_context", None)
             document = getattr(context, "document", None)
@@ -96,6 +155,48 @@ class GraphQLApp(GraphQL[Context, None]):
         if result.extensions:
             body["extensions"] = result.extensions
         return body
+
+
+async def _persisted(
+    store: http_cache.PersistedQueries, operation: http_cache.Operation
+) -> tuple[Response | None, str | None]:
+    """Resolve an automatic persisted query: the text for a known hash, or a refusal that tells
+    the client what to send."""
+    digest = operation.persisted_hash
+    assert digest is not None
+    if operation.query is None:
+        query = await store.get(digest)
+        if query is None:
+            return _graphql_error("PersistedQueryNotFound", "PERSISTED_QUERY_NOT_FOUND"), None
+        return None, query
+    if http_cache.query_hash(operation.query) != digest:
+        message = "persistedQuery.sha256Hash is not the SHA-256 of the query text"
+        return _graphql_error(message, "BAD_USER_INPUT"), None
+    await store.put(digest, operation.query)
+    return None, operation.query
+
+
+def _graphql_error(message: str, code: str) -> Response:
+    body = {"errors": [{"message": message, "extensions": {"code": code}}]}
+    return Response(orjson.dumps(body), media_type="application/json")
+
+
+def _cached_response(
+    request: Request, settings: Settings, entry: Entry, *, hit: bool, sent: Response | None = None
+) -> Response:
+    given = request.headers.get("x-request-id", "")
+    headers = {
+        "ETag": entry.etag,
+        "Cache-Control": f"public, max-age={settings.http_max_age}",
+        "Vary": "Accept, Authorization",
+        "X-Cache": "HIT" if hit else "MISS",
+        "X-Request-ID": given if _REQUEST_ID.match(given) else uuid.uuid4().hex,
+    }
+    if sent is not None:
+        headers["X-Request-ID"] = sent.headers.get("x-request-id", headers["X-Request-ID"])
+    if request.method == "GET" and http_cache.etag_matches(request, entry.etag):
+        return Response(status_code=304, headers=headers)
+    return Response(entry.body, media_type="application/json", headers=headers)
 
 
 class BodyLimit:
@@ -177,7 +278,10 @@ def create_app(
             settings.ensure_data_dir()
         app.state.engine = engine or create_engine(settings.resolved_database_url)
         service = await _open_search(settings, app.state.engine) if owns_search else search
+        result_cache = _open_result_cache(settings)
         app.state.services = Services(
+            cache=result_cache,
+            persisted=http_cache.PersistedQueries(getattr(result_cache, "redis", None)),
             settings=settings,
             search=service,
             limits=RateLimits(
@@ -188,12 +292,20 @@ def create_app(
                 }
             ),
         )
+        if result_cache is not None:
+            invalidate = result_cache.invalidate
+            if service is not None:
+                service.worker.on_indexed = lambda ids: invalidate(cache.indexed_tags(ids))
         # Load the comment screening model now rather than on the first reader's comment.
         await asyncio.to_thread(screening.warm_up)
         stop_people = asyncio.Event()
         people_task = None
         if owns_engine and settings.people_worker:
             app.state.services.people = PeopleWorker(app.state.engine)
+            if result_cache is not None:
+                app.state.services.people.on_change = lambda changed: invalidate(
+                    cache.tags_for(changed)
+                )
             people_task = asyncio.create_task(app.state.services.people.run(stop_people))
         try:
             yield
@@ -203,6 +315,10 @@ def create_app(
                 await people_task
             if owns_search and service is not None:
                 await service.close()
+            elif service is not None:
+                service.worker.on_indexed = None
+            if result_cache is not None:
+                await result_cache.close()
             if owns_engine:
                 await app.state.engine.dispose()
 
@@ -221,6 +337,16 @@ def create_app(
     app = Starlette(routes=routes, lifespan=lifespan)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app
+
+
+def _open_result_cache(settings: Settings) -> ResultCache | None:
+    if not settings.result_cache:
+        return None
+    return open_cache(
+        settings.redis_url,
+        max_entries=settings.result_cache_entries,
+        ttl_seconds=settings.result_cache_ttl,
+    )
 
 
 async def _open_search(settings: Settings, engine: AsyncEngine) -> SearchService | None:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
+from api import cache
 from api.comment import COMMENT_KEY, Comment, CommentOrder, comment_key
 from api.context import Info
 from api.errors import BadUserInput
@@ -33,6 +34,7 @@ class Section(Node):
 
     @classmethod
     def from_row(cls, row: Any) -> Section:
+        cache.read(f"section:{row.id}")
         return cls(id=to_global_id("Section", row.id), slug=row.slug, name=row.name)
 
 
@@ -80,6 +82,7 @@ async def articles_of(
     loader: Any, count_loader: Any, pk: int, first: int, after: str | None, order_by: ArticleOrder
 ) -> Connection[Article]:
     """A topic's or a person's stories: one page through the paged loader, total on demand."""
+    cache.read(cache.LIST)
     request = page_request(first, after, ARTICLE_KEY, descending=order_by is ArticleOrder.NEWEST)
     page = await loader.load((pk, request))
 
@@ -133,6 +136,7 @@ class Article(Node):
 
     @classmethod
     def from_row(cls, row: Any) -> Article:
+        cache.read(cache.article(row.id))
         return cls(
             id=to_global_id("Article", row.id),
             pk=row.id,
@@ -179,6 +183,7 @@ class Article(Node):
 
     @strawberry.field(description="Published comments on the story, replies included.")
     async def comment_count(self, info: Info) -> int:
+        cache.read(cache.comments(self.pk))
         return await info.context.loaders.comment_count_by_article.load(self.pk) or 0
 
     @strawberry.field(description="Published top-level comments, each with its replies.")
@@ -189,6 +194,7 @@ class Article(Node):
         after: str | None = None,
         order: CommentOrder = CommentOrder.OLDEST,
     ) -> Connection[Comment]:
+        cache.read(cache.comments(self.pk))
         loaders = info.context.loaders
         descending = order is CommentOrder.NEWEST
         request = page_request(first, after, COMMENT_KEY, descending=descending)
@@ -235,7 +241,10 @@ class ArticleQuery:
             else article_model.published_article_by_slug
         )
         row = await read(info.context.engine, query, slug)
-        return Article.from_row(row) if row is not None else None
+        if row is None:
+            cache.read(cache.LIST)  # publishing a story with this slug must end the "not found"
+            return None
+        return Article.from_row(row)
 
     @strawberry.field(description="Published stories, newest first by default.")
     async def articles(
@@ -246,6 +255,7 @@ class ArticleQuery:
         filter: ArticleFilter | None = None,
         order_by: ArticleOrder = ArticleOrder.NEWEST,
     ) -> Connection[Article]:
+        cache.read(cache.LIST)
         where = filter.to_model() if filter else listing.ArticleFilter()
         request = page_request(
             first, after, ARTICLE_KEY, descending=order_by is ArticleOrder.NEWEST
@@ -260,5 +270,6 @@ class ArticleQuery:
 
     @strawberry.field(description="Every section, by name.")
     async def sections(self, info: Info) -> list[Section]:
+        cache.read(cache.LIST)
         rows = await read(info.context.engine, article_model.sections)
         return [Section.from_row(row) for row in rows]

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
+from api import cache
 from api.context import Info
 from api.node import Node
 from api.permissions import require
@@ -56,6 +57,7 @@ class Comment(Node):
 
     @classmethod
     def from_row(cls, row: Any) -> Comment:
+        cache.read(cache.comments(row.article_id))
         return cls(
             id=to_global_id("Comment", row.id),
             pk=row.id,
@@ -90,6 +92,7 @@ class Comment(Node):
     ) -> Annotated[Article, strawberry.lazy("api.article")] | None:
         from api.article import Article
 
+        cache.read(cache.article(self.article_id))
         row = await info.context.loaders.article_by_id.load(self.article_id)
         return Article.from_row(row) if row is not None else None
 
@@ -158,7 +161,7 @@ async def _moderate(info: Info, id: strawberry.ID, status: CommentStatusValue) -
     pk = _comment_pk(id, "id")
     if pk is None:
         return NotFound(message="no such comment")
-    async with info.context.session() as session, session.begin():
+    async with info.context.write() as session:
         comment = await comment_model.moderate(session, pk, status)
         row = _row(comment) if comment else None
     if row is None:
@@ -172,7 +175,7 @@ def _row(comment: Any) -> Any:
 
 async def _close(info: Info, slug: str, closed: bool) -> CloseResult:
     _moderator(info)
-    async with info.context.session() as session, session.begin():
+    async with info.context.write() as session:
         article = await comment_model.set_comments_closed(session, slug, closed)
     if article is None:
         return NotFound(message=f"no story {slug!r}")
@@ -194,7 +197,7 @@ class CommentMutation:
             return RateLimited(retry_after_seconds=wait)
         verdict = await asyncio.to_thread(screening.screen, input.body, input.author_name)
         try:
-            async with context.session() as session, session.begin():
+            async with context.write() as session:
                 comment = await comment_model.post_comment(
                     session,
                     article_slug=input.article_slug,
@@ -220,7 +223,7 @@ class CommentMutation:
         wait = await context.services.limits.retry_after("report", context.client_address)
         if wait is not None:
             return RateLimited(retry_after_seconds=wait)
-        async with context.session() as session, session.begin():
+        async with context.write() as session:
             comment = await comment_model.report_comment(
                 session,
                 pk,

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api import cache
 from api.loaders import Loaders
+from models import changes
 from models.session import AsyncSession, session_factory
 from models.token import Identity
 from search.client import SearchClient
@@ -41,11 +45,23 @@ class Context:
         )
 
     def session(self) -> AsyncSession:
-        """A session for one write; the caller commits it."""
+        """A session for reads and writes that need the ORM; see `write` for writes."""
         return session_factory(self.engine)()
 
-    def written(self) -> None:
-        """A write committed: wake the outbox worker instead of letting it wait for its poll."""
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncSession]:
+        """One write transaction. Once it commits, cached answers that read what it changed are
+        dropped before the mutation answers, so the writer's next read is never stale."""
+        async with self.session() as session:
+            async with session.begin():
+                yield session
+            await self.written(changes.take(session))
+
+    async def written(self, changed: set[changes.Change]) -> None:
+        result_cache = getattr(self.services, "cache", None)
+        if result_cache is not None and changed:
+            await result_cache.invalidate(cache.tags_for(changed))
+        # Wake the workers instead of letting them wait for their next poll.
         search = getattr(self.services, "search", None)
         if search is not None:
             search.worker.notify()

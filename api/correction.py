@@ -75,7 +75,7 @@ class CorrectionMutation:
         if wait is not None:
             return RateLimited(retry_after_seconds=wait)
         try:
-            async with context.session() as session, session.begin():
+            async with context.write() as session:
                 correction = await correction_model.suggest_correction(
                     session, input.article_slug, input.quote, input.message, input.contact_email
                 )
@@ -89,7 +89,7 @@ class CorrectionMutation:
         type_name, pk = from_global_id(id)
         if type_name != "Correction":
             return NotFound(message="no such correction")
-        async with info.context.session() as session, session.begin():
+        async with info.context.write() as session:
             correction = await correction_model.resolve_correction(session, pk, editor.name)
             result = _correction(correction) if correction else None
         if result is None:

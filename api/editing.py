@@ -124,11 +124,9 @@ async def _row_by_id(conn: Any, article_id: int) -> Any:
 
 
 async def _write(info: Info, action: Any) -> Any:
-    """Run one write in its own transaction; commit, then wake the outbox worker."""
-    async with info.context.session() as session, session.begin():
-        result = await action(session)
-    info.context.written()
-    return result
+    """Run one write in its own transaction (see `Context.write`)."""
+    async with info.context.write() as session:
+        return await action(session)
 
 
 @strawberry.type

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
+from api import cache
 from api.context import Info
 from api.relay import from_global_id
 
@@ -32,4 +33,7 @@ async def resolve_node(info: Info, id: strawberry.ID) -> Node | None:
         return None
     loader, build = kinds[type_name]
     row = await loader.load(pk)
-    return build(row) if row is not None else None
+    if row is None:
+        cache.read(cache.LIST, cache.ANY_COMMENT)  # it may yet be published, or approved
+        return None
+    return build(row)

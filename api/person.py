@@ -6,6 +6,7 @@ from typing import Any
 
 import strawberry
 
+from api import cache
 from api.article import Article, ArticleOrder, articles_of
 from api.context import Info
 from api.errors import BadUserInput
@@ -37,6 +38,7 @@ class Person(Node):
     @classmethod
     def from_row(cls, row: Any) -> Person:
         pk = getattr(row, "person_id", None) or row.id
+        cache.read(f"person:{pk}")
         return cls(
             id=to_global_id("Person", pk),
             pk=pk,
@@ -68,6 +70,7 @@ class Person(Node):
     async def quotes(self, info: Info, first: int = 5) -> list[Quote]:
         if first < 0 or first > MAX_PAGE_SIZE:
             raise BadUserInput("first", f"must be between 0 and {MAX_PAGE_SIZE}, got {first}")
+        cache.read(cache.LIST)
         loaders = info.context.loaders
         rows = await loaders.quotes_by_person.load((self.pk, first))
         articles = await loaders.article_by_id.load_many([row.article_id for row in rows])
@@ -96,12 +99,16 @@ class PersonQuery:
     @strawberry.field(description="A person by slug, e.g. dmitry-peskov, or null.")
     async def person(self, info: Info, slug: str) -> Person | None:
         row = await read(info.context.engine, person_model.person_by_slug, slug)
-        return Person.from_row(row) if row is not None else None
+        if row is None:
+            cache.read(cache.LIST)
+            return None
+        return Person.from_row(row)
 
     @strawberry.field(description="Everyone mentioned in stories, alphabetically.")
     async def people(
         self, info: Info, first: int = 50, after: str | None = None
     ) -> Connection[Person]:
+        cache.read(cache.LIST)
         return await alphabetical(
             info.context.engine,
             person_model.people,

@@ -13,6 +13,7 @@ from typing import Any
 
 import strawberry
 
+from api import cache
 from api.article import Article, require_time_zones
 from api.context import Info
 from api.errors import BadUserInput
@@ -252,11 +253,14 @@ class SearchQuery:
                 "hitsPerPage", f"must be between 1 and {MAX_HITS_PER_PAGE}, got {hits_per_page}"
             )
         where = filter.to_where() if filter else search_articles.Where()
+        cache.read(cache.LIST, cache.SEARCH)
         if info.context.search is not None:
             try:
                 return await _from_engine(info, text, page, hits_per_page, where, sort)
             except SearchError as exc:
                 logger.warning("search engine unavailable, answering from SQL: %s", exc)
+        # Keep a degraded answer out of the cache: search may be back on the next request.
+        cache.read(cache.VOLATILE)
         return await _from_sql(info, text, page, hits_per_page, where, sort)
 
     @strawberry.field(description="Suggestions for the search box, matching from the first letter.")
@@ -266,6 +270,7 @@ class SearchQuery:
             raise BadUserInput("limit", f"must be between 1 and {MAX_SUGGESTIONS}, got {limit}")
         if not text:
             return Suggestions(articles=[], people=[], topics=[])
+        cache.read(cache.LIST, cache.SEARCH)
         engine = info.context.engine
         last_word = (search_articles.tokenize(text) or [text])[-1]
         people = await read(engine, listing.people_with_prefix, last_word, limit)
@@ -278,6 +283,7 @@ class SearchQuery:
                 articles = [row for row in found if row is not None]
             except SearchError as exc:
                 logger.warning("suggestions from SQL, search engine unavailable: %s", exc)
+                cache.read(cache.VOLATILE)
         if articles is None:
             articles = await read(engine, listing.published_titles_with_prefix, last_word, limit)
         return Suggestions(
@@ -290,6 +296,9 @@ class SearchQuery:
 async def related_to(info: Info, article_id: int, limit: int) -> list[Article]:
     """The related-stories widget; empty when the search engine is unreachable."""
     client = info.context.search
+    cache.read(cache.LIST, cache.SEARCH)
+    if client is None:
+        cache.read(cache.VOLATILE)
     if client is None or limit == 0:
         return []
     loaders = info.context.loaders
@@ -300,6 +309,7 @@ async def related_to(info: Info, article_id: int, limit: int) -> list[Article]:
         ids = await search_articles.related_articles(client, source, limit)
     except SearchError as exc:
         logger.warning("related stories unavailable: %s", exc)
+        cache.read(cache.VOLATILE)
         return []
     rows = await loaders.article_by_id.load_many(ids)
     return [Article.from_row(row) for row in rows if row is not None]

@@ -38,6 +38,15 @@ class Settings(BaseSettings):
     reports_to_hide: int = Field(
         default=3, ge=1, description="readers' reports that hide a comment"
     )
+    result_cache: bool = Field(default=True, description="cache readers' answers")
+    redis_url: str | None = Field(
+        default=None, description="share the result cache between workers (unset: in-process)"
+    )
+    result_cache_entries: int = Field(default=10_000, ge=1, description="in-process cache size")
+    result_cache_ttl: int = Field(default=3600, ge=1, description="seconds an answer is kept")
+    http_max_age: int = Field(
+        default=0, ge=0, description="seconds a CDN may reuse a reader answer without asking"
+    )
 
     @cached_property
     def resolved_database_url(self) -> str:

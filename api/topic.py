@@ -6,6 +6,7 @@ from typing import Any
 
 import strawberry
 
+from api import cache
 from api.article import Article, ArticleOrder, articles_of
 from api.context import Info
 from api.loaders import read
@@ -23,6 +24,7 @@ class Topic(Node):
 
     @classmethod
     def from_row(cls, row: Any) -> Topic:
+        cache.read(f"topic:{row.id}")
         return cls(
             id=to_global_id("Topic", row.id),
             pk=row.id,
@@ -55,12 +57,16 @@ class TopicQuery:
     @strawberry.field(description="A topic by its slug, or null.")
     async def topic(self, info: Info, slug: str) -> Topic | None:
         row = await read(info.context.engine, topic_model.topic_by_slug, slug)
-        return Topic.from_row(row) if row is not None else None
+        if row is None:
+            cache.read(cache.LIST)
+            return None
+        return Topic.from_row(row)
 
     @strawberry.field(description="All topics, alphabetically.")
     async def topics(
         self, info: Info, first: int = 50, after: str | None = None
     ) -> Connection[Topic]:
+        cache.read(cache.LIST)
         return await alphabetical(
             info.context.engine,
             topic_model.topics,

@@ -39,3 +39,6 @@ __all__ = [
     "Section",
     "Topic",
 ]
+
+# Imported for its flush listener: every session notes what it changed (see models.changes).
+from models import changes as changes

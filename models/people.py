@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -14,8 +14,10 @@ import sqlalchemy as sa
 from slugify import slugify
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from models import changes
 from models.article import Article, is_published
 from models.base import utcnow
+from models.changes import Change
 from models.extraction import ExtractedPerson, Extraction, PeopleExtractor
 from models.outbox import enqueue_articles
 from models.person import Mention, Person, Quote
@@ -176,6 +178,8 @@ class PeopleWorker:
         self.idle_seconds = idle_seconds
         self.extractor = PeopleExtractor()
         self._wake = asyncio.Event()
+        # Called after each commit with what it changed (caches of reads listen here).
+        self.on_change: Callable[[set[Change]], Awaitable[None]] | None = None
 
     def notify(self) -> None:
         self._wake.set()
@@ -220,6 +224,8 @@ class PeopleWorker:
                     .where(Article.id == job.id, Article.content_hash == job.content_hash)
                     .values(people_hash=job.content_hash, people_error=None, people_attempts=0)
                 )
+            if self.on_change is not None:
+                await self.on_change(changes.take(session))
         except Exception as exc:  # any failure of one story must not stop the others
             logger.exception("people extraction failed for article %s", job.id)
             await self._failed(job, exc)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -39,6 +40,9 @@ class OutboxWorker:
         self.max_backoff_seconds = max_backoff_seconds
         self._wake = asyncio.Event()
         self._failures = 0
+        # Called with the stories whose documents Meilisearch now holds (caches of search
+        # answers listen here).
+        self.on_indexed: Callable[[list[int]], Awaitable[None]] | None = None
 
     def notify(self) -> None:
         """Tell the worker a write just committed, so it need not wait for its next poll."""
@@ -70,6 +74,8 @@ class OutboxWorker:
         self._failures = 0
         async with self.engine.begin() as conn:
             await outbox.mark_done(conn, batch.entry_ids)
+        if self.on_indexed is not None:
+            await self.on_indexed(batch.article_ids)
         return len(batch.entry_ids)
 
     async def drain(self) -> int:

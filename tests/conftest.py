@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -102,6 +103,20 @@ async def client(db: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
     """The app without a search engine: search answers are degraded, related is empty."""
     async with serve(db, None) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The machine's Redis (REDIS_URL, or 127.0.0.1:6379): the shared result cache is tested
+    against a real one, never a fake."""
+    import redis
+
+    url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        pytest.fail(f"Redis is needed at {url} ({exc}); start one or set REDIS_URL")
+    return url
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,254 @@
+"""The result cache: whole answers to readers' queries, dropped the moment what they read changes.
+
+Each answer is stored with tags naming what it read (`article:12`, `comments:12`, `topic:3`, or
+`list` for anything that depends on which stories exist, `search` for what came from the search
+engine). A committed write drops every answer tagged with what it changed (`models.changes`), and
+the search outbox worker drops `search` answers once Meilisearch holds the new documents.
+
+An answer computed while an invalidation ran may have read the old rows. Both stores keep an
+epoch that every invalidation bumps, and an answer is only stored if the epoch did not move
+while it was computed: a busy newsroom stores a little less, and no reader ever sees a stale page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Iterable
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Protocol
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from models.changes import Change
+
+logger = logging.getLogger("newsroom.cache")
+
+LIST = "list"
+SEARCH = "search"
+ANY_COMMENT = "comments"
+# A read that must not be stored (a degraded search answer, say) adds this tag.
+VOLATILE = "volatile"
+
+_reads: ContextVar[set[str] | None] = ContextVar("newsroom_cache_reads", default=None)
+
+
+def read(*tags: str) -> None:
+    """Record what the current request read; a no-op outside a cacheable request."""
+    reads = _reads.get()
+    if reads is not None:
+        reads.update(tags)
+
+
+def article(article_id: int) -> str:
+    return f"article:{article_id}"
+
+
+def comments(article_id: int) -> str:
+    return f"comments:{article_id}"
+
+
+def collect() -> set[str]:
+    """Start recording reads for the current request; the set fills as resolvers run."""
+    reads: set[str] = set()
+    _reads.set(reads)
+    return reads
+
+
+def tags_for(changes: Iterable[Change]) -> set[str]:
+    tags: set[str] = set()
+    for kind, pk in changes:
+        tags.add(f"{kind}:{pk}")
+        if kind == "comments":
+            tags.add(ANY_COMMENT)
+        else:
+            # A story published, a topic renamed: lists, counts and searches may all change.
+            tags.add(LIST)
+    return tags
+
+
+def indexed_tags(article_ids: Iterable[int]) -> set[str]:
+    """What to drop once the search engine holds new documents for these stories. Also covers
+    writes made by another process without a shared cache (a `newsroom import`, say)."""
+    return {SEARCH, LIST, *(article(pk) for pk in article_ids)}
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    body: bytes
+    etag: str
+
+    @classmethod
+    def of(cls, body: bytes) -> Entry:
+        return cls(body, '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"')
+
+
+class ResultCache(Protocol):
+    async def get(self, key: str) -> tuple[Entry | None, int]:
+        """The entry, if any, and the epoch to hand back to `put` after computing a miss."""
+        ...
+
+    async def put(self, key: str, entry: Entry, tags: set[str], epoch: int) -> bool: ...
+
+    async def invalidate(self, tags: set[str]) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class LocalResultCache:
+    """In-process LRU: the default for one worker. Several workers need `RedisResultCache`."""
+
+    def __init__(self, max_entries: int = 10_000, ttl_seconds: float = 3600.0) -> None:
+        self.max_entries = max_entries
+        self.ttl_seconds = ttl_seconds
+        self._entries: OrderedDict[str, tuple[Entry, float, frozenset[str]]] = OrderedDict()
+        self._tagged: dict[str, set[str]] = {}
+        self._epoch = 0
+
+    async def get(self, key: str) -> tuple[Entry | None, int]:
+        found = self._entries.get(key)
+        if found is None:
+            return None, self._epoch
+        if found[1] < time.monotonic():
+            self._drop(key)
+            return None, self._epoch
+        self._entries.move_to_end(key)
+        return found[0], self._epoch
+
+    async def put(self, key: str, entry: Entry, tags: set[str], epoch: int) -> bool:
+        if epoch != self._epoch:
+            return False
+        self._drop(key)
+        self._entries[key] = (entry, time.monotonic() + self.ttl_seconds, frozenset(tags))
+        for tag in tags:
+            self._tagged.setdefault(tag, set()).add(key)
+        while len(self._entries) > self.max_entries:
+            self._drop(next(iter(self._entries)))
+        return True
+
+    async def invalidate(self, tags: set[str]) -> None:
+        self._epoch += 1
+        for tag in tags:
+            for key in self._tagged.pop(tag, ()):
+                self._drop(key)
+
+    def _drop(self, key: str) -> None:
+        found = self._entries.pop(key, None)
+        if found is None:
+            return
+        for tag in found[2]:
+            keys = self._tagged.get(tag)
+            if keys is not None:
+                keys.discard(key)
+                if not keys:
+                    del self._tagged[tag]
+
+    async def close(self) -> None:
+        self._entries.clear()
+        self._tagged.clear()
+
+
+# Store only if no invalidation ran since the miss began (KEYS: epoch, entry, tag sets).
+_PUT = """
+if (tonumber(redis.call('GET', KEYS[1]) or '0') ~= tonumber(ARGV[1])) then return 0 end
+redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])
+for i = 3, #KEYS do
+  redis.call('SADD', KEYS[i], KEYS[2])
+  redis.call('EXPIRE', KEYS[i], ARGV[3], 'GT')
+  if redis.call('TTL', KEYS[i]) < 0 then redis.call('EXPIRE', KEYS[i], ARGV[3]) end
+end
+return 1
+"""
+
+# Bump the epoch first, so that a miss computed before this point cannot be stored after it.
+_INVALIDATE = """
+redis.call('INCR', KEYS[1])
+for i = 2, #KEYS do
+  local keys = redis.call('SMEMBERS', KEYS[i])
+  for j = 1, #keys, 500 do
+    redis.call('DEL', unpack(keys, j, math.min(j + 499, #keys)))
+  end
+  redis.call('DEL', KEYS[i])
+end
+return 1
+"""
+
+
+class RedisResultCache:
+    """Shared by every worker and every process on the same Redis: an invalidation made by one
+    is seen by all, because entries live only in Redis."""
+
+    def __init__(self, url: str, *, prefix: str = "newsroom:", ttl_seconds: int = 3600) -> None:
+        self.redis = Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
+        self.prefix = prefix
+        self.ttl_seconds = ttl_seconds
+        self._epoch_key = f"{prefix}epoch"
+        self._put = self.redis.register_script(_PUT)
+        self._invalidate = self.redis.register_script(_INVALIDATE)
+        # Invalidations that could not reach Redis: until one succeeds, this process neither
+        # reads nor stores, and retries them in the background.
+        self._unsent: set[str] = set()
+        self._retry: asyncio.Task[None] | None = None
+
+    def _key(self, key: str) -> str:
+        return f"{self.prefix}r:{key}"
+
+    def _tag(self, tag: str) -> str:
+        return f"{self.prefix}t:{tag}"
+
+    async def get(self, key: str) -> tuple[Entry | None, int]:
+        if self._unsent:
+            return None, -1
+        try:
+            body, epoch = await self.redis.mget(self._key(key), self._epoch_key)
+        except RedisError as exc:
+            logger.warning("result cache unreachable: %s", exc)
+            return None, -1
+        return (Entry.of(body) if body is not None else None), int(epoch or 0)
+
+    async def put(self, key: str, entry: Entry, tags: set[str], epoch: int) -> bool:
+        if epoch < 0 or self._unsent:
+            return False
+        keys = [self._epoch_key, self._key(key), *(self._tag(tag) for tag in sorted(tags))]
+        try:
+            return bool(await self._put(keys=keys, args=[epoch, entry.body, self.ttl_seconds]))
+        except RedisError as exc:
+            logger.warning("result cache unreachable: %s", exc)
+            return False
+
+    async def invalidate(self, tags: set[str]) -> None:
+        tags = tags | self._unsent
+        try:
+            await self._invalidate(keys=[self._epoch_key, *(self._tag(tag) for tag in tags)])
+        except RedisError as exc:
+            logger.error("result cache invalidation failed, will retry: %s", exc)
+            self._unsent = tags
+            if self._retry is None or self._retry.done():
+                self._retry = asyncio.create_task(self._send_unsent())
+            return
+        self._unsent = set()
+
+    async def _send_unsent(self) -> None:
+        delay = 0.5
+        while self._unsent:
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+            await self.invalidate(set())
+
+    async def close(self) -> None:
+        if self._retry is not None:
+            self._retry.cancel()
+        await self.redis.aclose()
+
+
+def open_cache(
+    redis_url: str | None, *, max_entries: int, ttl_seconds: int, prefix: str = "newsroom:"
+) -> ResultCache:
+    if redis_url:
+        return RedisResultCache(redis_url, prefix=prefix, ttl_seconds=ttl_seconds)
+    return LocalResultCache(max_entries=max_entries, ttl_seconds=ttl_seconds)

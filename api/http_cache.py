@@ -1,0 +1,142 @@
+"""Reading a GraphQL request for caching: persisted queries, the result-cache key, ETags.
+
+Everything here runs before Strawberry sees the request, so that a cached answer costs a
+dictionary (or Redis) lookup and nothing else.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from collections import OrderedDict
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import orjson
+from graphql import GraphQLSyntaxError, OperationDefinitionNode, OperationType, parse, print_ast
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from starlette.requests import Request
+
+READER = "reader"
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    query: str | None
+    variables: dict[str, Any]
+    operation_name: str | None
+    persisted_hash: str | None
+
+
+class NotAnOperation(ValueError):
+    """The request is not one JSON operation (a batch, a form, broken JSON): Strawberry answers
+    it, with its own errors, uncached."""
+
+
+def read_operation(request: Request, body: bytes) -> Operation:
+    if request.method == "GET":
+        params = request.query_params
+        try:
+            variables = orjson.loads(params["variables"]) if params.get("variables") else None
+            extensions = orjson.loads(params["extensions"]) if params.get("extensions") else None
+        except orjson.JSONDecodeError as exc:
+            raise NotAnOperation from exc
+        data: Any = {
+            "query": params.get("query"),
+            "variables": variables,
+            "operationName": params.get("operationName"),
+            "extensions": extensions,
+        }
+    else:
+        if "json" not in request.headers.get("content-type", ""):
+            raise NotAnOperation
+        try:
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise NotAnOperation from exc
+    if not isinstance(data, dict):
+        raise NotAnOperation
+    query, variables, name = data.get("query"), data.get("variables"), data.get("operationName")
+    extensions = data.get("extensions") or {}
+    if not isinstance(query, str | None) or not isinstance(variables, dict | None):
+        raise NotAnOperation
+    if not isinstance(name, str | None) or not isinstance(extensions, dict):
+        raise NotAnOperation
+    persisted = extensions.get("persistedQuery")
+    digest = persisted.get("sha256Hash") if isinstance(persisted, dict) else None
+    return Operation(query, variables or {}, name, digest if isinstance(digest, str) else None)
+
+
+@lru_cache(maxsize=1024)
+def normalized(query: str, operation_name: str | None) -> str | None:
+    """A digest of the document as GraphQL prints it (so whitespace and comments don't split
+    the cache), or None unless the chosen operation is a query."""
+    try:
+        document = parse(query)
+    except GraphQLSyntaxError:
+        return None
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    chosen = [
+        op
+        for op in operations
+        if operation_name is None or (op.name is not None and op.name.value == operation_name)
+    ]
+    if len(chosen) != 1 or chosen[0].operation is not OperationType.QUERY:
+        return None
+    return hashlib.blake2b(print_ast(document).encode(), digest_size=16).hexdigest()
+
+
+def cache_key(document_digest: str, operation: Operation, role: str = READER) -> str:
+    variables = orjson.dumps(operation.variables, option=orjson.OPT_SORT_KEYS)
+    name = (operation.operation_name or "").encode()
+    raw = b"\0".join((role.encode(), document_digest.encode(), name, variables))
+    return hashlib.blake2b(raw, digest_size=20).hexdigest()
+
+
+def query_hash(query: str) -> str:
+    return hashlib.sha256(query.encode()).hexdigest()
+
+
+def etag_matches(request: Request, etag: str) -> bool:
+    given = request.headers.get("if-none-match")
+    if not given:
+        return False
+    tags = {tag.strip().removeprefix("W/") for tag in given.split(",")}
+    return "*" in tags or etag in tags
+
+
+class PersistedQueries:
+    """Automatic persisted queries: clients send a hash, and the full text once when it is
+    unknown. Kept in Redis when there is one, so every worker knows every hash."""
+
+    def __init__(self, redis: Redis | None = None, max_entries: int = 5_000) -> None:
+        self.redis = redis
+        self.max_entries = max_entries
+        self._local: OrderedDict[str, str] = OrderedDict()
+
+    async def get(self, digest: str) -> str | None:
+        query = self._local.get(digest)
+        if query is None and self.redis is not None:
+            try:
+                found = await self.redis.get(f"newsroom:apq:{digest}")
+            except RedisError:
+                found = None
+            if found is not None:
+                query = found.decode()
+                self._remember(digest, query)
+        return query
+
+    async def put(self, digest: str, query: str) -> None:
+        self._remember(digest, query)
+        if self.redis is not None:
+            # On failure this worker still knows it; another will ask the client for the text.
+            with contextlib.suppress(RedisError):
+                await self.redis.set(f"newsroom:apq:{digest}", query)
+
+    def _remember(self, digest: str, query: str) -> None:
+        self._local[digest] = query
+        self._local.move_to_end(digest)
+        while len(self._local) > self.max_entries:
+            self._local.popitem(last=False)
