@@ -106,7 +106,7 @@ async def test_renaming_a_topic_and_approving_a_comment_reach_cached_pages(
 async def test_degraded_search_answers_are_not_cached(
     client: httpx.AsyncClient, sample: None
 ) -> None:
-    query = "query { search(query: \"Peskov\") { degraded totalHits } }"
+    query = 'query { search(query: "Peskov") { degraded totalHits } }'
     responses = [await read(client, query, {}) for _ in range(2)]
     assert responses[0].json()["data"]["search"]["degraded"] is True
     assert [r.headers["cache-control"] for r in responses] == ["no-store", "no-store"]
