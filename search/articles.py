@@ -97,16 +97,10 @@ def _snippet(formatted: dict[str, Any]) -> str:
     return render_highlight(dek or body)
 
 
-async def search_articles(
-    client: SearchClient,
-    text: str,
-    *,
-    page: int,
-    hits_per_page: int,
-    where: Where,
-    sort: Sort,
-) -> SearchPage:
-    """One page of hits with highlights, exact totals and facet counts."""
+def search_request(
+    text: str, *, page: int, hits_per_page: int, where: Where, sort: Sort
+) -> dict[str, Any]:
+    """The body of the Meilisearch search behind one page of site search."""
     query = text.strip()
     if sort is Sort.NEWEST or (sort is Sort.RELEVANCE and not query):
         order = ["published_at:desc"]
@@ -114,9 +108,8 @@ async def search_articles(
         order = ["published_at:asc"]
     else:
         order = None
-    answer = await client.search(
-        client.articles,
-        query,
+    return dict(
+        q=query,
         page=page,
         hitsPerPage=hits_per_page,
         filter=filter_expressions(where),
@@ -130,6 +123,20 @@ async def search_articles(
         highlightPreTag=MARK_START,
         highlightPostTag=MARK_END,
     )
+
+
+async def search_articles(
+    client: SearchClient,
+    text: str,
+    *,
+    page: int,
+    hits_per_page: int,
+    where: Where,
+    sort: Sort,
+) -> SearchPage:
+    """One page of hits with highlights, exact totals and facet counts."""
+    request = search_request(text, page=page, hits_per_page=hits_per_page, where=where, sort=sort)
+    answer = await client.search(client.articles, request.pop("q"), **request)
     distribution = answer.get("facetDistribution") or {}
     return SearchPage(
         hits=[

@@ -1,0 +1,546 @@
+"""The benchmark suite (issue 6): our API next to its raw limit and a compiled GraphQL peer.
+
+`make bench` runs everything on this machine, in one run, side by side:
+
+- PostgreSQL (BENCH_DATABASE_URL, by default a database `newsroom_bench` on 127.0.0.1:5432)
+  filled once with a generated corpus (bench/corpus.py: 10,000 stories, 200 topics, 2,000
+  people, 200,000 comments), and a Meilisearch of its own under var/bench/;
+- each server alone on the machine with one process: our API without and with its result
+  cache, the hand-written Starlette endpoint (bench/raw_limit.py), PostGraphile v4
+  (bench/postgraphile.py) and Meilisearch itself for the direct searches;
+- load from wrk, a separate process, for a fixed time per scenario after a warm-up.
+
+It prints requests/s, p50 and p99 per scenario and the ratios the issue sets targets for, the
+API's peak memory, and the reindex rate next to Meilisearch's own ingestion rate; and writes
+bench/results/latest.json plus a dated copy. Ratios are what to compare between runs: the
+machine is shared and noisy, so absolute numbers move.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import platform
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import sqlalchemy as sa
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.engine import make_url
+
+from bench import corpus, postgraphile
+from models import Article, Section, Topic, migrate
+from models.article import is_published
+from models.document import published_ids_in_batches, published_sources
+from models.session import create_engine
+from search import articles as search_articles
+from search.client import SearchClient
+from search.documents import to_document
+from search.indexes import ensure_articles_index
+from search.reindex import reindex
+from search.server import LocalMeilisearch, _free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / "var" / "bench"
+RESULTS = ROOT / "bench" / "results"
+CONTRACT = ROOT / "tests" / "contract"
+DATABASE_URL = os.environ.get(
+    "BENCH_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/newsroom_bench"
+)
+SECONDS = int(os.environ.get("BENCH_SECONDS", "15"))
+WARM_UP_SECONDS = 3
+CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "8"))
+CACHED_PAGES = 200  # the cached scenario reads the same popular pages, as news traffic does
+SEED = 20261125
+INDEX_PREFIX = "bench_"
+
+console = Console()
+
+
+@dataclass
+class Outcome:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    errors: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "rps": round(self.rps, 1),
+            "p50_ms": round(self.p50_ms, 2),
+            "p99_ms": round(self.p99_ms, 2),
+            "requests": self.requests,
+            "errors": self.errors,
+        }
+
+
+# Preparing the database and the index -----------------------------------------------------------
+
+
+async def ensure_database(url: str) -> None:
+    """Create the benchmark database on first use; PostgreSQL keeps it between runs."""
+    target = make_url(url)
+    admin = target.set(drivername="postgresql", database="postgres")
+    conn = await asyncpg.connect(admin.render_as_string(hide_password=False))
+    try:
+        exists = await conn.fetchval(
+            "SELECT 1 FROM pg_database WHERE datname = $1", target.database
+        )
+        if not exists:
+            await conn.execute(f'CREATE DATABASE "{target.database}"')
+    finally:
+        await conn.close()
+
+
+async def prepare_corpus() -> dict[str, int]:
+    await ensure_database(DATABASE_URL)
+    engine = create_engine(DATABASE_URL)
+    try:
+        await migrate.upgrade(engine)
+        started = time.perf_counter()
+        counts = await corpus.generate(engine, seed=SEED)
+        console.print(f"corpus ready in {time.perf_counter() - started:.1f}s: {counts}")
+        return counts
+    finally:
+        await engine.dispose()
+
+
+async def measure_indexing(meili: LocalMeilisearch) -> dict[str, Any]:
+    """Our reindex next to the same documents sent straight to Meilisearch, same batch size."""
+    engine = create_engine(DATABASE_URL)
+    client = SearchClient(meili.url, meili.master_key, prefix=INDEX_PREFIX)
+    try:
+        started = time.perf_counter()
+        ours = await reindex(engine, client)
+        ours_seconds = time.perf_counter() - started
+
+        documents: list[dict[str, Any]] = []
+        async with engine.connect() as conn:
+            async for ids in published_ids_in_batches(conn, 1000):
+                sources = await published_sources(conn, ids)
+                documents.extend(to_document(source) for source in sources.values())
+        direct_index = f"{client.articles}_direct"
+        await ensure_articles_index(client, direct_index)
+        started = time.perf_counter()
+        tasks = [
+            await client.put_documents(direct_index, documents[i : i + 1000], wait=False)
+            for i in range(0, len(documents), 1000)
+        ]
+        for task in tasks:
+            if task is not None:
+                await client.wait(task)
+        direct_seconds = time.perf_counter() - started
+        await client.delete_index(direct_index)
+    finally:
+        await client.aclose()
+        await engine.dispose()
+    ours_rate, direct_rate = ours / ours_seconds, len(documents) / direct_seconds
+    return {
+        "documents": ours,
+        "reindex_docs_per_s": round(ours_rate, 1),
+        "direct_docs_per_s": round(direct_rate, 1),
+        "ratio": round(ours_rate / direct_rate, 3),
+    }
+
+
+# Request bodies for each scenario ---------------------------------------------------------------
+
+
+@dataclass
+class Workload:
+    slugs: list[str]
+    popular: list[str]
+    searches: list[tuple[str, search_articles.Where]]
+
+
+async def workload() -> Workload:
+    rng = random.Random(SEED)
+    engine = create_engine(DATABASE_URL)
+    try:
+        async with engine.connect() as conn:
+            slugs = list(
+                (await conn.execute(sa.select(Article.slug).where(is_published()))).scalars()
+            )
+            titles = list((await conn.execute(sa.select(Article.title).limit(2000))).scalars())
+            sections = list((await conn.execute(sa.select(Section.slug))).scalars())
+            topics = list((await conn.execute(sa.select(Topic.slug).limit(40))).scalars())
+    finally:
+        await engine.dispose()
+    rng.shuffle(slugs)
+    words = [w for title in titles for w in search_articles.tokenize(title) if len(w) > 3]
+    searches: list[tuple[str, search_articles.Where]] = []
+    for n in range(300):
+        text = " ".join(rng.sample(words, rng.choice([1, 1, 2])))
+        if n % 3 == 1:
+            where = search_articles.Where(section=rng.choice(sections))
+        elif n % 3 == 2:
+            where = search_articles.Where(
+                topics=[rng.choice(topics)],
+                published_after=datetime(2025, 1, 1, tzinfo=UTC),
+            )
+        else:
+            where = search_articles.Where()
+        searches.append((text, where))
+    return Workload(slugs=slugs, popular=slugs[:CACHED_PAGES], searches=searches)
+
+
+def graphql_bodies(query: str, variables: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"query": query, "variables": v} for v in variables]
+
+
+def search_filter(where: search_articles.Where) -> dict[str, Any] | None:
+    given = {
+        "topics": list(where.topics) or None,
+        "section": where.section,
+        "publishedAfter": where.published_after.isoformat() if where.published_after else None,
+    }
+    return {k: v for k, v in given.items() if v is not None} or None
+
+
+# Servers and load -------------------------------------------------------------------------------
+
+
+def wait_until_ready(url: str, process: subprocess.Popen[bytes], log: Path, probe: Any) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"{url} exited during start-up:\n{log.read_text()[-3000:]}")
+        try:
+            if probe(url):
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"{url} not ready after 120 s:\n{log.read_text()[-3000:]}")
+
+
+@contextmanager
+def server(name: str, command: list[str], env: dict[str, str], port: int) -> Iterator[int]:
+    """Run one server process for the scenarios inside the block; yields its pid."""
+    log = WORK / f"{name}.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            command, cwd=ROOT, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        wait_until_ready(
+            f"http://127.0.0.1:{port}",
+            process,
+            log,
+            lambda url: (
+                httpx.get(f"{url}/healthz", timeout=1).status_code == 200
+                or httpx.get(url, timeout=1).status_code < 500
+            ),
+        )
+        yield process.pid
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def api_env(meili: LocalMeilisearch, port: int, *, cached: bool) -> dict[str, str]:
+    return {
+        "DATABASE_URL": DATABASE_URL,
+        "MEILI_URL": meili.url,
+        "MEILI_MASTER_KEY": meili.master_key,
+        "MEILI_INDEX_PREFIX": INDEX_PREFIX,
+        "DATA_DIR": str(WORK),
+        "PORT": str(port),
+        "LOG_LEVEL": "warning",
+        "PEOPLE_WORKER": "false",
+        "SEARCH_WORKER": "false",
+        "RESULT_CACHE": "true" if cached else "false",
+    }
+
+
+def peak_memory_mb(pid: int) -> dict[str, float]:
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            fields[key] = round(int(value.split()[0]) / 1024, 1)
+    return {"rss_mb": fields.get("VmRSS", 0.0), "peak_rss_mb": fields.get("VmHWM", 0.0)}
+
+
+def load(
+    url: str,
+    bodies: list[dict[str, Any]],
+    *,
+    headers: dict[str, str] | None = None,
+    seconds: int = SECONDS,
+    check: Any = None,
+) -> Outcome:
+    """Drive `url` with wrk: a warm-up, then the measured run. `check` validates one answer
+    first, so a benchmark of error pages cannot pass for a fast one."""
+    with tempfile.TemporaryDirectory() as scratch:
+        body_file, header_file = Path(scratch) / "bodies", Path(scratch) / "headers"
+        body_file.write_text("\n".join(json.dumps(b, separators=(",", ":")) for b in bodies))
+        header_file.write_text("".join(f"{k}: {v}\n" for k, v in (headers or {}).items()))
+        answer = httpx.post(url, json=bodies[0], headers=headers, timeout=30)
+        if answer.status_code != 200 or (check is not None and not check(answer.json())):
+            raise SystemExit(f"{url} answered {answer.status_code}: {answer.text[:2000]}")
+        env = {**os.environ, "BENCH_BODIES": str(body_file), "BENCH_HEADERS": str(header_file)}
+        script = str(ROOT / "bench" / "wrk.lua")
+        base = ["wrk", "-t1", f"-c{CONNECTIONS}", "--timeout", "10s", "-s", script]
+        subprocess.run(
+            [*base, f"-d{WARM_UP_SECONDS}s", url], env=env, check=True, capture_output=True
+        )
+        run = subprocess.run(
+            [*base, f"-d{seconds}s", url], env=env, check=True, capture_output=True, text=True
+        )
+    totals = json.loads(run.stdout.strip().splitlines()[-1])
+    return Outcome(
+        rps=totals["requests"] / (totals["duration_us"] / 1e6),
+        p50_ms=totals["p50_us"] / 1000,
+        p99_ms=totals["p99_us"] / 1000,
+        requests=totals["requests"],
+        errors=totals["errors"] + totals["non_2xx"],
+    )
+
+
+def has_article(answer: dict[str, Any]) -> bool:
+    return "errors" not in answer and answer["data"]["article"] is not None
+
+
+# The run ----------------------------------------------------------------------------------------
+
+
+def machine() -> dict[str, Any]:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    memory_kb = next(
+        int(line.split()[1])
+        for line in Path("/proc/meminfo").read_text().splitlines()
+        if line.startswith("MemTotal")
+    )
+
+    def version(*command: str) -> str:
+        try:
+            out = subprocess.run(command, capture_output=True, text=True, timeout=10)
+        except OSError:
+            return "not found"
+        return (out.stdout or out.stderr).strip().splitlines()[0]
+
+    return {
+        "host": platform.node(),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gb": round(memory_kb / 1024 / 1024, 1),
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "wrk": version("wrk", "--version"),
+        "node": version("node", "--version"),
+    }
+
+
+async def main() -> None:
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is needed for the load: `apt-get install wrk` (make bench does it)")
+    WORK.mkdir(parents=True, exist_ok=True)
+    postgraphile.install()
+    counts = await prepare_corpus()
+    meili = LocalMeilisearch(WORK / "meilisearch")
+    await meili.start()
+    try:
+        indexing = await measure_indexing(meili)
+        console.print(f"indexing: {indexing}")
+        jobs = await workload()
+        results = await asyncio.to_thread(run_scenarios, meili, jobs)
+        async with httpx.AsyncClient() as http:
+            answer = await http.get(
+                f"{meili.url}/version", headers={"Authorization": f"Bearer {meili.master_key}"}
+            )
+        meili_version = answer.json()["pkgVersion"]
+    finally:
+        await meili.stop()
+    results["indexing"] = indexing
+    results["corpus"] = counts
+    results["machine"] = {**machine(), "meilisearch": meili_version}
+    report(results)
+
+
+def run_scenarios(meili: LocalMeilisearch, jobs: Workload) -> dict[str, Any]:
+    page_query = (CONTRACT / "article-page.graphql").read_text()
+    latest_query = (CONTRACT / "latest-articles.graphql").read_text()
+    search_query = (CONTRACT / "site-search.graphql").read_text()
+    pages = graphql_bodies(page_query, [{"slug": s} for s in jobs.slugs])
+    popular = graphql_bodies(page_query, [{"slug": s} for s in jobs.popular])
+    scenarios: dict[str, Outcome] = {}
+    memory: dict[str, Any] = {}
+    api = [sys.executable, "-m", "api.cli", "serve"]
+
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/graphql"
+    with server("api-uncached", api, api_env(meili, port, cached=False), port) as pid:
+        memory["api_uncached_start"] = peak_memory_mb(pid)
+        console.print("article_page_uncached …")
+        scenarios["article_page_uncached"] = load(url, pages, check=has_article)
+        console.print("latest_articles_50 …")
+        scenarios["latest_articles_50"] = load(
+            url, graphql_bodies(latest_query, [{"first": 50}]), check=lambda a: "errors" not in a
+        )
+        console.print("search_graphql …")
+        searches = graphql_bodies(
+            search_query, [{"q": q, "filter": search_filter(w)} for q, w in jobs.searches]
+        )
+        scenarios["search_graphql"] = load(
+            url, searches, check=lambda a: "errors" not in a and not a["data"]["search"]["degraded"]
+        )
+        memory["api_uncached_end"] = peak_memory_mb(pid)
+
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/graphql"
+    with server("api-cached", api, api_env(meili, port, cached=True), port) as pid:
+        for body in popular:  # fill the cache, as the first readers of each page would
+            httpx.post(url, json=body, timeout=30)
+        console.print("article_page_cached …")
+        scenarios["article_page_cached"] = load(url, popular, check=has_article)
+        memory["api_cached_end"] = peak_memory_mb(pid)
+
+    port = _free_port()
+    raw = [sys.executable, "-m", "uvicorn", "bench.raw_limit:app", "--port", str(port)]
+    raw += ["--log-level", "warning", "--no-access-log"]
+    with server("raw-limit", raw, api_env(meili, port, cached=False), port):
+        console.print("raw_limit …")
+        scenarios["raw_limit"] = load(f"http://127.0.0.1:{port}/article", pages, check=has_article)
+
+    port = _free_port()
+    peer = postgraphile.start(DATABASE_URL, port)
+    try:
+        console.print("postgraphile …")
+        scenarios["postgraphile"] = load(
+            f"http://127.0.0.1:{port}/graphql",
+            graphql_bodies(postgraphile.query(), [{"slug": s} for s in jobs.slugs]),
+            check=has_article,
+        )
+    finally:
+        postgraphile.stop(peer)
+
+    console.print("search_direct …")
+    direct = [
+        search_articles.search_request(
+            q, page=1, hits_per_page=10, where=w, sort=search_articles.Sort.RELEVANCE
+        )
+        for q, w in jobs.searches
+    ]
+    scenarios["search_direct"] = load(
+        f"{meili.url}/indexes/{INDEX_PREFIX}articles/search",
+        direct,
+        headers={"Authorization": f"Bearer {meili.master_key}", "Accept-Encoding": "identity"},
+        check=lambda a: "hits" in a,
+    )
+    return {
+        "scenarios": {name: outcome.as_dict() for name, outcome in scenarios.items()},
+        "memory": memory,
+    }
+
+
+TARGETS = [
+    # (label, numerator, denominator, measure, target, higher is better)
+    ("article page cached / PostGraphile", "article_page_cached", "postgraphile", "rps", 3.0, True),
+    (
+        "article page uncached / PostGraphile",
+        "article_page_uncached",
+        "postgraphile",
+        "rps",
+        0.75,
+        True,
+    ),
+    ("article page uncached / raw limit", "article_page_uncached", "raw_limit", "rps", 0.3, True),
+    ("article page cached / raw limit", "article_page_cached", "raw_limit", "rps", 0.8, True),
+    ("search p50 GraphQL / direct", "search_graphql", "search_direct", "p50_ms", 1.5, False),
+]
+
+
+def report(results: dict[str, Any]) -> None:
+    scenarios = results["scenarios"]
+    table = Table(title=f"one process each, {CONNECTIONS} connections, {SECONDS}s per scenario")
+    for column in ("scenario", "requests/s", "p50 ms", "p99 ms", "errors"):
+        table.add_column(column, justify="left" if column == "scenario" else "right")
+    for name, outcome in scenarios.items():
+        table.add_row(
+            name,
+            f"{outcome['rps']:.0f}",
+            f"{outcome['p50_ms']:.2f}",
+            f"{outcome['p99_ms']:.2f}",
+            str(outcome["errors"]),
+        )
+    console.print(table)
+
+    ratios = []
+    for label, top, bottom, measure, target, higher in TARGETS:
+        value = scenarios[top][measure] / scenarios[bottom][measure]
+        met = value >= target if higher else value <= target
+        ratios.append(
+            {
+                "ratio": label,
+                "value": round(value, 3),
+                "target": target,
+                "met": met,
+                "target_kind": "at least" if higher else "at most",
+            }
+        )
+    indexing = results["indexing"]
+    ratios.append(
+        {
+            "ratio": "reindex / Meilisearch direct ingestion",
+            "value": indexing["ratio"],
+            "target": 0.8,
+            "met": indexing["ratio"] >= 0.8,
+            "target_kind": "at least",
+        }
+    )
+    checks = Table(title="targets")
+    for column in ("ratio", "value", "target", "met"):
+        checks.add_column(column)
+    for row in ratios:
+        checks.add_row(
+            row["ratio"],
+            f"{row['value']:.2f}",
+            f"{row['target_kind']} {row['target']}",
+            "yes" if row["met"] else "NO",
+        )
+    console.print(checks)
+    console.print(f"API memory: {results['memory']}")
+    results["ratios"] = ratios
+    results["run_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    results["settings"] = {
+        "seconds": SECONDS,
+        "connections": CONNECTIONS,
+        "cached_pages": CACHED_PAGES,
+        "database": make_url(DATABASE_URL).render_as_string(hide_password=True),
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(results, indent=2) + "\n"
+    (RESULTS / "latest.json").write_text(text)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    (RESULTS / f"bench-{stamp}.json").write_text(text)
+    console.print(f"written to {RESULTS / 'latest.json'} and bench-{stamp}.json")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
