@@ -25,7 +25,7 @@ FetchGrouped = Callable[[AsyncConnection, Sequence[K], A], Awaitable[dict[K, V]]
 
 class Loaders:
     def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+        self._engine = reading(engine)
         by_key, grouped = self._by_key, self._grouped
         self.article_by_id = by_key(article.published_articles_by_ids)
         self.body_by_article = by_key(article.bodies_by_article)
@@ -74,7 +74,16 @@ class Loaders:
         return DataLoader(load_fn=load)
 
 
+def reading(engine: AsyncEngine) -> AsyncEngine:
+    """The engine for reads: on PostgreSQL the same pool in autocommit, since a read is one
+    statement and without a transaction it costs one round trip instead of BEGIN, the statement
+    and ROLLBACK. SQLite runs in-process: nothing to save there."""
+    if engine.dialect.name != "postgresql":
+        return engine
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
 async def read(engine: AsyncEngine, query: Callable[..., Awaitable[V]], *args: Any) -> V:
     """Run one root-level read on its own pooled connection."""
-    async with engine.connect() as conn:
+    async with reading(engine).connect() as conn:
         return await query(conn, *args)

@@ -64,6 +64,8 @@ DATABASE_URL = os.environ.get(
 SECONDS = int(os.environ.get("BENCH_SECONDS", "15"))
 WARM_UP_SECONDS = 3
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "8"))
+# Search is compared on latency: one request at a time, so that neither side's p50 is a queue.
+LATENCY_CONNECTIONS = 1
 CACHED_PAGES = 200  # the cached scenario reads the same popular pages, as news traffic does
 SEED = 20261125
 INDEX_PREFIX = "bench_"
@@ -107,22 +109,22 @@ async def ensure_database(url: str) -> None:
         await conn.close()
 
 
-async def prepare_corpus() -> dict[str, int]:
-    await ensure_database(DATABASE_URL)
-    engine = create_engine(DATABASE_URL)
+async def prepare_corpus(url: str = DATABASE_URL, **sizes: int) -> dict[str, int]:
+    await ensure_database(url)
+    engine = create_engine(url)
     try:
         await migrate.upgrade(engine)
         started = time.perf_counter()
-        counts = await corpus.generate(engine, seed=SEED)
+        counts = await corpus.generate(engine, seed=SEED, **sizes)
         console.print(f"corpus ready in {time.perf_counter() - started:.1f}s: {counts}")
         return counts
     finally:
         await engine.dispose()
 
 
-async def measure_indexing(meili: LocalMeilisearch) -> dict[str, Any]:
+async def measure_indexing(meili: LocalMeilisearch, url: str = DATABASE_URL) -> dict[str, Any]:
     """Our reindex next to the same documents sent straight to Meilisearch, same batch size."""
-    engine = create_engine(DATABASE_URL)
+    engine = create_engine(url)
     client = SearchClient(meili.url, meili.master_key, prefix=INDEX_PREFIX)
     try:
         started = time.perf_counter()
@@ -286,6 +288,7 @@ def load(
     *,
     headers: dict[str, str] | None = None,
     seconds: int = SECONDS,
+    connections: int = CONNECTIONS,
     check: Any = None,
 ) -> Outcome:
     """Drive `url` with wrk: a warm-up, then the measured run. `check` validates one answer
@@ -299,7 +302,7 @@ def load(
             raise SystemExit(f"{url} answered {answer.status_code}: {answer.text[:2000]}")
         env = {**os.environ, "BENCH_BODIES": str(body_file), "BENCH_HEADERS": str(header_file)}
         script = str(ROOT / "bench" / "wrk.lua")
-        base = ["wrk", "-t1", f"-c{CONNECTIONS}", "--timeout", "10s", "-s", script]
+        base = ["wrk", "-t1", f"-c{connections}", "--timeout", "10s", "-s", script]
         subprocess.run(
             [*base, f"-d{WARM_UP_SECONDS}s", url], env=env, check=True, capture_output=True
         )
@@ -314,6 +317,10 @@ def load(
         requests=totals["requests"],
         errors=totals["errors"] + totals["non_2xx"],
     )
+
+
+def without_related(query: str) -> str:
+    return "\n".join(line for line in query.splitlines() if "related(" not in line)
 
 
 def has_article(answer: dict[str, Any]) -> bool:
@@ -408,7 +415,18 @@ def run_scenarios(meili: LocalMeilisearch, jobs: Workload) -> dict[str, Any]:
             search_query, [{"q": q, "filter": search_filter(w)} for q, w in jobs.searches]
         )
         scenarios["search_graphql"] = load(
-            url, searches, check=lambda a: "errors" not in a and not a["data"]["search"]["degraded"]
+            url,
+            searches,
+            connections=LATENCY_CONNECTIONS,
+            check=lambda a: "errors" not in a and not a["data"]["search"]["degraded"],
+        )
+        # PostGraphile's page has no related stories: the same page without them compares
+        # GraphQL execution with GraphQL execution.
+        console.print("article_page_uncached_without_related …")
+        scenarios["article_page_uncached_without_related"] = load(
+            url,
+            graphql_bodies(without_related(page_query), [{"slug": s} for s in jobs.slugs]),
+            check=has_article,
         )
         memory["api_uncached_end"] = peak_memory_mb(pid)
 
@@ -451,6 +469,7 @@ def run_scenarios(meili: LocalMeilisearch, jobs: Workload) -> dict[str, Any]:
         f"{meili.url}/indexes/{INDEX_PREFIX}articles/search",
         direct,
         headers={"Authorization": f"Bearer {meili.master_key}", "Accept-Encoding": "identity"},
+        connections=LATENCY_CONNECTIONS,
         check=lambda a: "hits" in a,
     )
     return {
@@ -472,13 +491,24 @@ TARGETS = [
     ),
     ("article page uncached / raw limit", "article_page_uncached", "raw_limit", "rps", 0.3, True),
     ("article page cached / raw limit", "article_page_cached", "raw_limit", "rps", 0.8, True),
+    (
+        "page without related, uncached / PostGraphile",
+        "article_page_uncached_without_related",
+        "postgraphile",
+        "rps",
+        0.75,
+        True,
+    ),
     ("search p50 GraphQL / direct", "search_graphql", "search_direct", "p50_ms", 1.5, False),
 ]
 
 
 def report(results: dict[str, Any]) -> None:
     scenarios = results["scenarios"]
-    table = Table(title=f"one process each, {CONNECTIONS} connections, {SECONDS}s per scenario")
+    table = Table(
+        title=f"one process each, {CONNECTIONS} connections ({LATENCY_CONNECTIONS} for "
+        f"search), {SECONDS}s per scenario"
+    )
     for column in ("scenario", "requests/s", "p50 ms", "p99 ms", "errors"):
         table.add_column(column, justify="left" if column == "scenario" else "right")
     for name, outcome in scenarios.items():
@@ -542,5 +572,32 @@ def report(results: dict[str, Any]) -> None:
     console.print(f"written to {RESULTS / 'latest.json'} and bench-{stamp}.json")
 
 
+async def main_reindex() -> None:
+    """`make bench-reindex`: the reindex at scale (BENCH_REINDEX_ARTICLES, default 100,000
+    stories, in a database of its own), next to Meilisearch's rate for the same documents."""
+    articles = int(os.environ.get("BENCH_REINDEX_ARTICLES", "100000"))
+    url = make_url(DATABASE_URL).set(database="newsroom_bench_reindex").render_as_string(False)
+    counts = await prepare_corpus(url, articles=articles, comments=0)
+    meili = LocalMeilisearch(WORK / "meilisearch-reindex")
+    await meili.start()
+    try:
+        indexing = await measure_indexing(meili, url)
+    finally:
+        await meili.stop()
+    console.print(
+        f"reindex of {indexing['documents']} stories: {indexing['reindex_docs_per_s']:.0f}/s; "
+        f"Meilisearch direct: {indexing['direct_docs_per_s']:.0f}/s; "
+        f"ratio {indexing['ratio']:.2f} (target at least 0.8)"
+    )
+    results = {
+        "run_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "corpus": counts,
+        "indexing": indexing,
+        "machine": machine(),
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "reindex-latest.json").write_text(json.dumps(results, indent=2) + "\n")
+
+
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(main_reindex() if sys.argv[1:] == ["reindex"] else main())
