@@ -51,7 +51,7 @@ from search import articles as search_articles
 from search.client import SearchClient
 from search.documents import to_document
 from search.indexes import ensure_articles_index
-from search.reindex import reindex
+from search.reindex import REBUILD_TASK_TIMEOUT_MS, reindex
 from search.server import LocalMeilisearch, _free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -145,7 +145,7 @@ async def measure_indexing(meili: LocalMeilisearch, url: str = DATABASE_URL) -> 
         ]
         for task in tasks:
             if task is not None:
-                await client.wait(task)
+                await client.wait(task, timeout_ms=REBUILD_TASK_TIMEOUT_MS)
         direct_seconds = time.perf_counter() - started
         await client.delete_index(direct_index)
     finally:

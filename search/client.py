@@ -90,10 +90,10 @@ class SearchClient:
         answer = await self._send("POST", "multi-search", {"queries": list(queries)})
         return answer["results"]
 
-    async def wait(self, task_uid: int) -> None:
+    async def wait(self, task_uid: int, *, timeout_ms: int = TASK_TIMEOUT_MS) -> None:
         """Wait for a task and raise unless it succeeded."""
         async with translated():
-            result = await self.sdk.wait_for_task(task_uid, timeout_in_ms=TASK_TIMEOUT_MS)
+            result = await self.sdk.wait_for_task(task_uid, timeout_in_ms=timeout_ms)
         if result.status != "succeeded":
             raise SearchRejected(f"task {task_uid} ended {result.status}: {result.error}")
 

@@ -18,6 +18,9 @@ from search.documents import to_document
 from search.indexes import ensure_articles_index
 
 BATCH_SIZE = 1000
+# Meilisearch indexes batches enqueued together as one: at 100,000 stories the first task ends
+# only when most of them are done, minutes later on two cores. A rebuild is a batch job.
+REBUILD_TASK_TIMEOUT_MS = 3_600_000
 
 
 async def count_documents_to_index(engine: AsyncEngine) -> int:
@@ -54,7 +57,7 @@ async def reindex(
             if on_progress:
                 on_progress(len(documents))
     for task in tasks:
-        await client.wait(task)
+        await client.wait(task, timeout_ms=REBUILD_TASK_TIMEOUT_MS)
     await client.swap(client.articles, fresh)
     await client.delete_index(fresh)
     async with engine.connect() as conn:
