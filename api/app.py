@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 from cross_web import HTTPException
+from graphql import OperationType
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -28,6 +29,7 @@ from strawberry.types.unset import UNSET
 from api import cache, http_cache
 from api.cache import Entry, ResultCache, open_cache
 from api.context import Context
+from api.cors import ReaderCORS
 from api.errors import format_error
 from api.limits import Limits
 from api.ratelimit import RateLimits
@@ -78,6 +80,10 @@ class GraphQLApp(GraphQL[Context, None]):
             if refused is not None:
                 return refused
             request.state.persisted_query = query
+        if getattr(request.state, "foreign_origin", False) and query:
+            refused = _foreign(request, query, operation.operation_name)
+            if refused is not None:
+                return refused
         digest = None
         if services.cache is not None and query and "authorization" not in request.headers:
             digest = http_cache.normalized(query, operation.operation_name)
@@ -176,9 +182,21 @@ async def _persisted(
     return None, operation.query
 
 
-def _graphql_error(message: str, code: str) -> Response:
+def _graphql_error(message: str, code: str, status_code: int = 200) -> Response:
     body = {"errors": [{"message": message, "extensions": {"code": code}}]}
-    return Response(orjson.dumps(body), media_type="application/json")
+    return Response(orjson.dumps(body), status_code=status_code, media_type="application/json")
+
+
+def _foreign(request: Request, query: str, operation_name: str | None) -> Response | None:
+    """Another site's page may read; it may not write nor send credentials (see api/cors.py)."""
+    described = http_cache.describe(query, operation_name)
+    if "authorization" in request.headers:
+        reason = "credentials are only accepted from the site's own origins"
+    elif described is not None and described[0] is OperationType.MUTATION:
+        reason = "mutations are only accepted from the site's own origins"
+    else:
+        return None
+    return _graphql_error(f"{reason} (CORS_ALLOW_ORIGINS)", "FORBIDDEN", 403)
 
 
 def _cached_response(
@@ -336,6 +354,7 @@ def create_app(
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(ReaderCORS, allow_origins=settings.cors_allow_origins.split(","))
     return app
 
 

@@ -69,10 +69,19 @@ def read_operation(request: Request, body: bytes) -> Operation:
     return Operation(query, variables or {}, name, digest if isinstance(digest, str) else None)
 
 
-@lru_cache(maxsize=1024)
 def normalized(query: str, operation_name: str | None) -> str | None:
     """A digest of the document as GraphQL prints it (so whitespace and comments don't split
     the cache), or None unless the chosen operation is a query."""
+    described = describe(query, operation_name)
+    if described is None or described[0] is not OperationType.QUERY:
+        return None
+    return described[1]
+
+
+@lru_cache(maxsize=1024)
+def describe(query: str, operation_name: str | None) -> tuple[OperationType, str] | None:
+    """The chosen operation's type and the document's digest; None when Strawberry will refuse
+    the document anyway (a syntax error, no such operation)."""
     try:
         document = parse(query)
     except GraphQLSyntaxError:
@@ -83,9 +92,10 @@ def normalized(query: str, operation_name: str | None) -> str | None:
         for op in operations
         if operation_name is None or (op.name is not None and op.name.value == operation_name)
     ]
-    if len(chosen) != 1 or chosen[0].operation is not OperationType.QUERY:
+    if len(chosen) != 1:
         return None
-    return hashlib.blake2b(print_ast(document).encode(), digest_size=16).hexdigest()
+    digest = hashlib.blake2b(print_ast(document).encode(), digest_size=16).hexdigest()
+    return chosen[0].operation, digest
 
 
 def cache_key(document_digest: str, operation: Operation, role: str = READER) -> str:

@@ -42,6 +42,7 @@ class Loaders:
         self.article_count_by_topic = by_key(listing.count_published_articles_by_topic)
         self.article_count_by_person = by_key(listing.count_published_articles_by_person)
         self.article_source_by_id = by_key(document.published_sources)
+        self.facet_label = by_key(listing.names_by_kind_and_slug)
         self.quotes_by_person = grouped(people.quotes_by_person)
         self.threads_by_article = grouped(comment.threads_by_article)
         self.replies_by_parent = grouped(comment.replies_by_parent)

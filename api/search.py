@@ -3,7 +3,6 @@ search engine is unreachable, marked `degraded`."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 import re
@@ -73,7 +72,15 @@ class SearchHit:
 class FacetValue:
     value: str = strawberry.field(description="The value to filter by (a slug or a year).")
     count: int
-    label: str = strawberry.field(description="The value as readers should see it.")
+    kind: strawberry.Private[str]
+
+    @strawberry.field(description="The value as readers should see it.")
+    async def label(self, info: Info) -> str:
+        # Looked up only when asked for: a sidebar that shows slugs costs no SQL.
+        if self.kind == "years":
+            return self.value
+        name = await info.context.loaders.facet_label.load((self.kind, self.value))
+        return name or self.value
 
 
 @strawberry.type(description="Hit counts per value, most frequent first (up to 100 values).")
@@ -124,20 +131,10 @@ def _mark_plain(text: str, words: list[str]) -> str:
     return pattern.sub(r"<mark>\1</mark>", escaped)
 
 
-async def _facets(info: Info, page: search_articles.SearchPage) -> SearchFacets:
-    slugs = {name: [value for value, _ in values] for name, values in page.facets.items()}
-    names = await read(
-        info.context.engine,
-        listing.names_by_slug,
-        slugs.get("topics", []),
-        slugs.get("people", []),
-        slugs.get("sections", []),
-    )
-
+def _facets(page: search_articles.SearchPage) -> SearchFacets:
     def values(kind: str) -> list[FacetValue]:
-        labels = names.get(kind, {})
         return [
-            FacetValue(value=value, count=count, label=labels.get(value, value))
+            FacetValue(value=value, count=count, kind=kind)
             for value, count in page.facets.get(kind, [])
         ]
 
@@ -161,11 +158,8 @@ async def _from_engine(
         where=where,
         sort=search_articles.Sort(sort.value),
     )
-    # Stories and facet labels come from SQL; fetch them side by side.
-    rows, facets = await asyncio.gather(
-        info.context.loaders.article_by_id.load_many([h.article_id for h in found.hits]),
-        _facets(info, found),
-    )
+    rows = await info.context.loaders.article_by_id.load_many([h.article_id for h in found.hits])
+    facets = _facets(found)
     hits = []
     for hit, row in zip(found.hits, rows, strict=True):
         if row is None:

@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     )
     result_cache_entries: int = Field(default=10_000, ge=1, description="in-process cache size")
     result_cache_ttl: int = Field(default=3600, ge=1, description="seconds an answer is kept")
+    cors_allow_origins: str = Field(
+        default="", description="comma-separated origins allowed credentials and mutations"
+    )
     http_max_age: int = Field(
         default=0, ge=0, description="seconds a CDN may reuse a reader answer without asking"
     )

@@ -578,6 +578,9 @@ async def main_reindex() -> None:
     articles = int(os.environ.get("BENCH_REINDEX_ARTICLES", "100000"))
     url = make_url(DATABASE_URL).set(database="newsroom_bench_reindex").render_as_string(False)
     counts = await prepare_corpus(url, articles=articles, comments=0)
+    # A fresh Meilisearch: an interrupted run leaves its queued tasks behind, and they would be
+    # processed during this one.
+    shutil.rmtree(WORK / "meilisearch-reindex", ignore_errors=True)
     meili = LocalMeilisearch(WORK / "meilisearch-reindex")
     await meili.start()
     try:

@@ -224,6 +224,17 @@ async def people_with_prefix(conn: AsyncConnection, prefix: str, limit: int) -> 
     return await _named_with_prefix(conn, Person, prefix, limit, in_story)
 
 
+async def names_by_kind_and_slug(
+    conn: AsyncConnection, keys: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], str]:
+    """Display names keyed by ("topics" | "people" | "sections", slug)."""
+    wanted: dict[str, list[str]] = {"topics": [], "people": [], "sections": []}
+    for kind, slug in keys:
+        wanted.setdefault(kind, []).append(slug)
+    names = await names_by_slug(conn, wanted["topics"], wanted["people"], wanted["sections"])
+    return {(kind, slug): name for kind, found in names.items() for slug, name in found.items()}
+
+
 async def names_by_slug(
     conn: AsyncConnection, topics: Sequence[str], people: Sequence[str], sections: Sequence[str]
 ) -> dict[str, dict[str, str]]:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import httpx
+import sqlalchemy as sa
 from asgi_lifespan import LifespanManager
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.app import create_app
 from models.session import create_engine
@@ -72,3 +74,86 @@ async def test_a_body_over_the_limit_is_refused_with_413(client: httpx.AsyncClie
     )
     assert response.status_code == 413
     assert "request body over 1000000 bytes" in response.text
+
+
+# Cross-origin rules (api/cors.py) ----------------------------------------------------------------
+
+FOREIGN = {"Origin": "https://blog.example"}
+COMMENT = """mutation ($input: PostCommentInput!) { postComment(input: $input) { __typename } }"""
+
+
+async def test_any_site_may_read_anonymously(client: httpx.AsyncClient, sample: None) -> None:
+    preflight = await client.options(
+        "/graphql",
+        headers={
+            **FOREIGN,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type",
+        },
+    )
+    assert preflight.status_code == 204
+    assert preflight.headers["access-control-allow-origin"] == "*"
+    assert "authorization" not in preflight.headers["access-control-allow-headers"].lower()
+
+    response = await client.post(
+        "/graphql", json={"query": "{ articles(first: 1) { totalCount } }"}, headers=FOREIGN
+    )
+    assert response.status_code == 200
+    assert response.headers["access-control-allow-origin"] == "*"
+    assert "access-control-allow-credentials" not in response.headers
+
+
+async def test_other_sites_may_not_write_nor_send_credentials(
+    client: httpx.AsyncClient, sample: None, db: AsyncEngine, editor: dict
+) -> None:
+    from models import Comment
+
+    variables = {"input": {"articleSlug": SAMPLE_SLUG, "authorName": "X", "body": "Hello"}}
+    before = await _count(db, Comment)
+    refused = await client.post(
+        "/graphql", json={"query": COMMENT, "variables": variables}, headers=FOREIGN
+    )
+    assert refused.status_code == 403
+    assert refused.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert await _count(db, Comment) == before
+
+    with_token = await client.post(
+        "/graphql", json={"query": "{ drafts { totalCount } }"}, headers={**FOREIGN, **editor}
+    )
+    assert with_token.status_code == 403
+
+
+async def test_the_newsrooms_own_origins_may_write(db: AsyncEngine, sample: None) -> None:
+    from api.settings import Settings
+
+    settings = Settings(cors_allow_origins="https://newsroom.example,https://admin.example")
+    app = create_app(settings, engine=db)
+    origin = {"Origin": "https://admin.example"}
+    variables = {"input": {"articleSlug": SAMPLE_SLUG, "authorName": "X", "body": "Hello"}}
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            response = await client.post(
+                "/graphql", json={"query": COMMENT, "variables": variables}, headers=origin
+            )
+            same_site = await client.post(
+                "/graphql",
+                json={"query": COMMENT, "variables": variables},
+                headers={"Origin": "http://test"},
+            )
+    assert response.json()["data"]["postComment"]["__typename"] == "CommentPosted"
+    assert response.headers["access-control-allow-origin"] == "https://admin.example"
+    assert response.headers["access-control-allow-credentials"] == "true"
+    assert same_site.status_code == 200
+
+
+async def _count(engine: AsyncEngine, model: type) -> int:
+    async with engine.connect() as conn:
+        return (await conn.execute(sa.select(sa.func.count()).select_from(model))).scalar_one()
+
+
+async def test_a_batch_of_operations_is_refused_clearly(client: httpx.AsyncClient) -> None:
+    batch = [{"query": "{ sections { slug } }"}, {"query": "{ sections { name } }"}]
+    response = await client.post("/graphql", json=batch)
+    assert response.status_code == 400
+    assert "batch" in response.text.lower()

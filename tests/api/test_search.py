@@ -87,6 +87,19 @@ async def test_facets_count_topics_sections_and_years(
     assert sum(years.values()) == 122
 
 
+async def test_facet_labels_are_the_names_readers_see(
+    search_client: httpx.AsyncClient, indexed: None
+) -> None:
+    query = """{ search(query: "Peskov") { facets {
+        topics { value label } people { value label } sections { value label } years { value label }
+    } } }"""
+    facets = (await gql(search_client, query))["search"]["facets"]
+    labels = {kind: {f["value"]: f["label"] for f in values} for kind, values in facets.items()}
+    assert labels["topics"]["war-in-ukraine"] == "War in Ukraine"
+    assert labels["sections"]["news"] == "News"
+    assert labels["years"] == {"2024": "2024"}
+
+
 async def test_a_topic_filter_narrows_the_hits(
     search_client: httpx.AsyncClient, indexed: None
 ) -> None:
