@@ -72,7 +72,7 @@ class GraphQLApp(GraphQL[Context, None]):
         try:
             operation = http_cache.read_operation(request, await request.body())
         except http_cache.NotAnOperation:
-            return await super().run(request, context, root_value)
+            return await self._execute(request)
         services: Services = request.app.state.services
         query = operation.query
         if operation.persisted_hash is not None and services.persisted is not None:
@@ -88,7 +88,7 @@ class GraphQLApp(GraphQL[Context, None]):
         if services.cache is not None and query and "authorization" not in request.headers:
             digest = http_cache.normalized(query, operation.operation_name)
         if digest is None:
-            response = await super().run(request, context, root_value)
+            response = await self._execute(request)
             response.headers.setdefault("Cache-Control", "no-store")
             return response
         return await self._cached(request, services, http_cache.cache_key(digest, operation))
@@ -99,7 +99,7 @@ class GraphQLApp(GraphQL[Context, None]):
         if entry is not None:
             return _cached_response(request, services.settings, entry, hit=True)
         reads = cache.collect()
-        response = await super().run(request)
+        response = await self._execute(request)
         if (
             response.status_code != 200
             or getattr(request.state, "failed", True)
@@ -110,6 +110,17 @@ class GraphQLApp(GraphQL[Context, None]):
         entry = Entry.of(bytes(response.body))
         await services.cache.put(key, entry, reads, epoch)
         return _cached_response(request, services.settings, entry, hit=False, sent=response)
+
+    async def _execute(self, request: Request) -> Response:
+        """Run the operation within REQUEST_TIME_LIMIT: runaway work ends with a clear error,
+        and a write cut short rolls back (its transaction never commits)."""
+        limit = request.app.state.services.settings.request_time_limit
+        try:
+            async with asyncio.timeout(limit):
+                return await super().run(request)
+        except TimeoutError:
+            message = f"The request took longer than {limit:g} s and was stopped; nothing changed"
+            return _graphql_error(message, "SERVICE_UNAVAILABLE", 503)
 
     def encode_json(self, data: object) -> bytes:  # type: ignore[override]
         return orjson.dumps(data)

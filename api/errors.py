@@ -13,6 +13,7 @@ from typing import Any
 
 from graphql import ArgumentNode, GraphQLError, Node, VariableNode, visit
 from graphql.language import Visitor
+from sqlalchemy import exc as sa_exc
 
 logger = logging.getLogger("newsroom.api")
 
@@ -31,7 +32,17 @@ class ErrorCode(StrEnum):
     FORBIDDEN = "FORBIDDEN"
     QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
     QUERY_TOO_DEEP = "QUERY_TOO_DEEP"
+    SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
     INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+
+
+def unavailable(error: BaseException) -> bool:
+    """The database could not be reached: the client should retry, nothing is wrong with it."""
+    if isinstance(error, sa_exc.DBAPIError):
+        return error.connection_invalidated or isinstance(
+            error, sa_exc.OperationalError | sa_exc.InterfaceError
+        )
+    return isinstance(error, OSError | TimeoutError | sa_exc.TimeoutError)
 
 
 class ApiError(Exception):
@@ -123,6 +134,12 @@ def format_error(error: GraphQLError, document: Node | None, request_id: str) ->
     elif original is None or isinstance(original, GraphQLError):
         # Parse, validation and variable-coercion errors: graphql-core's wording is safe.
         formatted = _classify_request_error(error, document)
+    elif unavailable(original):
+        formatted = {
+            "message": f"The database is unavailable; retry shortly (request id {request_id})",
+            "code": ErrorCode.SERVICE_UNAVAILABLE,
+            "requestId": request_id,
+        }
     else:
         formatted = {
             "message": f"Internal server error (request id {request_id})",

@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     )
     result_cache_entries: int = Field(default=10_000, ge=1, description="in-process cache size")
     result_cache_ttl: int = Field(default=3600, ge=1, description="seconds an answer is kept")
+    request_time_limit: float = Field(
+        default=10.0, gt=0, description="seconds one request may run before it is stopped"
+    )
     cors_allow_origins: str = Field(
         default="", description="comma-separated origins allowed credentials and mutations"
     )

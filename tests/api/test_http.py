@@ -157,3 +157,40 @@ async def test_a_batch_of_operations_is_refused_clearly(client: httpx.AsyncClien
     response = await client.post("/graphql", json=batch)
     assert response.status_code == 400
     assert "batch" in response.text.lower()
+
+
+async def test_an_unreachable_database_is_service_unavailable_not_a_hang(tmp_path) -> None:
+    """Nothing listens on port 1: every read fails at once, with a code a client can act on."""
+    import time
+
+    from api.settings import Settings
+
+    engine = create_engine("postgresql://postgres@127.0.0.1:1/newsroom")
+    app = create_app(Settings(data_dir=tmp_path), engine=engine)
+    try:
+        async with LifespanManager(app) as manager:
+            transport = httpx.ASGITransport(app=manager.app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+                started = time.monotonic()
+                body = await client.post("/graphql", json={"query": "{ sections { slug } }"})
+                elapsed = time.monotonic() - started
+                ready = await client.get("/readyz")
+    finally:
+        await engine.dispose()
+    error = body.json()["errors"][0]
+    assert error["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+    assert "request id" in error["message"] and "Traceback" not in body.text
+    assert elapsed < 5
+    assert ready.status_code == 503
+
+
+async def test_a_request_over_the_time_limit_is_stopped(db: AsyncEngine, sample: None) -> None:
+    from api.settings import Settings
+
+    app = create_app(Settings(request_time_limit=0.000001), engine=db)
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            response = await client.post("/graphql", json={"query": "{ sections { slug } }"})
+    assert response.status_code == 503
+    assert response.json()["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
