@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -26,7 +27,7 @@ from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 
-from api import cache, http_cache
+from api import cache, http_cache, observability
 from api.cache import Entry, ResultCache, open_cache
 from api.context import Context
 from api.cors import ReaderCORS
@@ -69,11 +70,19 @@ class GraphQLApp(GraphQL[Context, None]):
     ) -> Response:
         if not isinstance(request, Request) or request.method not in ("GET", "POST"):
             return await super().run(request, context, root_value)
+        started = time.perf_counter()
+        response = await self._answer(request)
+        operation = getattr(request.state, "operation_name", None)
+        observability.record(request, operation, response, started)
+        return response
+
+    async def _answer(self, request: Request) -> Response:
         try:
             operation = http_cache.read_operation(request, await request.body())
         except http_cache.NotAnOperation:
             return await self._execute(request)
         services: Services = request.app.state.services
+        request.state.operation_name = operation.operation_name
         query = operation.query
         if operation.persisted_hash is not None and services.persisted is not None:
             refused, query = await _persisted(services.persisted, operation)
@@ -169,6 +178,7 @@ class GraphQLApp(GraphQL[Context, None]):
             document = getattr(context, "document", None)
             request_id = getattr(context, "request_id", "-")
             body["errors"] = [format_error(e, document, request_id) for e in result.errors]
+            request.state.error_codes = [e["extensions"].get("code", "") for e in body["errors"]]
         if result.extensions:
             body["extensions"] = result.extensions
         return body
@@ -362,6 +372,7 @@ def create_app(
         Route("/graphql", graphql, methods=["GET", "POST"]),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
+        Route("/metrics", observability.metrics),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)

@@ -321,10 +321,10 @@ def serve(
     """Serve the API with uvicorn on HOST:PORT."""
     import uvicorn
 
+    from api.observability import configure_logging
+
     settings = _settings()
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(levelname)s %(name)s %(message)s"
-    )
+    configure_logging(settings.log_level)
     # One line per Meilisearch call is noise at INFO, and would log every search URL.
     logging.getLogger("httpx2").setLevel(logging.WARNING)
     console.print(f"GraphQL API and GraphiQL at http://{settings.host}:{settings.port}/graphql")
@@ -335,6 +335,10 @@ def serve(
         port=settings.port,
         reload=reload,
         log_level=settings.log_level,
+        # Our JSON logging stays in place, and our access line (api/observability.py) replaces
+        # uvicorn's, which would log query strings.
+        log_config=None,
+        access_log=False,
     )
 
 

@@ -1,0 +1,117 @@
+"""What an operator watches: one JSON log line per request and Prometheus metrics at /metrics.
+
+Log lines carry the request id, operation name, duration, status, cache outcome and error codes;
+never a token, a variable or a comment body (variables are readers' text).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from pythonjsonlogger.json import JsonFormatter
+from starlette.requests import Request
+from starlette.responses import Response
+
+from models import outbox
+from models.base import utcnow
+
+access_log = logging.getLogger("newsroom.access")
+
+registry = CollectorRegistry()
+REQUESTS = Counter(
+    "newsroom_graphql_requests", "GraphQL requests", ["operation", "status"], registry=registry
+)
+LATENCY = Histogram(
+    "newsroom_graphql_request_seconds",
+    "Time to answer a GraphQL request",
+    ["operation"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+    registry=registry,
+)
+ERRORS = Counter("newsroom_graphql_errors", "Errors in answers", ["code"], registry=registry)
+CACHE = Counter("newsroom_result_cache", "Result cache lookups", ["outcome"], registry=registry)
+OUTBOX_PENDING = Gauge("newsroom_outbox_pending", "Search outbox rows waiting", registry=registry)
+OUTBOX_AGE = Gauge(
+    "newsroom_outbox_oldest_seconds", "Age of the oldest waiting outbox row", registry=registry
+)
+SEARCH_UP = Gauge(
+    "newsroom_search_up", "1 when Meilisearch answers its health check", registry=registry
+)
+POOL_IN_USE = Gauge(
+    "newsroom_db_pool_checked_out", "Database connections in use", registry=registry
+)
+POOL_SIZE = Gauge("newsroom_db_pool_size", "Database connections kept open", registry=registry)
+
+METRICS_TIMEOUT_SECONDS = 2.0
+
+
+def configure_logging(level: str) -> None:
+    """JSON lines on stderr for every logger (uvicorn's access log is off: ours replaces it)."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter("{asctime}{levelname}{name}{message}", style="{"))
+    logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+
+
+def record(request: Request, operation: str | None, response: Response, started: float) -> None:
+    """Count, time and log one answered request."""
+    elapsed = time.perf_counter() - started
+    name = operation or "-"
+    codes: list[str] = getattr(request.state, "error_codes", [])
+    cache_outcome = response.headers.get("x-cache")
+    REQUESTS.labels(name, str(response.status_code)).inc()
+    LATENCY.labels(name).observe(elapsed)
+    for code in codes:
+        ERRORS.labels(code).inc()
+    if cache_outcome:
+        CACHE.labels(cache_outcome.lower()).inc()
+    access_log.info(
+        "graphql request",
+        extra={
+            "request_id": response.headers.get("x-request-id"),
+            "operation": name,
+            "duration_ms": round(elapsed * 1000, 2),
+            "status": response.status_code,
+            "cache": cache_outcome.lower() if cache_outcome else "bypass",
+            "error_codes": codes,
+        },
+    )
+
+
+async def metrics(request: Request) -> Response:
+    """Prometheus text format; the gauges are read at scrape time, each within a short limit."""
+    engine = request.app.state.engine
+    services: Any = request.app.state.services
+    pool = engine.pool
+    if hasattr(pool, "checkedout"):
+        POOL_IN_USE.set(pool.checkedout())
+        POOL_SIZE.set(pool.size())
+    try:
+        async with asyncio.timeout(METRICS_TIMEOUT_SECONDS), engine.connect() as conn:
+            waiting = await outbox.backlog(conn)
+        OUTBOX_PENDING.set(waiting["pending"])
+        oldest = waiting["oldest"]
+        OUTBOX_AGE.set((utcnow() - oldest).total_seconds() if oldest else 0)
+    except Exception:  # an unreachable database must not break the scrape
+        OUTBOX_PENDING.set(float("nan"))
+        OUTBOX_AGE.set(float("nan"))
+    search = services.search
+    up = False
+    if search is not None:
+        try:
+            async with asyncio.timeout(METRICS_TIMEOUT_SECONDS):
+                up = await search.client.healthy()
+        except Exception:  # unreachable is what this gauge reports
+            up = False
+    SEARCH_UP.set(1 if up else 0)
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
