@@ -315,6 +315,8 @@ def create_app(
         owns_engine, owns_search = engine is None, search is None and engine is None
         if owns_engine:
             settings.ensure_data_dir()
+            # Worker processes started by uvicorn (WORKERS > 1) log JSON lines too.
+            observability.configure_logging(settings.log_level)
         app.state.engine = engine or create_engine(settings.resolved_database_url)
         service = await _open_search(settings, app.state.engine) if owns_search else search
         result_cache = _open_result_cache(settings)

@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlalchemy.engine import make_url
 
 from api.services import open_search
 from api.settings import Settings
@@ -314,6 +315,18 @@ def worker() -> None:
     asyncio.run(run())
 
 
+def _missing_for_workers(settings: Settings) -> list[str]:
+    """What several worker processes need that one process does not."""
+    missing = []
+    if make_url(settings.resolved_database_url).get_backend_name() == "sqlite":
+        missing.append("DATABASE_URL of a PostgreSQL database (SQLite serves one process)")
+    if settings.result_cache and not settings.redis_url:
+        missing.append("REDIS_URL, so that every worker sees every cache invalidation")
+    if not settings.meili_url:
+        missing.append("MEILI_URL, so that the workers share one Meilisearch")
+    return missing
+
+
 @app.command()
 def serve(
     reload: Annotated[bool, typer.Option(help="Restart on code changes (development).")] = False,
@@ -325,6 +338,9 @@ def serve(
 
     settings = _settings()
     configure_logging(settings.log_level)
+    if settings.workers > 1 and (missing := _missing_for_workers(settings)):
+        console.print(f"WORKERS={settings.workers} needs {'; '.join(missing)}")
+        raise typer.Exit(code=2)
     # One line per Meilisearch call is noise at INFO, and would log every search URL.
     logging.getLogger("httpx2").setLevel(logging.WARNING)
     console.print(f"GraphQL API and GraphiQL at http://{settings.host}:{settings.port}/graphql")
@@ -334,6 +350,7 @@ def serve(
         host=settings.host,
         port=settings.port,
         reload=reload,
+        workers=settings.workers,
         log_level=settings.log_level,
         # Our JSON logging stays in place, and our access line (api/observability.py) replaces
         # uvicorn's, which would log query strings.

@@ -20,6 +20,7 @@ class Settings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int = 8000
+    workers: int = Field(default=1, ge=1, description="uvicorn worker processes")
     meili_url: str | None = Field(default=None, description="unset: start a local Meilisearch")
     meili_master_key: str | None = None
     meili_binary: str | None = Field(default=None, description="the local Meilisearch binary")

@@ -70,16 +70,35 @@ async def enqueue_articles_of_person(session: AsyncSession, person_id: int) -> N
     enqueue_articles(session, ids)
 
 
+# How long a claimed batch stays with the worker that took it; if that worker dies, another
+# takes the rows once the lease runs out.
+CLAIM_LEASE = timedelta(minutes=5)
+
+
 async def next_batch(conn: AsyncConnection, limit: int) -> OutboxBatch:
-    """The oldest rows that are due, and the distinct articles they name."""
-    rows = list(
-        await conn.execute(
-            sa.select(OutboxEntry.id, OutboxEntry.article_id)
-            .where(OutboxEntry.processed_at.is_(None), OutboxEntry.available_at <= utcnow())
-            .order_by(OutboxEntry.id)
-            .limit(limit)
-        )
+    """Claim the oldest rows that are due, and the distinct articles they name.
+
+    Several API processes may each run a worker: claiming pushes the rows' `available_at` past a
+    lease in the same transaction, and on PostgreSQL `FOR UPDATE SKIP LOCKED` lets concurrent
+    workers take different rows instead of waiting for, or repeating, each other's.
+    The caller's transaction must commit the claim before the rows are processed.
+    """
+    now = utcnow()
+    due = (
+        sa.select(OutboxEntry.id, OutboxEntry.article_id)
+        .where(OutboxEntry.processed_at.is_(None), OutboxEntry.available_at <= now)
+        .order_by(OutboxEntry.id)
+        .limit(limit)
     )
+    if conn.dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    rows = list(await conn.execute(due))
+    if rows:
+        await conn.execute(
+            sa.update(OutboxEntry)
+            .where(OutboxEntry.id.in_([row.id for row in rows]))
+            .values(available_at=now + CLAIM_LEASE)
+        )
     return OutboxBatch(
         entry_ids=[row.id for row in rows],
         article_ids=list(dict.fromkeys(row.article_id for row in rows)),

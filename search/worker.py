@@ -53,10 +53,11 @@ class OutboxWorker:
 
     async def drain_once(self) -> int:
         """Apply one batch; answers how many outbox rows it processed."""
-        async with self.engine.connect() as conn:
+        async with self.engine.begin() as conn:
             batch = await outbox.next_batch(conn, self.batch_size)
-            if not batch.entry_ids:
-                return 0
+        if not batch.entry_ids:
+            return 0
+        async with self.engine.connect() as conn:
             sources = await published_sources(conn, batch.article_ids)
         removed = [article_id for article_id in batch.article_ids if article_id not in sources]
         try:
