@@ -47,6 +47,7 @@ logger = logging.getLogger("newsroom.api")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 READY_TIMEOUT_SECONDS = 2.0
+GRAPHQL_RESPONSE = "application/graphql-response+json"
 
 
 @dataclass
@@ -72,6 +73,12 @@ class GraphQLApp(GraphQL[Context, None]):
             return await super().run(request, context, root_value)
         started = time.perf_counter()
         response = await self._answer(request)
+        if GRAPHQL_RESPONSE in request.headers.get("accept", ""):
+            # GraphQL over HTTP: with its own media type, a request that could not run at all
+            # (it did not parse or validate) is a 400, not a 200 with errors.
+            response.headers["content-type"] = f"{GRAPHQL_RESPONSE}; charset=utf-8"
+            if getattr(request.state, "not_executed", False) and response.status_code == 200:
+                response.status_code = 400
         operation = getattr(request.state, "operation_name", None)
         observability.record(request, operation, response, started)
         return response
@@ -173,6 +180,12 @@ class GraphQLApp(GraphQL[Context, None]):
     ) -> GraphQLHTTPResponse:
         body: GraphQLHTTPResponse = {"data": result.data}
         request.state.failed = bool(result.errors)
+        # Errors before execution (parse, validation, variables) carry no path.
+        request.state.not_executed = (
+            bool(result.errors)
+            and result.data is None
+            and all(e.path is None for e in result.errors)
+        )
         if result.errors:
             context = getattr(request.state, "graphql_context", None)
             document = getattr(context, "document", None)

@@ -194,3 +194,28 @@ async def test_a_request_over_the_time_limit_is_stopped(db: AsyncEngine, sample:
             response = await client.post("/graphql", json={"query": "{ sections { slug } }"})
     assert response.status_code == 503
     assert response.json()["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+
+
+async def test_the_graphql_response_media_type_when_the_client_accepts_it(
+    client: httpx.AsyncClient, sample: None
+) -> None:
+    accept = {"Accept": "application/graphql-response+json, application/json;q=0.9"}
+    ok = await client.post("/graphql", json={"query": "{ sections { slug } }"}, headers=accept)
+    assert ok.status_code == 200
+    assert ok.headers["content-type"].startswith("application/graphql-response+json")
+    invalid = await client.post("/graphql", json={"query": "{ nope }"}, headers=accept)
+    assert invalid.status_code == 400
+    assert invalid.json()["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    plain = await client.post("/graphql", json={"query": "{ nope }"})
+    assert plain.status_code == 200
+    assert plain.headers["content-type"].startswith("application/json")
+
+
+async def test_a_field_error_is_still_a_200_with_the_graphql_response_type(
+    client: httpx.AsyncClient,
+) -> None:
+    accept = {"Accept": "application/graphql-response+json"}
+    body = {"query": "{ articles(first: 500) { totalCount } }"}
+    response = await client.post("/graphql", json=body, headers=accept)
+    assert response.status_code == 200
+    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
