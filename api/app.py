@@ -142,12 +142,11 @@ class GraphQLApp(GraphQL[Context, None]):
         return orjson.dumps(data)
 
     async def get_context(self, request: Request, response: Any) -> Context:  # type: ignore[override]
-        given = request.headers.get("x-request-id", "")
         services: Services = request.app.state.services
         context = Context.create(
             request.app.state.engine,
             services.search.client if services.search else None,
-            given if _REQUEST_ID.match(given) else None,
+            _given_request_id(request),
         )
         context.services = services
         context.client_address = request.client.host if request.client else "unknown"
@@ -197,6 +196,12 @@ class GraphQLApp(GraphQL[Context, None]):
         return body
 
 
+def _given_request_id(request: Request) -> str | None:
+    """The client's X-Request-ID, when it is one we can safely log and echo."""
+    given = request.headers.get("x-request-id", "")
+    return given if _REQUEST_ID.match(given) else None
+
+
 async def _persisted(
     store: http_cache.PersistedQueries, operation: http_cache.Operation
 ) -> tuple[Response | None, str | None]:
@@ -236,16 +241,15 @@ def _foreign(request: Request, query: str, operation_name: str | None) -> Respon
 def _cached_response(
     request: Request, settings: Settings, entry: Entry, *, hit: bool, sent: Response | None = None
 ) -> Response:
-    given = request.headers.get("x-request-id", "")
+    # A miss keeps the id its execution logged under; a hit gets the client's, or a new one.
+    request_id = sent.headers.get("x-request-id") if sent is not None else None
     headers = {
         "ETag": entry.etag,
         "Cache-Control": f"public, max-age={settings.http_max_age}",
         "Vary": "Accept, Authorization",
         "X-Cache": "HIT" if hit else "MISS",
-        "X-Request-ID": given if _REQUEST_ID.match(given) else uuid.uuid4().hex,
+        "X-Request-ID": request_id or _given_request_id(request) or uuid.uuid4().hex,
     }
-    if sent is not None:
-        headers["X-Request-ID"] = sent.headers.get("x-request-id", headers["X-Request-ID"])
     if request.method == "GET" and http_cache.etag_matches(request, entry.etag):
         return Response(status_code=304, headers=headers)
     return Response(entry.body, media_type="application/json", headers=headers)

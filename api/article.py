@@ -34,7 +34,7 @@ class Section(Node):
 
     @classmethod
     def from_row(cls, row: Any) -> Section:
-        cache.read(f"section:{row.id}")
+        cache.read(cache.tag("section", row.id))
         return cls(id=to_global_id("Section", row.id), slug=row.slug, name=row.name)
 
 
@@ -136,7 +136,7 @@ class Article(Node):
 
     @classmethod
     def from_row(cls, row: Any) -> Article:
-        cache.read(cache.article(row.id))
+        cache.read(cache.tag("article", row.id))
         return cls(
             id=to_global_id("Article", row.id),
             pk=row.id,
@@ -183,7 +183,7 @@ class Article(Node):
 
     @strawberry.field(description="Published comments on the story, replies included.")
     async def comment_count(self, info: Info) -> int:
-        cache.read(cache.comments(self.pk))
+        cache.read(cache.tag("comments", self.pk))
         return await info.context.loaders.comment_count_by_article.load(self.pk) or 0
 
     @strawberry.field(description="Published top-level comments, each with its replies.")
@@ -194,7 +194,7 @@ class Article(Node):
         after: str | None = None,
         order: CommentOrder = CommentOrder.OLDEST,
     ) -> Connection[Comment]:
-        cache.read(cache.comments(self.pk))
+        cache.read(cache.tag("comments", self.pk))
         loaders = info.context.loaders
         descending = order is CommentOrder.NEWEST
         request = page_request(first, after, COMMENT_KEY, descending=descending)

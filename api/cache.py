@@ -25,7 +25,7 @@ from typing import Protocol
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from models.changes import Change
+from models.changes import Change, Kind
 
 logger = logging.getLogger("newsroom.cache")
 
@@ -45,12 +45,9 @@ def read(*tags: str) -> None:
         reads.update(tags)
 
 
-def article(article_id: int) -> str:
-    return f"article:{article_id}"
-
-
-def comments(article_id: int) -> str:
-    return f"comments:{article_id}"
+def tag(kind: Kind, pk: int) -> str:
+    """The tag of one thing a reader can see change: what reads record and writes drop."""
+    return f"{kind}:{pk}"
 
 
 def collect() -> set[str]:
@@ -63,7 +60,7 @@ def collect() -> set[str]:
 def tags_for(changes: Iterable[Change]) -> set[str]:
     tags: set[str] = set()
     for kind, pk in changes:
-        tags.add(f"{kind}:{pk}")
+        tags.add(tag(kind, pk))
         if kind == "comments":
             tags.add(ANY_COMMENT)
         else:
@@ -75,7 +72,7 @@ def tags_for(changes: Iterable[Change]) -> set[str]:
 def indexed_tags(article_ids: Iterable[int]) -> set[str]:
     """What to drop once the search engine holds new documents for these stories. Also covers
     writes made by another process without a shared cache (a `newsroom import`, say)."""
-    return {SEARCH, LIST, *(article(pk) for pk in article_ids)}
+    return {SEARCH, LIST, *(tag("article", pk) for pk in article_ids)}
 
 
 @dataclass(frozen=True, slots=True)

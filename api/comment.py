@@ -57,7 +57,7 @@ class Comment(Node):
 
     @classmethod
     def from_row(cls, row: Any) -> Comment:
-        cache.read(cache.comments(row.article_id))
+        cache.read(cache.tag("comments", row.article_id))
         return cls(
             id=to_global_id("Comment", row.id),
             pk=row.id,
@@ -92,7 +92,7 @@ class Comment(Node):
     ) -> Annotated[Article, strawberry.lazy("api.article")] | None:
         from api.article import Article
 
-        cache.read(cache.article(self.article_id))
+        cache.read(cache.tag("article", self.article_id))
         row = await info.context.loaders.article_by_id.load(self.article_id)
         return Article.from_row(row) if row is not None else None
 

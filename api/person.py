@@ -38,7 +38,7 @@ class Person(Node):
     @classmethod
     def from_row(cls, row: Any) -> Person:
         pk = getattr(row, "person_id", None) or row.id
-        cache.read(f"person:{pk}")
+        cache.read(cache.tag("person", pk))
         return cls(
             id=to_global_id("Person", pk),
             pk=pk,
@@ -108,7 +108,6 @@ class PersonQuery:
     async def people(
         self, info: Info, first: int = 50, after: str | None = None
     ) -> Connection[Person]:
-        cache.read(cache.LIST)
         return await alphabetical(
             info.context.engine,
             person_model.people,

@@ -11,6 +11,7 @@ from typing import Any, Generic, TypeVar
 
 import strawberry
 
+from api import cache
 from api.errors import BadUserInput
 from models.pagination import PageRequest
 
@@ -125,6 +126,8 @@ async def alphabetical(
 ) -> Connection[T]:
     """A connection over rows ordered by (name, id): topics, people."""
     from api.loaders import read
+
+    cache.read(cache.LIST)  # a new topic or person may join the list
 
     page = await read(engine, fetch, page_request(first, after, NAME_KEY, descending=False))
 

@@ -24,7 +24,7 @@ class Topic(Node):
 
     @classmethod
     def from_row(cls, row: Any) -> Topic:
-        cache.read(f"topic:{row.id}")
+        cache.read(cache.tag("topic", row.id))
         return cls(
             id=to_global_id("Topic", row.id),
             pk=row.id,
@@ -66,7 +66,6 @@ class TopicQuery:
     async def topics(
         self, info: Info, first: int = 50, after: str | None = None
     ) -> Connection[Topic]:
-        cache.read(cache.LIST)
         return await alphabetical(
             info.context.engine,
             topic_model.topics,

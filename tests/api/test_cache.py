@@ -155,11 +155,6 @@ async def test_persisted_queries_over_get_with_etags(
     assert unchanged.content == b""
 
 
-async def test_a_mutation_over_get_is_still_refused(client: httpx.AsyncClient) -> None:
-    response = await client.get("/graphql", params={"query": PUBLISH, "variables": "{}"})
-    assert response.status_code == 405
-
-
 # The stores themselves, against a real Redis ---------------------------------------------------
 
 
