@@ -5,7 +5,7 @@ answers the same page from the same tables, on the same machine, it says whether
 the right league. PostGraphile fits: it reflects the tables into a GraphQL schema with no code
 of ours and compiles each query into one SQL statement, so it is close to the fastest GraphQL
 over PostgreSQL gets. Its article page is `peer/article-page.graphql`, our
-`tests/contract/article-page.graphql` without `related` (which needs our search engine).
+`api/site/contract/article-page.graphql` without `related` (which needs our search engine).
 
 The Node package is pinned in `peer/package-lock.json` and installed with `npm ci`, so every run
 measures the same PostGraphile.

@@ -1,7 +1,7 @@
 """The raw limit: the article page written by hand as one Starlette endpoint, no GraphQL.
 
 It reads the same rows with the same model queries, asks Meilisearch for the same related
-stories, and answers the same JSON as `tests/contract/article-page.graphql`. What our API costs
+stories, and answers the same JSON as `api/site/contract/article-page.graphql`. What our API costs
 on top of this is what GraphQL execution costs. Served by `uvicorn bench.raw_limit:app`.
 """
 

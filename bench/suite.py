@@ -57,7 +57,7 @@ from search.server import LocalMeilisearch, _free_port
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "var" / "bench"
 RESULTS = ROOT / "bench" / "results"
-CONTRACT = ROOT / "tests" / "contract"
+CONTRACT = ROOT / "api" / "site" / "contract"
 DATABASE_URL = os.environ.get(
     "BENCH_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/newsroom_bench"
 )

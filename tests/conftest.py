@@ -29,7 +29,7 @@ from tests import postgres
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "demo" / "sample-articles.jsonl"
 BBC = ROOT / "demo" / "bbc-news.jsonl"
-CONTRACT = Path(__file__).resolve().parent / "contract"
+CONTRACT = Path(__file__).resolve().parents[1] / "api" / "site" / "contract"
 SAMPLE_SLUG = "kremlin-says-leaked-german-officers-call-proves-west-involved-in-ukraine"
 
 
