@@ -27,7 +27,7 @@ from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 
-from api import cache, http_cache, observability
+from api import cache, http_cache, observability, site
 from api.cache import Entry, ResultCache, open_cache
 from api.context import Context
 from api.cors import ReaderCORS
@@ -392,6 +392,7 @@ def create_app(
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", observability.metrics),
+        *site.routes,
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)

@@ -343,7 +343,10 @@ def serve(
         raise typer.Exit(code=2)
     # One line per Meilisearch call is noise at INFO, and would log every search URL.
     logging.getLogger("httpx2").setLevel(logging.WARNING)
-    console.print(f"GraphQL API and GraphiQL at http://{settings.host}:{settings.port}/graphql")
+    base = f"http://{settings.host}:{settings.port}"
+    console.print(
+        f"Reader site at {base}/, GraphQL API and GraphiQL at {base}/graphql", soft_wrap=True
+    )
     uvicorn.run(
         "api.app:create_app",
         factory=True,

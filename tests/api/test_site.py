@@ -1,0 +1,141 @@
+"""The reader site's server side: page shells and their headers, the embedded contract queries,
+the static files and /widget.js (the browser side is in tests/browser/)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+
+import httpx
+import pytest
+
+from models import screening
+from tests.conftest import SAMPLE_SLUG, contract
+
+PAGES = [
+    "/",
+    f"/articles/{SAMPLE_SLUG}",
+    "/search?q=taurus",
+    "/people/olaf-scholz",
+    "/topics/crimea",
+]
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+EMBEDDED = re.compile(r'<script type="application/json" id="queries">(.*?)</script>', re.S)
+WIDGET_HASH = hashlib.sha256(contract("related-widget").encode()).hexdigest()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _screening_model_loaded() -> None:
+    """The app loads the comment screening model at start-up; loaded here first, that start-up
+    stays within asgi-lifespan's 5 s on a busy machine (the model loads once per process)."""
+    screening.warm_up()
+
+
+def embedded_queries(page: str) -> dict[str, str]:
+    found = EMBEDDED.findall(page)
+    assert len(found) == 1
+    return json.loads(found[0])
+
+
+@pytest.mark.parametrize("path", PAGES)
+async def test_every_page_is_a_shell_with_the_security_headers(
+    client: httpx.AsyncClient, path: str
+) -> None:
+    response = await client.get(path)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    assert response.headers["content-security-policy"] == CSP
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["referrer-policy"] == "same-origin"
+    page = response.text
+    assert '<main id="main"' in page
+    assert '<form role="search" action="/search"' in page
+    assert '<label for="q">Search stories</label>' in page
+    assert '<a class="skip-link" href="#main">Skip to content</a>' in page
+    # The CSP allows no inline code: every script is a file or a JSON data block.
+    for tag in re.findall(r"<script[^>]*>", page):
+        assert 'src="/' in tag or 'type="application/json"' in tag, tag
+    assert "<style" not in page and " style=" not in page
+
+
+async def test_pages_embed_the_contract_queries_unchanged(client: httpx.AsyncClient) -> None:
+    expected = {
+        "/": {"search-suggest", "latest-articles"},
+        f"/articles/{SAMPLE_SLUG}": {
+            "search-suggest",
+            "article-page",
+            "comments-thread",
+            "post-comment",
+            "suggest-correction",
+        },
+        "/search?q=taurus": {"search-suggest", "site-search"},
+        "/people/olaf-scholz": {"search-suggest", "person-page"},
+        "/topics/crimea": {"search-suggest", "topic-page"},
+    }
+    for path, names in expected.items():
+        page = (await client.get(path)).text
+        queries = embedded_queries(page)
+        assert set(queries) == names
+        for name, text in queries.items():
+            assert text == contract(name)
+        # Escaped for <script>: no "<", ">" or "&" in the block itself.
+        block = EMBEDDED.findall(page)[0]
+        assert not set(block) & set("<>&")
+
+
+async def test_static_files_are_served_and_the_widget_template_is_not(
+    client: httpx.AsyncClient,
+) -> None:
+    for name in ("site.js", "article.js", "search.js", "site.css"):
+        response = await client.get(f"/static/{name}")
+        assert response.status_code == 200, name
+        assert response.headers["x-content-type-options"] == "nosniff"
+    assert "javascript" in (await client.get("/static/site.js")).headers["content-type"]
+    assert (await client.get("/static/widget.js")).status_code == 404
+
+
+async def test_widget_script_carries_the_query_hash_and_may_load_anywhere(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.get("/widget.js", headers={"Origin": "http://elsewhere.example"})
+    assert response.status_code == 200
+    assert "javascript" in response.headers["content-type"]
+    assert response.headers["access-control-allow-origin"] == "*"
+    assert response.headers["cache-control"] == "public, max-age=300"
+    script = response.text
+    assert f"const HASH = {json.dumps(WIDGET_HASH)};" in script
+    assert f"const QUERY = {json.dumps(contract('related-widget'))};" in script
+    assert 'const ORIGIN = "http://test";' in script
+    assert 'customElements.define("related-stories"' in script
+    assert "{{" not in script
+
+
+async def test_widget_query_runs_as_a_persisted_query_over_get_from_another_site(
+    client: httpx.AsyncClient, sample: None
+) -> None:
+    params = {
+        "operationName": "RelatedWidget",
+        "variables": json.dumps({"slug": SAMPLE_SLUG, "limit": 4}),
+        "extensions": json.dumps({"persistedQuery": {"version": 1, "sha256Hash": WIDGET_HASH}}),
+    }
+    # What the widget sends from another site's page.
+    headers = {"Origin": "http://elsewhere.example", "Accept": "application/json"}
+    unknown = await client.get("/graphql", params=params, headers=headers)
+    assert unknown.json()["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
+    registered = await client.get(
+        "/graphql", params={**params, "query": contract("related-widget")}, headers=headers
+    )
+    assert registered.json()["data"] == {"article": {"related": []}}
+    known = await client.get("/graphql", params=params, headers=headers)
+    assert known.status_code == 200
+    assert known.headers["access-control-allow-origin"] == "*"
+    assert known.json()["data"] == {"article": {"related": []}}
+
+
+@pytest.mark.parametrize("path", ["/nope", "/articles/", "/articles/a/b", "/static/nope.js"])
+async def test_unknown_paths_are_not_found(client: httpx.AsyncClient, path: str) -> None:
+    assert (await client.get(path)).status_code == 404
