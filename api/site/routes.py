@@ -175,6 +175,6 @@ async def widget(request: Request) -> Response:
 
 routes: list[BaseRoute] = [
     *(Route(path, _page(page), methods=["GET"]) for path, page in PAGES.items()),
-    Route("/widget.js", widget, methods=["GET"]),
+    Route("/widget.js", GZipMiddleware(request_response(widget)), methods=["GET"]),
     Mount("/static", app=GZipMiddleware(_Static(directory=STATIC)), name="static"),
 ]

@@ -167,6 +167,7 @@ window.addEventListener("popstate", () => {
 
 setTitle("Search");
 const main = document.getElementById("main");
-main.replaceChildren(heading, count, h("div", { class: "search-layout" }, h("aside", { "aria-label": "Filters" }, facetsBox), results));
+// Results first, filters after: the same order on a phone (one column) as on a wide screen.
+main.replaceChildren(heading, count, h("div", { class: "search-layout" }, results, h("aside", { "aria-label": "Filters" }, facetsBox)));
 main.removeAttribute("aria-busy");
 load();

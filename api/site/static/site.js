@@ -109,7 +109,7 @@ export async function renderMain(build) {
     content = [h("h1", {}, "Not found"), h("p", {}, "There is nothing at this address. Try the search box above.")];
     setTitle("Not found");
   }
-  main.replaceChildren(...[content].flat());
+  main.replaceChildren(...[content].flat().filter((node) => node !== null && node !== undefined));
   main.removeAttribute("aria-busy");
 }
 
