@@ -185,6 +185,10 @@ class GraphQLApp(GraphQL[Context, None]):
             and result.data is None
             and all(e.path is None for e in result.errors)
         )
+        if request.state.not_executed and GRAPHQL_RESPONSE in request.headers.get("accept", ""):
+            # GraphQL over HTTP: a request that never ran has no `data` entry at all (plain
+            # application/json keeps Strawberry's `"data": null`, which clients rely on).
+            del body["data"]
         if result.errors:
             context = getattr(request.state, "graphql_context", None)
             document = getattr(context, "document", None)

@@ -206,8 +206,10 @@ async def test_the_graphql_response_media_type_when_the_client_accepts_it(
     invalid = await client.post("/graphql", json={"query": "{ nope }"}, headers=accept)
     assert invalid.status_code == 400
     assert invalid.json()["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    assert "data" not in invalid.json()
     plain = await client.post("/graphql", json={"query": "{ nope }"})
     assert plain.status_code == 200
+    assert plain.json()["data"] is None
     assert plain.headers["content-type"].startswith("application/json")
 
 
