@@ -203,7 +203,7 @@ async def site(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Site]:
 
 
 @pytest.fixture(scope="session")
-async def indexed(site: Site) -> None:
+async def search_ready(site: Site) -> None:
     """Search holds the sample, the payload story and enough stories to relate four (the
     tests that need no search run while the demo is indexed)."""
     variables = {"sample": SAMPLE_SLUG}

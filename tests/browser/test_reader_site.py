@@ -100,6 +100,7 @@ async def test_held_comment_awaits_moderation_and_reply_appears_under_its_parent
     await expect(form.get_by_role("status")).to_have_text(
         "Thank you: your comment is awaiting moderation."
     )
+    await expect(page.get_by_role("heading", name="Comments (5)")).to_be_visible()
 
     first = page.locator("#comments ol.comments > li").first
     await first.get_by_role("button", name="Reply").click()
@@ -152,7 +153,7 @@ async def test_selected_sentence_and_ctrl_enter_send_a_correction(page: Page, si
 
 
 async def test_search_box_finds_the_sample_despite_a_typo_and_topic_facet_narrows(
-    page: Page, indexed: None
+    page: Page, search_ready: None
 ) -> None:
     await page.goto("/")
     box = page.get_by_role("searchbox", name="Search stories")
@@ -186,7 +187,7 @@ async def test_search_box_finds_the_sample_despite_a_typo_and_topic_facet_narrow
 
 
 async def test_script_payloads_in_a_story_show_as_text_and_never_run(
-    browser: Browser, site: Site, indexed: None
+    browser: Browser, site: Site, search_ready: None
 ) -> None:
     # CSP alone would stop these payloads; without it, only the site's own care keeps them text.
     context = await browser.new_context(base_url=site.url, bypass_csp=True)
@@ -212,7 +213,7 @@ async def test_script_payloads_in_a_story_show_as_text_and_never_run(
 
 
 async def test_widget_on_another_site_shows_four_stories_and_leaves_host_styles_alone(
-    page: Page, host_page: str, indexed: None
+    page: Page, host_page: str, search_ready: None
 ) -> None:
     await page.goto(host_page)
     widget = page.locator("related-stories")
