@@ -160,9 +160,13 @@ renderMain(async () => {
       ),
     ),
   );
+  const readNext = h("section", { "aria-label": "Read next", class: "read-next" }, h("related-stories", { slug: article.slug, limit: "4" }));
+  readNext.addEventListener("related-stories-rendered", (event) => {
+    readNext.hidden = event.detail.count === 0;
+  });
   return [
     story,
-    h("section", { "aria-label": "Read next", class: "read-next" }, h("related-stories", { slug: article.slug, limit: "4" })),
+    readNext,
     commentsSection(article.slug, thread),
   ];
 });

@@ -64,21 +64,40 @@
       super();
       this.attachShadow({ mode: "open" }).adoptedStyleSheets = [styles()];
       this.requested = 0;
+      this.scheduled = false;
+    }
+
+    // An element upgraded after the script loads (`defer`) gets a call per attribute and one
+    // for being connected: they make one request.
+    schedule() {
+      if (this.scheduled) return;
+      this.scheduled = true;
+      queueMicrotask(() => {
+        this.scheduled = false;
+        if (this.isConnected) this.render();
+      });
     }
 
     connectedCallback() {
-      this.render();
+      this.schedule();
     }
 
     attributeChangedCallback() {
-      if (this.isConnected) this.render();
+      this.schedule();
+    }
+
+    shown(count) {
+      this.dispatchEvent(new CustomEvent("related-stories-rendered", { detail: { count }, bubbles: true }));
     }
 
     async render() {
       const ticket = ++this.requested;
       const slug = this.getAttribute("slug");
       const limit = Number.parseInt(this.getAttribute("limit") ?? "4", 10) || 4;
-      if (!slug) return this.shadowRoot.replaceChildren();
+      if (!slug) {
+        this.shadowRoot.replaceChildren();
+        return this.shown(0);
+      }
       let stories;
       try {
         stories = await fetchRelated(slug, limit);
@@ -88,7 +107,10 @@
         stories = [];
       }
       if (ticket !== this.requested) return;
-      if (!stories.length) return this.shadowRoot.replaceChildren();
+      if (!stories.length) {
+        this.shadowRoot.replaceChildren();
+        return this.shown(0);
+      }
       const items = stories.map((story) =>
         element(
           "li",
@@ -100,6 +122,7 @@
       this.shadowRoot.replaceChildren(
         element("section", { "aria-label": "Related stories" }, element("h2", { part: "heading" }, "Read next"), element("ul", {}, ...items)),
       );
+      this.shown(items.length);
     }
   }
 
