@@ -39,16 +39,18 @@ meilisearch: $(BIN)/python
 		fi; \
 	fi
 
-# Node packages, each pinned by its package-lock.json: the GraphQL-over-HTTP audit, which a test
-# runs (tests/http_audit). `npm ci` runs again only when a lock file changes.
+# Node packages, each pinned by its package-lock.json: GraphiQL's browser files, which the app
+# serves (api/graphiql), and the GraphQL-over-HTTP audit, which a test runs (tests/http_audit).
+# `npm ci` runs again only when a lock file changes.
+GRAPHIQL   := api/graphiql/node_modules/.installed
 HTTP_AUDIT := tests/http_audit/node_modules/.installed
 
 %/node_modules/.installed: %/package-lock.json
 	npm ci --prefix $* --loglevel=error --no-audit --no-fund --ignore-scripts --prefer-offline >/dev/null
 	@touch $@
 
-install: $(VENV)/.installed meilisearch
-install-dev: $(VENV)/.installed-dev meilisearch $(HTTP_AUDIT)
+install: $(VENV)/.installed meilisearch $(GRAPHIQL)
+install-dev: $(VENV)/.installed-dev meilisearch $(GRAPHIQL) $(HTTP_AUDIT)
 
 ## Migrate, load the demo content (idempotent) and serve the API with GraphiQL.
 run: install
