@@ -162,12 +162,14 @@ async def search_articles(
 
 
 async def suggest_articles(client: SearchClient, prefix: str, limit: int) -> list[int]:
-    """Articles whose title matches what the reader has typed so far (last word as a prefix)."""
+    """Articles whose title, or a person or topic they name, matches what the reader has typed
+    so far (last word as a prefix, with Meilisearch's typo tolerance: "Pistorious" offers the
+    stories that mention Boris Pistorius). Title matches rank first."""
     answer = await client.search(
         client.articles,
         prefix,
         limit=limit,
-        attributesToSearchOn=["title"],
+        attributesToSearchOn=["title", "people", "people_aliases", "topics"],
         attributesToRetrieve=["id"],
     )
     return [int(hit["id"]) for hit in answer["hits"]]

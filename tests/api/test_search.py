@@ -7,10 +7,11 @@ from itertools import islice
 
 import httpx
 import pytest
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from api.services import SearchService
 from models.importer import import_lines
+from models.people import PeopleWorker
 from models.session import AsyncSession
 from tests.conftest import BBC, SAMPLE, SAMPLE_SLUG, contract, gql, gql_error
 
@@ -194,6 +195,16 @@ async def test_suggest_matches_from_the_first_letter(
     assert SAMPLE_SLUG in {a["slug"] for a in suggestions["articles"]}
     assert {"slug": "kremlin", "name": "Kremlin"} in suggestions["topics"]
     assert len(suggestions["articles"]) <= 8
+
+
+async def test_suggest_offers_stories_by_the_people_they_name_despite_a_typo(
+    search_client: httpx.AsyncClient, indexed: None, db: AsyncEngine, search: SearchService
+) -> None:
+    """The sample's title does not name Boris Pistorius; the story does, and readers misspell."""
+    await PeopleWorker(db, batch_size=1).run_once()  # the sample, imported first
+    await search.worker.drain()
+    suggestions = (await gql(search_client, SEARCH_SUGGEST, {"prefix": "Pistorious"}))["suggest"]
+    assert SAMPLE_SLUG in {a["slug"] for a in suggestions["articles"]}
 
 
 async def test_related_stories_are_never_the_story_itself(
