@@ -15,7 +15,13 @@ from api.errors import BadUserInput
 from api.loaders import read
 from api.node import Node
 from api.permissions import can
-from api.relay import Connection, build_connection, page_request, to_global_id
+from api.relay import (
+    Connection,
+    build_connection,
+    in_utc_range,
+    page_request,
+    to_global_id,
+)
 from models import article as article_model
 from models import listing
 from models.enums import Role
@@ -76,6 +82,11 @@ def require_time_zones(published_after: datetime | None, published_before: datet
     for name, value in (("publishedAfter", published_after), ("publishedBefore", published_before)):
         if value is not None and value.tzinfo is None:
             raise BadUserInput(f"filter.{name}", "a date-time must include a time zone")
+        try:
+            if value is not None:
+                in_utc_range(value)
+        except ValueError as exc:
+            raise BadUserInput(f"filter.{name}", str(exc)) from None
 
 
 async def articles_of(

@@ -6,7 +6,7 @@ import base64
 import binascii
 import json
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 import strawberry
@@ -16,6 +16,7 @@ from api.errors import BadUserInput
 from models.pagination import PageRequest
 
 MAX_PAGE_SIZE = 100
+MAX_KEY = 2**31 - 1
 
 T = TypeVar("T")
 
@@ -28,9 +29,28 @@ def from_global_id(global_id: str, argument: str = "id") -> tuple[str, int]:
     """Split a global ID into its type name and primary key; BAD_USER_INPUT if malformed."""
     try:
         type_name, _, pk = base64.urlsafe_b64decode(global_id.encode()).decode().partition(":")
+        if not (pk.isascii() and pk.isdigit() and _is_key(int(pk))):
+            raise ValueError
         return type_name, int(pk)
     except (binascii.Error, UnicodeError, ValueError):
         raise BadUserInput(argument, f"{global_id!r} is not an ID issued by this API") from None
+
+
+def _is_key(value: int) -> bool:
+    # Keys are SQL INTEGER columns: a larger number was never issued, and the database would
+    # refuse it as a parameter rather than find nothing.
+    return 1 <= value <= MAX_KEY
+
+
+def in_utc_range(value: datetime) -> datetime:
+    """`value`, if it is a time the databases can store: one with a time zone must still be
+    within years 1 to 9999 once in UTC (ValueError otherwise)."""
+    if value.tzinfo is not None:
+        try:
+            value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError(f"{value.isoformat()} is out of range in UTC") from None
+    return value
 
 
 def encode_cursor(values: Sequence[Any]) -> str:
@@ -47,14 +67,23 @@ def decode_cursor(cursor: str, kinds: Sequence[type], argument: str = "after") -
         decoded = []
         for kind, value in zip(kinds, values, strict=True):
             if kind is datetime:
-                decoded.append(datetime.fromisoformat(value))
-            elif not isinstance(value, kind) or isinstance(value, bool):
-                raise ValueError
-            else:
+                decoded.append(in_utc_range(datetime.fromisoformat(value)))
+            elif _fits(kind, value):
                 decoded.append(value)
+            else:
+                raise ValueError
         return tuple(decoded)
     except (binascii.Error, UnicodeError, ValueError, TypeError):
         raise BadUserInput(argument, "not a cursor issued by this connection") from None
+
+
+def _fits(kind: type, value: Any) -> bool:
+    """A key value as we issue them: an id in range, or a name the databases can hold."""
+    if not isinstance(value, kind) or isinstance(value, bool):
+        return False
+    if kind is int:
+        return _is_key(value)
+    return kind is not str or "\x00" not in value
 
 
 def page_request(

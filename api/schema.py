@@ -19,6 +19,7 @@ from api.limits import Limits, QueryLimits
 from api.node import Node, resolve_node
 from api.person import PersonQuery
 from api.search import SearchQuery
+from api.text import StorableText
 from api.topic import TopicQuery
 
 
@@ -67,6 +68,7 @@ def build_schema(limits: Limits | None = None) -> Schema:
             lambda: ParserCache(maxsize=512),
             lambda: ValidationCache(maxsize=512),
             lambda: QueryLimits(limits),
+            StorableText,
         ],
     )
 

@@ -59,9 +59,8 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
-@pytest.fixture
-async def db(engine: AsyncEngine) -> AsyncEngine:
-    """The engine, with every table emptied before the test."""
+async def empty_tables(engine: AsyncEngine) -> None:
+    """Delete every row of every table (the schema stays)."""
     tables = list(reversed(Base.metadata.sorted_tables))
     async with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
@@ -72,6 +71,12 @@ async def db(engine: AsyncEngine) -> AsyncEngine:
             await conn.execute(sa.text("PRAGMA defer_foreign_keys=ON"))
             for table in tables:
                 await conn.execute(table.delete())
+
+
+@pytest.fixture
+async def db(engine: AsyncEngine) -> AsyncEngine:
+    """The engine, with every table emptied before the test."""
+    await empty_tables(engine)
     return engine
 
 
