@@ -31,7 +31,7 @@ from api import cache, graphiql, http_cache, observability, site
 from api.cache import Entry, ResultCache, open_cache
 from api.context import Context
 from api.cors import ReaderCORS
-from api.errors import format_error
+from api.errors import format_error, unavailable
 from api.limits import Limits
 from api.ratelimit import RateLimits
 from api.schema import build_schema
@@ -136,6 +136,13 @@ class GraphQLApp(GraphQL[Context, None]):
                 return await super().run(request)
         except TimeoutError:
             message = f"The request took longer than {limit:g} s and was stopped; nothing changed"
+            return _graphql_error(message, "SERVICE_UNAVAILABLE", 503)
+        except Exception as exc:
+            # Before any resolver runs (the token lookup), a lost database is still a 503.
+            if not unavailable(exc):
+                raise
+            logger.warning("database unavailable before execution: %s", exc)
+            message = "The database is unavailable; retry shortly"
             return _graphql_error(message, "SERVICE_UNAVAILABLE", 503)
 
     def encode_json(self, data: object) -> bytes:  # type: ignore[override]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import signal
+import sys
 import time
 from pathlib import Path
 from typing import Annotated
@@ -347,6 +349,9 @@ def serve(
     console.print(
         f"Reader site at {base}/, GraphQL API and GraphiQL at {base}/graphql", soft_wrap=True
     )
+    # Once its graceful shutdown is over, uvicorn raises the signal that stopped it again, and
+    # the default handler would report the process killed; a stop asked for and done is exit 0.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     uvicorn.run(
         "api.app:create_app",
         factory=True,
@@ -359,6 +364,9 @@ def serve(
         # uvicorn's, which would log query strings.
         log_config=None,
         access_log=False,
+        # Requests in flight end within REQUEST_TIME_LIMIT; SIGTERM waits that long and a little
+        # more (for a client still sending its body), then stops anyway.
+        timeout_graceful_shutdown=math.ceil(settings.request_time_limit) + 5,
     )
 
 

@@ -36,12 +36,21 @@ class ErrorCode(StrEnum):
     INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
 
 
+# SQLSTATEs of a server that is going away or not there yet: connection exceptions (08...),
+# shutting down, crashed or starting up (57P...), too many connections (53300).
+_UNAVAILABLE_STATES = ("08", "57P", "53300")
+
+
 def unavailable(error: BaseException) -> bool:
     """The database could not be reached: the client should retry, nothing is wrong with it."""
     if isinstance(error, sa_exc.DBAPIError):
-        return error.connection_invalidated or isinstance(
+        if error.connection_invalidated or isinstance(
             error, sa_exc.OperationalError | sa_exc.InterfaceError
-        )
+        ):
+            return True
+        error = error.orig
+    if str(getattr(error, "sqlstate", None) or "").startswith(_UNAVAILABLE_STATES):
+        return True
     return isinstance(error, OSError | TimeoutError | sa_exc.TimeoutError)
 
 
@@ -159,7 +168,15 @@ def format_error(error: GraphQLError, document: Node | None, request_id: str) ->
 def log_unexpected(errors: list[GraphQLError], request_id: str) -> None:
     for error in errors:
         original = error.original_error
-        if original is not None and not isinstance(original, ApiError | GraphQLError):
+        if original is not None and unavailable(original):
+            # Expected while the database is away; one line each, not a traceback per field.
+            logger.warning(
+                "database unavailable in %s (request id %s): %s",
+                ".".join(str(p) for p in error.path or ()),
+                request_id,
+                original,
+            )
+        elif original is not None and not isinstance(original, ApiError | GraphQLError):
             logger.error(
                 "unexpected error in %s (request id %s)",
                 ".".join(str(p) for p in error.path or ()),

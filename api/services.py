@@ -22,6 +22,9 @@ from search.worker import OutboxWorker
 
 logger = logging.getLogger("newsroom.api")
 
+# How long a stopping process waits for the outbox batch in progress (one Meilisearch write).
+STOP_GRACE_SECONDS = 10.0
+
 
 @dataclass
 class SearchService:
@@ -41,10 +44,14 @@ class SearchService:
     def start_worker(self) -> None:
         self._task = asyncio.create_task(self.worker.run(self._stop), name="search-outbox")
 
-    async def stop_worker(self) -> None:
-        """Let the worker finish the batch it is on, then stop it."""
+    async def stop_worker(self, grace: float = STOP_GRACE_SECONDS) -> None:
+        """Let the worker finish the batch it is on, then stop it; a batch still running after
+        `grace` seconds is cancelled, and its rows go back to the outbox unapplied."""
         self._stop.set()
         if self._task is not None:
+            _, running = await asyncio.wait({self._task}, timeout=grace)
+            for task in running:
+                task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None

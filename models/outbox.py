@@ -115,6 +115,15 @@ async def mark_done(conn: AsyncConnection, entry_ids: Sequence[int]) -> None:
     )
 
 
+async def release(conn: AsyncConnection, entry_ids: Sequence[int]) -> None:
+    """Give claimed rows back before their lease ends, for any worker to take at once."""
+    await conn.execute(
+        sa.update(OutboxEntry)
+        .where(OutboxEntry.id.in_(entry_ids), OutboxEntry.processed_at.is_(None))
+        .values(available_at=utcnow())
+    )
+
+
 async def mark_failed(
     conn: AsyncConnection, entry_ids: Sequence[int], error: str, retry_in: timedelta
 ) -> None:

@@ -29,6 +29,28 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+# Seconds to wait for a new PostgreSQL connection (asyncpg waits 60 by default): a server that
+# does not answer is reported well within REQUEST_TIME_LIMIT, and workers retry sooner.
+CONNECT_TIMEOUT_SECONDS = 5
+
+
+def _connect_or_operational_error(
+    dialect: Any, _record: Any, cargs: tuple[Any, ...], cparams: dict[str, Any]
+) -> Any:
+    """Connect, and report a failure as the driver's OperationalError.
+
+    asyncpg raises bare `OSError`s and its own errors ("the database system is starting up")
+    while connecting, which SQLAlchemy passes on unwrapped; wrapped, every caller sees one
+    exception (`sqlalchemy.exc.OperationalError`) for "the database cannot be reached".
+    """
+    import asyncpg
+
+    try:
+        return dialect.connect(*cargs, **cparams)
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        raise dialect.loaded_dbapi.OperationalError(f"cannot connect: {exc}", exc) from exc
+
+
 def create_engine(url: str | URL, **options: Any) -> AsyncEngine:
     """An async engine for `url`, configured the same way in the app, the CLI and the tests."""
     target = async_url(url)
@@ -38,9 +60,14 @@ def create_engine(url: str | URL, **options: Any) -> AsyncEngine:
         options.setdefault("pool_size", 20)
         options.setdefault("max_overflow", 20)
         options.setdefault("pool_pre_ping", True)
+    if target.get_driver_name() == "asyncpg":
+        connect_args = {"timeout": CONNECT_TIMEOUT_SECONDS, **options.get("connect_args", {})}
+        options["connect_args"] = connect_args
     engine = create_async_engine(target, **options)
     if target.get_backend_name() == "sqlite":
         sa.event.listen(engine.sync_engine, "connect", _configure_sqlite)
+    elif target.get_driver_name() == "asyncpg":
+        sa.event.listen(engine.sync_engine, "do_connect", _connect_or_operational_error)
     return engine
 
 

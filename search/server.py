@@ -101,8 +101,8 @@ class LocalMeilisearch:
             str(self.folder / "data.ms"),
             "--http-addr",
             f"127.0.0.1:{port}",
-            "--master-key",
-            self.master_key,
+            # One word: a key may begin with "-", which would read as an option of its own.
+            f"--master-key={self.master_key}",
             "--no-analytics",
             "--env",
             "development",

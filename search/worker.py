@@ -57,6 +57,23 @@ class OutboxWorker:
             batch = await outbox.next_batch(conn, self.batch_size)
         if not batch.entry_ids:
             return 0
+        try:
+            await self._apply(batch)
+        except SearchError:
+            raise  # its rows are marked failed and come back after their back-off
+        except (Exception, asyncio.CancelledError):
+            # Stopped half way (cancelled at shutdown, or the database went away): hand the
+            # rows back now rather than when the lease ends. Replaying a row is harmless.
+            with contextlib.suppress(SQLAlchemyError):
+                async with self.engine.begin() as conn:
+                    await outbox.release(conn, batch.entry_ids)
+            raise
+        if self.on_indexed is not None:
+            await self.on_indexed(batch.article_ids)
+        return len(batch.entry_ids)
+
+    async def _apply(self, batch: outbox.OutboxBatch) -> None:
+        """Send the batch's documents to Meilisearch, then mark its rows done (or failed)."""
         async with self.engine.connect() as conn:
             sources = await published_sources(conn, batch.article_ids)
         removed = [article_id for article_id in batch.article_ids if article_id not in sources]
@@ -75,9 +92,6 @@ class OutboxWorker:
         self._failures = 0
         async with self.engine.begin() as conn:
             await outbox.mark_done(conn, batch.entry_ids)
-        if self.on_indexed is not None:
-            await self.on_indexed(batch.article_ids)
-        return len(batch.entry_ids)
 
     async def drain(self) -> int:
         """Apply everything that is due now; raises on the first failure."""
