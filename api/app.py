@@ -31,7 +31,7 @@ from api import cache, graphiql, http_cache, observability, site
 from api.cache import Entry, ResultCache, open_cache
 from api.context import Context
 from api.cors import ReaderCORS
-from api.errors import format_error, unavailable
+from api.errors import ErrorCode, format_error, unavailable
 from api.limits import Limits
 from api.ratelimit import RateLimits
 from api.schema import build_schema
@@ -73,6 +73,8 @@ class GraphQLApp(GraphQL[Context, None]):
             return await super().run(request, context, root_value)
         started = time.perf_counter()
         response = await self._answer(request)
+        if isinstance(response, _Refusal):
+            request.state.error_codes = [response.code]
         if GRAPHQL_RESPONSE in request.headers.get("accept", ""):
             # GraphQL over HTTP: with its own media type, a request that could not run at all
             # (it did not parse or validate) is a 400, not a 200 with errors.
@@ -84,11 +86,17 @@ class GraphQLApp(GraphQL[Context, None]):
         return response
 
     async def _answer(self, request: Request) -> Response:
+        services: Services = request.app.state.services
+        wait = await services.limits.retry_after("request", _client_address(request))
+        if wait is not None:
+            message = f"Too many requests from this address; retry in {wait} s"
+            refused = _Refusal(message, ErrorCode.RATE_LIMITED, 429, retryAfterSeconds=wait)
+            refused.headers["Retry-After"] = str(wait)
+            return refused
         try:
             operation = http_cache.read_operation(request, await request.body())
         except http_cache.NotAnOperation:
             return await self._execute(request)
-        services: Services = request.app.state.services
         request.state.operation_name = operation.operation_name
         query = operation.query
         if operation.persisted_hash is not None and services.persisted is not None:
@@ -136,17 +144,36 @@ class GraphQLApp(GraphQL[Context, None]):
                 return await super().run(request)
         except TimeoutError:
             message = f"The request took longer than {limit:g} s and was stopped; nothing changed"
-            return _graphql_error(message, "SERVICE_UNAVAILABLE", 503)
+            return _Refusal(message, ErrorCode.SERVICE_UNAVAILABLE, 503)
         except Exception as exc:
             # Before any resolver runs (the token lookup), a lost database is still a 503.
             if not unavailable(exc):
                 raise
             logger.warning("database unavailable before execution: %s", exc)
             message = "The database is unavailable; retry shortly"
-            return _graphql_error(message, "SERVICE_UNAVAILABLE", 503)
+            return _Refusal(message, ErrorCode.SERVICE_UNAVAILABLE, 503)
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        # Only a browser asking for a page: a persisted-query GET (no `query`) sent with
+        # Strawberry's default `Accept: */*` must get its JSON answer, not GraphiQL.
+        params = request.query_params
+        return (
+            request.method == "GET"
+            and "query" not in params
+            and "extensions" not in params
+            and "text/html" in request.headers.get("accept", "")
+        )
 
     def encode_json(self, data: object) -> bytes:  # type: ignore[override]
         return orjson.dumps(data)
+
+    async def parse_http_body(self, request_adapter: Any) -> Any:
+        # Strawberry reads `query` off any JSON body: a string or a number there was a 500.
+        if request_adapter.method == "POST" and "json" in (request_adapter.content_type or ""):
+            body = await request_adapter.get_body()
+            if body.lstrip()[:1] not in (b"{", b"["):
+                raise HTTPException(400, "The request body must be a JSON object: one operation")
+        return await super().parse_http_body(request_adapter)
 
     async def render_graphql_ide(self, request: Request) -> Response:  # type: ignore[override]
         # Our own page, served with its files from this origin under a strict CSP (api/graphiql).
@@ -160,7 +187,7 @@ class GraphQLApp(GraphQL[Context, None]):
             _given_request_id(request),
         )
         context.services = services
-        context.client_address = request.client.host if request.client else "unknown"
+        context.client_address = _client_address(request)
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() == "bearer" and token.strip():
             async with context.engine.connect() as conn:
@@ -227,18 +254,27 @@ async def _persisted(
     if operation.query is None:
         query = await store.get(digest)
         if query is None:
-            return _graphql_error("PersistedQueryNotFound", "PERSISTED_QUERY_NOT_FOUND"), None
+            return _Refusal("PersistedQueryNotFound", ErrorCode.PERSISTED_QUERY_NOT_FOUND), None
         return None, query
     if http_cache.query_hash(operation.query) != digest:
         message = "persistedQuery.sha256Hash is not the SHA-256 of the query text"
-        return _graphql_error(message, "BAD_USER_INPUT"), None
+        return _Refusal(message, ErrorCode.BAD_USER_INPUT), None
     await store.put(digest, operation.query)
     return None, operation.query
 
 
-def _graphql_error(message: str, code: str, status_code: int = 200) -> Response:
-    body = {"errors": [{"message": message, "extensions": {"code": code}}]}
-    return Response(orjson.dumps(body), status_code=status_code, media_type="application/json")
+def _client_address(request: Request) -> str:
+    # uvicorn has already taken it from X-Forwarded-For when the proxy is trusted.
+    return request.client.host if request.client else "unknown"
+
+
+class _Refusal(Response):
+    """An answer given before GraphQL ran: one error, with its code kept for the access log."""
+
+    def __init__(self, message: str, code: str, status_code: int = 200, **extensions: Any) -> None:
+        body = {"errors": [{"message": message, "extensions": {"code": code, **extensions}}]}
+        super().__init__(orjson.dumps(body), status_code, media_type="application/json")
+        self.code = code
 
 
 def _foreign(request: Request, query: str, operation_name: str | None) -> Response | None:
@@ -250,7 +286,7 @@ def _foreign(request: Request, query: str, operation_name: str | None) -> Respon
         reason = "mutations are only accepted from the site's own origins"
     else:
         return None
-    return _graphql_error(f"{reason} (CORS_ALLOW_ORIGINS)", "FORBIDDEN", 403)
+    return _Refusal(f"{reason} (CORS_ALLOW_ORIGINS)", ErrorCode.FORBIDDEN, 403)
 
 
 def _cached_response(
@@ -362,7 +398,9 @@ def create_app(
                     "comment": settings.comment_rate_limit,
                     "correction": settings.correction_rate_limit,
                     "report": settings.report_rate_limit,
-                }
+                    "request": settings.request_rate_limit,
+                },
+                settings.redis_url,
             ),
         )
         if result_cache is not None:
@@ -392,6 +430,7 @@ def create_app(
                 service.worker.on_indexed = None
             if result_cache is not None:
                 await result_cache.close()
+            await app.state.services.limits.close()
             if owns_engine:
                 await app.state.engine.dispose()
 

@@ -1,4 +1,5 @@
-"""Per-client rate limits for what anonymous readers may write, with the `limits` library."""
+"""Per-client rate limits, with the `limits` library: what anonymous readers may write, and
+optionally how many requests one address may send at all."""
 
 from __future__ import annotations
 
@@ -6,23 +7,35 @@ import math
 import time
 
 from limits import RateLimitItem, parse
-from limits.aio.storage import MemoryStorage, Storage
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
+from redis.asyncio import Redis
 
 
 class RateLimits:
-    """One moving window per action and client address."""
+    """One moving window per action and client address; an action without a rule is free."""
 
-    def __init__(self, rules: dict[str, str], storage: Storage | None = None) -> None:
+    def __init__(self, rules: dict[str, str], redis_url: str | None = None) -> None:
         self._limits: dict[str, RateLimitItem] = {
-            action: parse(rule) for action, rule in rules.items()
+            action: parse(rule) for action, rule in rules.items() if rule.strip()
         }
-        self._limiter = MovingWindowRateLimiter(storage or MemoryStorage())
+        # With several workers the windows must be shared, or each worker would allow the
+        # whole limit again. The client is ours (limits would not close one it made).
+        self._redis = Redis.from_url(redis_url, socket_timeout=1.0) if redis_url else None
+        storage: Storage = MemoryStorage()
+        if self._redis is not None:
+            pool = self._redis.connection_pool
+            storage = RedisStorage("async+redis://", connection_pool=pool, implementation="redispy")
+        self._limiter = MovingWindowRateLimiter(storage)
+
+    async def close(self) -> None:
+        if self._redis is not None:
+            await self._redis.aclose()
 
     async def retry_after(self, action: str, client: str) -> int | None:
         """Count one `action` by `client`; None if allowed, else seconds until it would be."""
-        limit = self._limits[action]
-        if await self._limiter.hit(limit, action, client):
+        limit = self._limits.get(action)
+        if limit is None or await self._limiter.hit(limit, action, client):
             return None
         stats = await self._limiter.get_window_stats(limit, action, client)
         return max(1, math.ceil(stats.reset_time - time.time()))

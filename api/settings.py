@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     comment_rate_limit: str = Field(default="5/minute", description="comments per client address")
     correction_rate_limit: str = Field(default="5/minute", description="suggestions per address")
     report_rate_limit: str = Field(default="30/minute", description="reports per client address")
+    request_rate_limit: str = Field(
+        default="", description="GraphQL requests per client address (empty: no limit)"
+    )
     max_body_bytes: int = Field(default=1_000_000, ge=1, description="largest request body")
     max_query_depth: int = Field(default=10, ge=1, description="deepest field nesting")
     max_query_aliases: int = Field(default=30, ge=0, description="aliases in one operation")

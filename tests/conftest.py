@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from api.app import create_app
 from api.services import SearchService
-from models import Base, migrate
+from models import Base, migrate, screening
 from models.importer import import_lines
 from models.session import AsyncSession, create_engine, session_factory
 from search.client import SearchClient
@@ -36,6 +36,13 @@ SAMPLE_SLUG = "kremlin-says-leaked-german-officers-call-proves-west-involved-in-
 def contract(name: str) -> str:
     """A contract document exactly as the frontend teams wrote it."""
     return (CONTRACT / f"{name}.graphql").read_text()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def screening_model() -> None:
+    """Every app loads the comment screening model at start-up; loaded once here, so that no
+    app's start-up (given a few seconds by LifespanManager) pays for it on a busy machine."""
+    screening.warm_up()
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 import sqlalchemy as sa
 from asgi_lifespan import LifespanManager
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -159,6 +160,16 @@ async def test_a_batch_of_operations_is_refused_clearly(client: httpx.AsyncClien
     assert "batch" in response.text.lower()
 
 
+@pytest.mark.parametrize("body", ["a string", 5, True])
+async def test_a_json_body_that_is_not_an_object_is_a_400(
+    client: httpx.AsyncClient, body: object
+) -> None:
+    # Found by tests/api/test_fuzz.py: Strawberry read `query` off the value, a 500.
+    response = await client.post("/graphql", json=body)
+    assert response.status_code == 400
+    assert "JSON object" in response.text
+
+
 async def test_an_unreachable_database_is_service_unavailable_not_a_hang(tmp_path) -> None:
     """Nothing listens on port 1: every read fails at once, with a code a client can act on."""
     import time
@@ -221,3 +232,47 @@ async def test_a_field_error_is_still_a_200_with_the_graphql_response_type(
     response = await client.post("/graphql", json=body, headers=accept)
     assert response.status_code == 200
     assert response.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_a_client_over_the_request_rate_limit_is_told_when_to_retry(
+    db: AsyncEngine, redis_url: str
+) -> None:
+    """Two workers share the window through Redis: the limit is per address, not per worker."""
+    import uuid
+
+    from api.settings import Settings
+
+    settings = Settings(request_rate_limit="3/minute", redis_url=redis_url)
+    greedy, other = uuid.uuid4().hex, uuid.uuid4().hex
+    query = {"query": "{ sections { slug } }"}
+    answers = []
+    async with (
+        LifespanManager(create_app(settings, engine=db)) as first,
+        LifespanManager(create_app(settings, engine=db)) as second,
+    ):
+        for app in (first.app, second.app, first.app, second.app):
+            transport = httpx.ASGITransport(app=app, client=(greedy, 1234))
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+                answers.append(await client.post("/graphql", json=query))
+        transport = httpx.ASGITransport(app=second.app, client=(other, 1234))
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            someone_else = await client.post("/graphql", json=query)
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    refused = answers[-1]
+    error = refused.json()["errors"][0]
+    assert error["extensions"]["code"] == "RATE_LIMITED"
+    assert 1 <= error["extensions"]["retryAfterSeconds"] <= 60
+    assert refused.headers["retry-after"] == str(error["extensions"]["retryAfterSeconds"])
+    assert someone_else.status_code == 200
+
+
+async def test_a_persisted_query_get_from_any_client_gets_json_not_graphiql(
+    client: httpx.AsyncClient,
+) -> None:
+    """curl, CDNs and fetch() send `Accept: */*`: only a browser asking for HTML gets GraphiQL."""
+    extensions = '{"persistedQuery": {"version": 1, "sha256Hash": "' + "0" * 64 + '"}}'
+    response = await client.get(
+        "/graphql", params={"extensions": extensions}, headers={"Accept": "*/*"}
+    )
+    assert response.headers["content-type"].startswith("application/json")
+    assert response.json()["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"

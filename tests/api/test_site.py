@@ -10,7 +10,6 @@ import re
 import httpx
 import pytest
 
-from models import screening
 from tests.conftest import SAMPLE_SLUG, contract
 
 PAGES = [
@@ -26,13 +25,6 @@ CSP = (
 )
 EMBEDDED = re.compile(r'<script type="application/json" id="queries">(.*?)</script>', re.S)
 WIDGET_HASH = hashlib.sha256(contract("related-widget").encode()).hexdigest()
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _screening_model_loaded() -> None:
-    """The app loads the comment screening model at start-up; loaded here first, that start-up
-    stays within asgi-lifespan's 5 s on a busy machine (the model loads once per process)."""
-    screening.warm_up()
 
 
 def embedded_queries(page: str) -> dict[str, str]:
