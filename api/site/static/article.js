@@ -1,7 +1,7 @@
 // The article page: the story, its topics and people, related stories (the widget), the
 // comments, and "suggest a correction" on text the reader selects.
 import { PAGE_SIZE, commentsSection } from "./comments.js";
-import { alert, gql, h, renderMain, setTitle, time } from "./site.js";
+import { clearErrors, gql, h, onSubmit, renderMain, setTitle, time } from "./site.js";
 
 const slug = decodeURIComponent(location.pathname.split("/")[2] ?? "");
 
@@ -47,38 +47,21 @@ function correctionDialog() {
   );
   const dialog = h("dialog", { "aria-label": "Suggest a correction", class: "correction" }, form);
   close.addEventListener("click", () => dialog.close());
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    form.querySelectorAll("[aria-invalid]").forEach((field) => field.removeAttribute("aria-invalid"));
-    form.querySelector(".error")?.remove();
-    status.textContent = "Sending…";
-    send.disabled = true;
+  const deliver = () => {
     const input = {
       articleSlug: slug,
       quote: quote.textContent,
       message: form.elements.message.value,
       contactEmail: form.elements.contactEmail.value || null,
     };
-    try {
-      const { suggestCorrection: result } = await gql("suggest-correction", { input });
-      if (result.__typename === "CorrectionReceived") {
-        status.textContent = "Thank you: your correction was sent.";
-        form.elements.message.value = "";
-      } else if (result.__typename === "ValidationError") {
-        status.textContent = result.message;
-        const field = form.elements[result.field];
-        if (field) {
-          field.setAttribute("aria-invalid", "true");
-          field.focus();
-        }
-      } else {
-        status.textContent = "Too many suggestions from you: please try again in a minute.";
-      }
-    } catch (error) {
-      status.textContent = "";
-      form.append(alert(error));
-    } finally {
-      send.disabled = false;
+    return gql("suggest-correction", { input }).then((data) => data.suggestCorrection);
+  };
+  onSubmit(form, send, status, deliver, (result) => {
+    if (result.__typename === "CorrectionReceived") {
+      status.textContent = "Thank you: your correction was sent.";
+      form.elements.message.value = "";
+    } else {
+      status.textContent = "Too many suggestions from you: please try again in a minute.";
     }
   });
   return {
@@ -87,8 +70,7 @@ function correctionDialog() {
       quote.textContent = selected;
       hint.hidden = selected !== "";
       status.textContent = "";
-      form.querySelector(".error")?.remove();
-      form.querySelectorAll("[aria-invalid]").forEach((field) => field.removeAttribute("aria-invalid"));
+      clearErrors(form);
       dialog.showModal();
       form.elements.message.focus();
     },

@@ -1,6 +1,6 @@
 // The comments section of an article: threads one level deep, spoilers hidden until asked
 // for, and the forms to post a comment or a reply.
-import { alert, gql, h, moreButton, time } from "./site.js";
+import { alert, gql, h, moreButton, onSubmit, time } from "./site.js";
 
 export const PAGE_SIZE = 20;
 const nameOf = (comment) => comment.authorName || "Anonymous";
@@ -43,12 +43,7 @@ function commentForm({ slug, parent, onPublished }) {
     submit,
     status,
   );
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    form.querySelectorAll("[aria-invalid]").forEach((field) => field.removeAttribute("aria-invalid"));
-    form.querySelector(".error")?.remove();
-    status.textContent = "Sending…";
-    submit.disabled = true;
+  const deliver = () => {
     const input = {
       articleSlug: slug,
       authorName: form.elements.authorName.value,
@@ -56,32 +51,20 @@ function commentForm({ slug, parent, onPublished }) {
       isSpoiler: form.elements.isSpoiler.checked,
     };
     if (parent) input.parentId = parent.id;
-    try {
-      const { postComment: result } = await gql("post-comment", { input });
-      if (result.__typename === "CommentPosted") {
-        form.elements.body.value = "";
-        form.elements.isSpoiler.checked = false;
-        if (result.comment.status === "PUBLISHED") {
-          onPublished(result.comment);
-          status.textContent = "Your comment is published.";
-        } else {
-          status.textContent = "Thank you: your comment is awaiting moderation.";
-        }
-      } else if (result.__typename === "RateLimited") {
-        status.textContent = `Too many comments from you: try again in ${result.retryAfterSeconds} seconds.`;
-      } else if (result.__typename === "ValidationError") {
-        status.textContent = result.message;
-        const field = form.elements[result.field];
-        if (field) {
-          field.setAttribute("aria-invalid", "true");
-          field.focus();
-        }
+    return gql("post-comment", { input }).then((data) => data.postComment);
+  };
+  onSubmit(form, submit, status, deliver, (result) => {
+    if (result.__typename === "CommentPosted") {
+      form.elements.body.value = "";
+      form.elements.isSpoiler.checked = false;
+      if (result.comment.status === "PUBLISHED") {
+        onPublished(result.comment);
+        status.textContent = "Your comment is published.";
+      } else {
+        status.textContent = "Thank you: your comment is awaiting moderation.";
       }
-    } catch (error) {
-      status.textContent = "";
-      form.append(alert(error));
-    } finally {
-      submit.disabled = false;
+    } else if (result.__typename === "RateLimited") {
+      status.textContent = `Too many comments from you: try again in ${result.retryAfterSeconds} seconds.`;
     }
   });
   return form;

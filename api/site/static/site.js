@@ -94,6 +94,40 @@ export function alert(error) {
   return h("p", { role: "alert", class: "error" }, message);
 }
 
+export function clearErrors(form) {
+  form.querySelectorAll("[aria-invalid]").forEach((field) => field.removeAttribute("aria-invalid"));
+  form.querySelector(".error")?.remove();
+}
+
+// A reader's form: busy while `send` runs; a ValidationError is shown on the field it names,
+// a failure as an alert, and `show` says what every other result means.
+export function onSubmit(form, button, status, send, show) {
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearErrors(form);
+    status.textContent = "Sending…";
+    button.disabled = true;
+    try {
+      const result = await send();
+      if (result.__typename === "ValidationError") {
+        status.textContent = result.message;
+        const field = form.elements[result.field];
+        if (field) {
+          field.setAttribute("aria-invalid", "true");
+          field.focus();
+        }
+      } else {
+        show(result);
+      }
+    } catch (error) {
+      status.textContent = "";
+      form.append(alert(error));
+    } finally {
+      button.disabled = false;
+    }
+  });
+}
+
 // Fills <main> with what `build` returns, or with a plain error; `build` may return null for
 // "the API answered null", which is the page's Not found.
 export async function renderMain(build) {
