@@ -461,6 +461,7 @@ def _open_result_cache(settings: Settings) -> ResultCache | None:
     return open_cache(
         settings.redis_url,
         max_entries=settings.result_cache_entries,
+        max_bytes=settings.result_cache_bytes,
         ttl_seconds=settings.result_cache_ttl,
     )
 

@@ -100,9 +100,15 @@ class ResultCache(Protocol):
 class LocalResultCache:
     """In-process LRU: the default for one worker. Several workers need `RedisResultCache`."""
 
-    def __init__(self, max_entries: int = 10_000, ttl_seconds: float = 3600.0) -> None:
+    def __init__(
+        self, max_entries: int = 10_000, ttl_seconds: float = 3600.0, max_bytes: int = 64_000_000
+    ) -> None:
+        # Both bounds: answers range from a few hundred bytes to hundreds of kilobytes, so a
+        # count alone would let memory grow with the size of what readers ask for.
         self.max_entries = max_entries
+        self.max_bytes = max_bytes
         self.ttl_seconds = ttl_seconds
+        self._bytes = 0
         self._entries: OrderedDict[str, tuple[Entry, float, frozenset[str]]] = OrderedDict()
         self._tagged: dict[str, set[str]] = {}
         self._epoch = 0
@@ -122,9 +128,10 @@ class LocalResultCache:
             return False
         self._drop(key)
         self._entries[key] = (entry, time.monotonic() + self.ttl_seconds, frozenset(tags))
+        self._bytes += len(entry.body)
         for tag in tags:
             self._tagged.setdefault(tag, set()).add(key)
-        while len(self._entries) > self.max_entries:
+        while len(self._entries) > self.max_entries or self._bytes > self.max_bytes:
             self._drop(next(iter(self._entries)))
         return True
 
@@ -138,6 +145,7 @@ class LocalResultCache:
         found = self._entries.pop(key, None)
         if found is None:
             return
+        self._bytes -= len(found[0].body)
         for tag in found[2]:
             keys = self._tagged.get(tag)
             if keys is not None:
@@ -148,6 +156,7 @@ class LocalResultCache:
     async def close(self) -> None:
         self._entries.clear()
         self._tagged.clear()
+        self._bytes = 0
 
 
 # Store only if no invalidation ran since the miss began (KEYS: epoch, entry, tag sets).
@@ -244,8 +253,13 @@ class RedisResultCache:
 
 
 def open_cache(
-    redis_url: str | None, *, max_entries: int, ttl_seconds: int, prefix: str = "newsroom:"
+    redis_url: str | None,
+    *,
+    max_entries: int,
+    max_bytes: int,
+    ttl_seconds: int,
+    prefix: str = "newsroom:",
 ) -> ResultCache:
     if redis_url:
         return RedisResultCache(redis_url, prefix=prefix, ttl_seconds=ttl_seconds)
-    return LocalResultCache(max_entries=max_entries, ttl_seconds=ttl_seconds)
+    return LocalResultCache(max_entries=max_entries, ttl_seconds=ttl_seconds, max_bytes=max_bytes)

@@ -47,6 +47,9 @@ class Settings(BaseSettings):
         default=None, description="share the result cache between workers (unset: in-process)"
     )
     result_cache_entries: int = Field(default=10_000, ge=1, description="in-process cache size")
+    result_cache_bytes: int = Field(
+        default=64_000_000, ge=1, description="in-process cache: bytes of answers kept at most"
+    )
     result_cache_ttl: int = Field(default=3600, ge=1, description="seconds an answer is kept")
     request_time_limit: float = Field(
         default=10.0, gt=0, description="seconds one request may run before it is stopped"

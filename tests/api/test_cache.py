@@ -185,6 +185,22 @@ async def test_an_answer_computed_during_an_invalidation_is_not_stored(
         await store.close()
 
 
+async def test_the_in_process_cache_keeps_within_its_byte_budget() -> None:
+    """Big answers push out the least recently used, so memory stays bounded by bytes too."""
+    store = LocalResultCache(max_entries=100, max_bytes=1_000)
+    pages = {f"page-{n}": Entry.of(b"x" * 400) for n in range(3)}
+    for key, entry in pages.items():
+        _, epoch = await store.get(key)
+        await store.put(key, entry, {key}, epoch)
+    assert (await store.get("page-0"))[0] is None
+    assert (await store.get("page-1"))[0] == pages["page-1"]
+    assert (await store.get("page-2"))[0] == pages["page-2"]
+    await store.invalidate({"page-1"})  # dropped entries give their bytes back
+    _, epoch = await store.get("page-3")
+    await store.put("page-3", Entry.of(b"y" * 400), set(), epoch)
+    assert (await store.get("page-2"))[0] == pages["page-2"]
+
+
 async def test_writes_made_outside_the_api_reach_the_cache_through_the_outbox(
     search_client: httpx.AsyncClient, search: SearchService, db: AsyncEngine, sample: None
 ) -> None:
