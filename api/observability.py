@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from typing import Any
 
@@ -54,6 +55,11 @@ POOL_IN_USE = Gauge(
 POOL_SIZE = Gauge("newsroom_db_pool_size", "Database connections kept open", registry=registry)
 
 METRICS_TIMEOUT_SECONDS = 2.0
+# Operation names are the client's to choose: each new one would be a new time series, so only
+# the first ones seen get their own (frontends have a few dozen); the rest are counted as "other".
+MAX_OPERATION_LABELS = 100
+_GRAPHQL_NAME = re.compile(r"^[_A-Za-z][_0-9A-Za-z]{0,63}$")
+_operation_labels: set[str] = set()
 
 
 def configure_logging(level: str) -> None:
@@ -63,10 +69,21 @@ def configure_logging(level: str) -> None:
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
 
 
+def operation_label(name: str | None) -> str:
+    if not name:
+        return "-"
+    if name in _operation_labels:
+        return name
+    if len(_operation_labels) < MAX_OPERATION_LABELS and _GRAPHQL_NAME.match(name):
+        _operation_labels.add(name)
+        return name
+    return "other"
+
+
 def record(request: Request, operation: str | None, response: Response, started: float) -> None:
     """Count, time and log one answered request."""
     elapsed = time.perf_counter() - started
-    name = operation or "-"
+    name = operation_label(operation)
     codes: list[str] = getattr(request.state, "error_codes", [])
     cache_outcome = response.headers.get("x-cache")
     REQUESTS.labels(name, str(response.status_code)).inc()
@@ -79,7 +96,7 @@ def record(request: Request, operation: str | None, response: Response, started:
         "graphql request",
         extra={
             "request_id": response.headers.get("x-request-id"),
-            "operation": name,
+            "operation": (operation or "-")[:100],
             "duration_ms": round(elapsed * 1000, 2),
             "status": response.status_code,
             "cache": cache_outcome.lower() if cache_outcome else "bypass",

@@ -64,3 +64,18 @@ async def test_one_log_record_per_request_without_tokens_or_comment_text(
     assert record.duration_ms > 0
     token = editor["Authorization"].split()[1]
     assert body not in caplog.text and token not in caplog.text
+
+
+def test_operation_names_cannot_grow_the_metrics_without_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Clients name their operations: past the first few dozen, new names share one series."""
+    from api import observability
+
+    monkeypatch.setattr(observability, "_operation_labels", set())
+    names = [f"Probe{n}" for n in range(observability.MAX_OPERATION_LABELS + 50)]
+    labels = {observability.operation_label(name) for name in names}
+    assert len(labels) <= observability.MAX_OPERATION_LABELS + 1
+    assert "other" in labels
+    assert observability.operation_label("not a name; DROP") == "other"
+    assert observability.operation_label(None) == "-"
