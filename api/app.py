@@ -72,7 +72,14 @@ class GraphQLApp(GraphQL[Context, None]):
         if not isinstance(request, Request) or request.method not in ("GET", "POST"):
             return await super().run(request, context, root_value)
         started = time.perf_counter()
-        response = await self._answer(request)
+        try:
+            response = await self._answer(request)
+        except HTTPException as exc:
+            # Strawberry's refusal of a request that never became an operation (malformed
+            # JSON, wrong content type, a batch, a mutation over GET): JSON like every answer.
+            response = _Refusal(exc.reason, ErrorCode.BAD_REQUEST, exc.status_code)
+            if exc.status_code == 405:
+                response.headers["Allow"] = "POST"
         if isinstance(response, _Refusal):
             request.state.error_codes = [response.code]
         if GRAPHQL_RESPONSE in request.headers.get("accept", ""):
@@ -171,7 +178,11 @@ class GraphQLApp(GraphQL[Context, None]):
         # Strawberry reads `query` off any JSON body: a string or a number there was a 500.
         if request_adapter.method == "POST" and "json" in (request_adapter.content_type or ""):
             body = await request_adapter.get_body()
-            if body.lstrip()[:1] not in (b"{", b"["):
+            start = body.lstrip()[:1]
+            if start == b"[":
+                message = "Batched requests are not accepted: send one operation per request"
+                raise HTTPException(400, message)
+            if start != b"{":
                 raise HTTPException(400, "The request body must be a JSON object: one operation")
         return await super().parse_http_body(request_adapter)
 
@@ -338,7 +349,15 @@ class BodyLimit:
 
     async def _refuse(self, send: Send) -> None:
         response = JSONResponse(
-            {"errors": [{"message": f"request body over {self.max_bytes} bytes"}]}, status_code=413
+            {
+                "errors": [
+                    {
+                        "message": f"request body over {self.max_bytes} bytes",
+                        "extensions": {"code": ErrorCode.BAD_REQUEST},
+                    }
+                ]
+            },
+            status_code=413,
         )
         await response({"type": "http"}, _no_body, send)
 
