@@ -11,18 +11,22 @@ by bench/soak.lua from weighted bodies:
 - search-suggest (10%): prefixes as the search box sends them while a reader types;
 - topic pages (5%) and person pages (5%), the busiest most read.
 
-The mix first runs flat out for SOAK_CAPACITY_SECONDS (20) after a warm-up, to measure the
-capacity of this process on this machine now; then wrk sends at half that rate on a fixed
-schedule for SOAK_SECONDS (600), one wrk run per minute so that each minute has its own p50 and
-p99, with the API's resident memory (the process and its children) read after each. Memory at
-the start is read after the capacity run, once the process has served every kind of request;
-growth past 10% by the end fails the soak.
+First every distinct request of the mix is sent once, so that the result cache holds all it
+will ever hold of this traffic (up to its budget), as in an API that has run for a while: the
+cache filling is growth by design and bounded (RESULT_CACHE_ENTRIES, RESULT_CACHE_BYTES), and
+what the soak looks for is growth beyond it. Then the mix runs flat out for
+SOAK_CAPACITY_SECONDS (20) to measure the capacity of this process on this machine now; then wrk
+sends at half that rate on a fixed schedule for SOAK_SECONDS (600), one wrk run per minute so
+that each minute has its own p50 and p99, with the API's resident memory (the process and its
+children) read after each. Memory at the start is read after the capacity run; growth past 10%
+by the end fails the soak.
 
 This module drives and measures; bench/suite.py starts the servers and writes the results.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import math
@@ -40,14 +44,15 @@ import psutil
 import sqlalchemy as sa
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.ext.asyncio import AsyncConnection
 
+from api.site.routes import contract_query
 from models import Article, ArticleTopic, Mention, Person, Section, Topic
 from models.article import is_published
 from models.session import create_engine
 from search import articles as search_articles
 
 ROOT = Path(__file__).resolve().parent.parent
-CONTRACT = ROOT / "api" / "site" / "contract"
 SCRIPT = ROOT / "bench" / "soak.lua"
 
 SOAK_SECONDS = int(os.environ.get("SOAK_SECONDS", "600"))
@@ -91,8 +96,10 @@ def _zipf(count: int) -> list[float]:
     return [w / total for w in weights]
 
 
-def _weighted(kind: str, query: str, variables: list[dict[str, Any]]) -> list[Request]:
-    """The variables in order of popularity, sharing the kind's part of the traffic."""
+def _weighted(kind: str, variables: list[dict[str, Any]]) -> list[Request]:
+    """The kind's contract query with the variables in order of popularity, sharing the kind's
+    part of the traffic."""
+    query = contract_query(kind.replace("_", "-"))
     return [
         Request(kind, MIX[kind] * share, {"query": query, "variables": v})
         for share, v in zip(_zipf(len(variables)), variables, strict=True)
@@ -104,6 +111,20 @@ def _typo(rng: random.Random, word: str) -> str:
     return word[:cut] + word[cut + 1 :]
 
 
+async def _most_linked(
+    conn: AsyncConnection, entity: type[Topic | Person], link: sa.orm.InstrumentedAttribute[int]
+) -> list[sa.Row[tuple[str, str]]]:
+    """Topics or people by how many stories they are linked to, most first."""
+    stories = sa.func.count(link).desc()
+    query = (
+        sa.select(entity.slug, entity.name)
+        .outerjoin(link.class_, link == entity.id)
+        .group_by(entity.id)
+        .order_by(stories, entity.id)
+    )
+    return list((await conn.execute(query)).all())
+
+
 async def reader_mix(database_url: str) -> list[Request]:
     """Every request body of the mix with its share of the traffic, from the corpus' rows."""
     rng = random.Random(SEED)
@@ -113,29 +134,10 @@ async def reader_mix(database_url: str) -> list[Request]:
             newest = sa.select(Article.slug, Article.title).where(is_published())
             stories = (await conn.execute(newest.order_by(Article.published_at.desc()))).all()
             sections = list((await conn.execute(sa.select(Section.slug))).scalars())
-            by_stories = sa.func.count(ArticleTopic.article_id).desc()
-            topics = (
-                await conn.execute(
-                    sa.select(Topic.slug, Topic.name)
-                    .outerjoin(ArticleTopic, ArticleTopic.topic_id == Topic.id)
-                    .group_by(Topic.id)
-                    .order_by(by_stories, Topic.id)
-                )
-            ).all()
-            by_mentions = sa.func.count(Mention.article_id).desc()
-            people = (
-                await conn.execute(
-                    sa.select(Person.slug, Person.name)
-                    .outerjoin(Mention, Mention.person_id == Person.id)
-                    .group_by(Person.id)
-                    .order_by(by_mentions, Person.id)
-                )
-            ).all()
+            topics = await _most_linked(conn, Topic, ArticleTopic.topic_id)
+            people = await _most_linked(conn, Person, Mention.person_id)
     finally:
         await engine.dispose()
-
-    def contract(name: str) -> str:
-        return (CONTRACT / f"{name}.graphql").read_text()
 
     words = sorted(
         {w for _, title in stories[:2000] for w in search_articles.tokenize(title) if len(w) > 3}
@@ -164,12 +166,12 @@ async def reader_mix(database_url: str) -> list[Request]:
     latest = [{"first": 10}] + [{"first": 10, "filter": {"section": s}} for s in sections]
     latest.append({"first": 30})
     return [
-        *_weighted("article_page", contract("article-page"), [{"slug": s} for s, _ in stories]),
-        *_weighted("latest_articles", contract("latest-articles"), latest),
-        *_weighted("site_search", contract("site-search"), searches),
-        *_weighted("search_suggest", contract("search-suggest"), [{"prefix": p} for p in prefixes]),
-        *_weighted("topic_page", contract("topic-page"), [{"slug": s} for s, _ in topics]),
-        *_weighted("person_page", contract("person-page"), [{"slug": s} for s, _ in people]),
+        *_weighted("article_page", [{"slug": s} for s, _ in stories]),
+        *_weighted("latest_articles", latest),
+        *_weighted("site_search", searches),
+        *_weighted("search_suggest", [{"prefix": p} for p in prefixes]),
+        *_weighted("topic_page", [{"slug": s} for s, _ in topics]),
+        *_weighted("person_page", [{"slug": s} for s, _ in people]),
     ]
 
 
@@ -191,6 +193,29 @@ def check(url: str, mix: list[Request]) -> None:
         answer = httpx.post(url, json=first.body, timeout=30)
         if answer.status_code != 200 or not _answers_well(kind, answer.json()):
             raise SystemExit(f"{kind} answered {answer.status_code}: {answer.text[:2000]}")
+
+
+def fill(url: str, mix: list[Request], connections: int = CAPACITY_CONNECTIONS) -> dict[str, Any]:
+    """Every distinct request once, `connections` at a time; how many and how long."""
+
+    async def send_all() -> int:
+        pending = iter(mix)
+        failed = 0
+
+        async def sender(client: httpx.AsyncClient) -> None:
+            nonlocal failed
+            for request in pending:
+                answer = await client.post(url, json=request.body)
+                failed += answer.status_code != 200
+
+        headers = {"Accept-Encoding": "identity"}
+        async with httpx.AsyncClient(timeout=30, headers=headers) as client:
+            await asyncio.gather(*(sender(client) for _ in range(connections)))
+        return failed
+
+    started = time.monotonic()
+    failed = asyncio.run(send_all())
+    return {"requests": len(mix), "failed": failed, "seconds": round(time.monotonic() - started)}
 
 
 def resident_mb(pid: int) -> float:
@@ -245,6 +270,9 @@ def run(url: str, pid: int, mix: list[Request], seconds: int = SOAK_SECONDS) -> 
     check(url, mix)
     started = time.monotonic()
     rss_at_launch = resident_mb(pid)
+    console.print(f"soak: filling the result cache with the mix's {len(mix)} distinct requests …")
+    filled = fill(url, mix)
+    console.print(f"soak: filled in {filled['seconds']} s, RSS {resident_mb(pid):.0f} MB")
     with tempfile.TemporaryDirectory() as scratch:
         mix_file = Path(scratch) / "mix"
         mix_file.write_text(
@@ -289,6 +317,7 @@ def run(url: str, pid: int, mix: list[Request], seconds: int = SOAK_SECONDS) -> 
     results = {
         "mix": MIX,
         "distinct_requests": len(mix),
+        "fill": filled,
         "capacity": {
             "seconds": CAPACITY_SECONDS,
             "connections": CAPACITY_CONNECTIONS,
