@@ -71,6 +71,7 @@ schemathesis.graphql.scalar(
 
 # What an anonymous reader may be told. Rate limits and query limits are answers, not failures.
 EXPECTED_CODES = {
+    "BAD_REQUEST",
     "BAD_USER_INPUT",
     "GRAPHQL_PARSE_FAILED",
     "GRAPHQL_VALIDATION_FAILED",
