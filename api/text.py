@@ -46,7 +46,9 @@ def _literal_with_nul(document: DocumentNode) -> StringValueNode | None:
     return found[0] if found else None
 
 
-def nul_error(document: DocumentNode, variables: dict[str, Any]) -> GraphQLError | None:
+def nul_error(
+    document: DocumentNode, source: str, variables: dict[str, Any]
+) -> GraphQLError | None:
     """The error for the first variable or literal holding a NUL, if any.
 
     Worded as graphql-core words a variable or a literal it cannot coerce, so that
@@ -61,7 +63,9 @@ def nul_error(document: DocumentNode, variables: dict[str, Any]) -> GraphQLError
     for name, value in variables.items():
         if name in defined and _holds_nul(value):
             return GraphQLError(f"Variable '${name}' got invalid value; {REASON}")
-    literal = _literal_with_nul(document)
+    # GraphQL source text cannot hold a NUL itself, only an escape of one (\u0000, \u{0}):
+    # without a \u in the text, walking the whole document is work for nothing.
+    literal = _literal_with_nul(document) if "\\u" in source else None
     if literal is not None:
         return GraphQLError(f"Expected a storable String; {REASON}", nodes=[literal])
     return None
@@ -73,7 +77,8 @@ class StorableText(SchemaExtension):
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context
         if context.graphql_document is not None and context.result is None:
-            error = nul_error(context.graphql_document, context.variables or {})
+            source = context.query or ""
+            error = nul_error(context.graphql_document, source, context.variables or {})
             if error is not None:
                 context.result = ExecutionResult(data=None, errors=[error])
         yield
