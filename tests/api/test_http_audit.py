@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from search.server import _free_port
-from tests.api.test_workers import ROOT, start_worker, wait_ready
+from tests.servers import ROOT, start_api, wait_ready
 
 AUDIT = ROOT / "tests" / "http_audit"
 
@@ -41,7 +41,7 @@ def server(tmp_path: Path) -> Iterator[str]:
     }
     port = _free_port()
     log = tmp_path / "server.log"
-    process = start_worker(env, port, log)
+    process = start_api(env, port, log)
     try:
         url = f"http://127.0.0.1:{port}"
         wait_ready(url, process, log)

@@ -3,10 +3,6 @@ through the other, cached or not."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,36 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from search.server import LocalMeilisearch, _free_port
 from tests.api.test_editing import article_input
 from tests.conftest import contract, make_token
+from tests.servers import start_api, wait_ready
 
-ROOT = Path(__file__).resolve().parents[2]
 SAVE = contract("editor-save-article")
 TITLE = "query ($slug: String!) { article(slug: $slug) { title } }"
 ROUNDS = 1000
-
-
-def start_worker(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
-    with log.open("wb") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "api.cli", "serve"],
-            cwd=ROOT,
-            env={**os.environ, **env, "PORT": str(port)},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-
-
-def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"API worker exited:\n{log.read_text()}")
-        try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"API worker not ready after 60 s:\n{log.read_text()}")
 
 
 @pytest.fixture
@@ -74,7 +45,7 @@ def workers(
         for n in range(2):
             port = _free_port()
             log = tmp_path / f"worker-{n}.log"
-            processes.append((start_worker(env, port, log), log))
+            processes.append((start_api(env, port, log), log))
             urls.append(f"http://127.0.0.1:{port}")
         for url, (process, log) in zip(urls, processes, strict=True):
             wait_ready(url, process, log)

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from search.server import LocalMeilisearch, _free_port
-from tests.api.test_workers import start_worker, wait_ready
+from tests.servers import start_api, wait_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "demo" / "sample-articles.jsonl"
@@ -150,7 +150,7 @@ class Api:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
-        self.process = start_worker(env, self.port, log)
+        self.process = start_api(env, self.port, log)
         wait_ready(self.url, self.process, log)
 
     def stop(self) -> None:
