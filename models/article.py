@@ -65,6 +65,8 @@ class Article(Base):
     people_error: Mapped[str | None] = mapped_column(sa.Text)
     people_attempts: Mapped[int] = mapped_column(default=0, server_default="0")
     people_retry_at: Mapped[datetime | None]
+    # The lease of the process extracting the story now; past it, any process may take it.
+    people_claimed_until: Mapped[datetime | None]
     # Soft delete: an editor can restore the story with everything attached to it.
     deleted_at: Mapped[datetime | None]
     comments_closed: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
