@@ -144,23 +144,27 @@ def people_extract(
     """Extract people from the stories whose text changed since their last extraction.
 
     Resumable: each story is marked done as it is stored, so an interrupted run goes on where
-    it stopped.
+    it stopped. Safe beside other runs and the API's worker: each story is claimed by one of
+    them, and `--all` while a full pass runs joins that pass instead of starting another.
     """
-    from models.people import PeopleWorker, count_pending, mark_all_for_extraction
+    from models.people import PeopleWorker, count_pending, request_full_pass
 
     async def run() -> None:
         engine = create_engine(_settings().resolved_database_url)
         try:
-            if all_:
-                await mark_all_for_extraction(engine)
+            if all_ and not await request_full_pass(engine):
+                console.print("a full pass is under way: joining it")
             total = await count_pending(engine)
             worker = PeopleWorker(engine, batch_size=32)
             started = time.perf_counter()
             with _progress() as progress:
                 task = progress.add_task("people", total=total)
-                done = await worker.drain(lambda n: progress.advance(task, n))
+                await worker.drain(lambda n: progress.advance(task, n))
+            # One line a test or an operator can add up over every process of a pass.
             console.print(
-                f"extracted people from {done} stories in {time.perf_counter() - started:.1f}s"
+                f"extracted people from {worker.extracted} stories ({worker.failed} failed) "
+                f"in {time.perf_counter() - started:.1f}s",
+                soft_wrap=True,
             )
         finally:
             await engine.dispose()
@@ -257,7 +261,10 @@ def reindex(
         bool, typer.Option("--check", help="Only compare the index with SQL; change nothing.")
     ] = False,
 ) -> None:
-    """Rebuild the search index into a new index and swap it in atomically."""
+    """Rebuild the search index into a new index and swap it in atomically.
+
+    One rebuild at a time: while one runs, another refuses at once (exit code 1).
+    """
     from search import reindex as rebuild
 
     async def run() -> int:
@@ -274,13 +281,17 @@ def reindex(
                     if ids:
                         console.print(f"{label}: {', '.join(map(str, ids[:50]))}")
                 return 0 if result.in_step else 1
-            total = await rebuild.count_documents_to_index(engine)
-            started = time.perf_counter()
-            with _progress() as progress:
-                task = progress.add_task("reindex", total=total)
-                done = await rebuild.reindex(
-                    engine, service.client, lambda n: progress.advance(task, n)
-                )
+            async with rebuild.running_alone(engine) as alone:
+                if not alone:
+                    console.print("[red]another reindex of this database is running; not started")
+                    return 1
+                total = await rebuild.count_documents_to_index(engine)
+                started = time.perf_counter()
+                with _progress() as progress:
+                    task = progress.add_task("reindex", total=total)
+                    done = await rebuild.reindex(
+                        engine, service.client, lambda n: progress.advance(task, n)
+                    )
             elapsed = time.perf_counter() - started
             console.print(
                 f"indexed {done} stories in {elapsed:.1f}s ({done / max(elapsed, 1e-9):.0f}/s)"

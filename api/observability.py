@@ -10,6 +10,7 @@ import asyncio
 import logging
 import re
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from prometheus_client import (
@@ -20,6 +21,8 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 from pythonjsonlogger.json import JsonFormatter
 from starlette.requests import Request
 from starlette.responses import Response
@@ -53,6 +56,25 @@ POOL_IN_USE = Gauge(
     "newsroom_db_pool_checked_out", "Database connections in use", registry=registry
 )
 POOL_SIZE = Gauge("newsroom_db_pool_size", "Database connections kept open", registry=registry)
+
+
+class _PeopleExtracted(Collector):
+    """Stories this process's people worker extracted. The worker (models/, which knows nothing
+    of Prometheus) keeps the count; it is read at scrape time."""
+
+    worker: Any = None
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(
+            "newsroom_people_extracted",
+            "Stories whose people this process's worker extracted and stored",
+        )
+        family.add_metric([], getattr(self.worker, "extracted", 0))
+        yield family
+
+
+PEOPLE_EXTRACTED = _PeopleExtracted()
+registry.register(PEOPLE_EXTRACTED)
 
 METRICS_TIMEOUT_SECONDS = 2.0
 # Operation names are the client's to choose: each new one would be a new time series, so only
@@ -131,4 +153,5 @@ async def metrics(request: Request) -> Response:
         except Exception:  # unreachable is what this gauge reports
             up = False
     SEARCH_UP.set(1 if up else 0)
+    PEOPLE_EXTRACTED.worker = services.people
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -7,11 +7,13 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from slugify import slugify
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from models import changes
@@ -53,10 +55,28 @@ async def link_person(session: AsyncSession, found: ExtractedPerson) -> Person:
         by_surname = [p for p in candidates if p.name.split()[-1].lower() == lowered]
         if len(by_surname) == 1:
             return by_surname[0]
-    person = Person(slug=slug, name=name, aliases=[])
-    session.add(person)
-    await session.flush()
-    return person
+    return await _create_person(session, slug, name)
+
+
+# Any constant of our own: PostgreSQL's advisory locks are named by numbers, per database.
+_CREATING_PEOPLE = 7_203_517_001
+_FULL_PASS = 7_203_517_002
+
+
+async def _create_person(session: AsyncSession, slug: str, name: str) -> Person:
+    """A new Person, or the one another process created with this slug a moment before."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        # Two stories finding the same two new people in opposite orders would each wait for the
+        # other's uncommitted row: stores that create people take turns, until their commit.
+        await session.execute(sa.select(sa.func.pg_advisory_xact_lock(_CREATING_PEOPLE)))
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    await session.execute(
+        insert(Person)
+        .values(slug=slug, name=name, aliases=[])
+        .on_conflict_do_nothing(index_elements=[Person.slug])
+    )
+    return (await session.scalars(sa.select(Person).where(Person.slug == slug))).one()
 
 
 async def apply_extraction(session: AsyncSession, article_id: int, found: Extraction) -> None:
@@ -136,11 +156,16 @@ async def remove_person(session: AsyncSession, article_id: int, person_id: int) 
 
 
 def _pending() -> sa.ColumnElement[bool]:
+    """Text changed since the story's last extraction, and no back-off to wait out."""
     return sa.and_(
         Article.content_hash.is_not(None),
         sa.or_(Article.people_hash.is_(None), Article.people_hash != Article.content_hash),
         sa.or_(Article.people_retry_at.is_(None), Article.people_retry_at <= utcnow()),
     )
+
+
+def _unclaimed(now: datetime) -> sa.ColumnElement[bool]:
+    return sa.or_(Article.people_claimed_until.is_(None), Article.people_claimed_until <= now)
 
 
 async def count_pending(engine: AsyncEngine) -> int:
@@ -149,10 +174,29 @@ async def count_pending(engine: AsyncEngine) -> int:
         return (await conn.execute(stmt)).scalar_one()
 
 
-async def mark_all_for_extraction(engine: AsyncEngine) -> None:
-    """`people extract --all`: forget every earlier result, so everything is read again."""
+async def request_full_pass(engine: AsyncEngine) -> bool:
+    """`people extract --all`: read every story again, or join the full pass under way.
+
+    A pass starts only when no story is pending (stories waiting out a back-off aside), so
+    requests made while one runs, or at the same moment, share it instead of each reading every
+    story again. Answers whether this request started the pass.
+    """
     async with engine.begin() as conn:
-        await conn.execute(sa.update(Article).values(people_hash=None, people_retry_at=None))
+        if conn.dialect.name == "postgresql":
+            # Requests decide one at a time; the UPDATE's snapshot is taken after the lock, so
+            # it sees the pass an earlier request started. On SQLite the one UPDATE statement
+            # holds the write lock from its check to its write.
+            await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_FULL_PASS)))
+        under_way = sa.select(Article.id).where(_pending()).correlate(None).exists()
+        started = await conn.execute(
+            sa.update(Article).where(~under_way).values(people_hash=None, people_retry_at=None)
+        )
+        return started.rowcount > 0
+
+
+# How long a claimed batch stays with the process that took it: spaCy reads a batch in seconds,
+# so a process that died hands its stories over soon, one that is merely slow keeps them.
+CLAIM_LEASE = timedelta(minutes=5)
 
 
 @dataclass
@@ -162,14 +206,68 @@ class _Job:
     title: str
     dek: str | None
     body: list[dict[str, str]]
+    attempts: int
+    lease: datetime
+
+    def claimed(self) -> sa.ColumnElement[bool]:
+        """Still this process's: a claim taken over after its lease ended has another lease."""
+        return sa.and_(Article.id == self.id, Article.people_claimed_until == self.lease)
+
+
+async def claim_batch(engine: AsyncEngine, limit: int) -> list[_Job]:
+    """Claim up to `limit` pending stories, which no other process takes until the lease ends.
+
+    The claim is committed before this returns. On PostgreSQL, `FOR NO KEY UPDATE SKIP LOCKED`
+    lets processes claiming at once take different stories. SQLite's driver runs a SELECT
+    outside any transaction (it begins one at the first write), so two processes could both
+    read the same rows before either wrote: there the claim is one UPDATE ... RETURNING, which
+    holds the write lock from reading to writing.
+    """
+    now = utcnow()
+    lease = now + CLAIM_LEASE
+    due = sa.select(Article.id).where(_pending(), _unclaimed(now)).order_by(Article.id).limit(limit)
+    async with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            due = due.with_for_update(skip_locked=True, key_share=True)
+            ids = list((await conn.execute(due)).scalars())
+            if not ids:
+                return []
+            which: sa.ColumnElement[bool] = Article.id.in_(ids)
+        else:
+            which = sa.and_(Article.id.in_(due), _pending(), _unclaimed(now))
+        rows = await conn.execute(
+            sa.update(Article)
+            .where(which)
+            .values(people_claimed_until=lease)
+            .returning(
+                Article.id,
+                Article.content_hash,
+                Article.title,
+                Article.dek,
+                Article.body,
+                Article.people_attempts,
+            )
+        )
+        jobs = [_Job(*row, lease=lease) for row in rows]
+    return sorted(jobs, key=lambda job: job.id)
+
+
+async def release(engine: AsyncEngine, jobs: Sequence[_Job]) -> None:
+    """Give claimed stories back before their lease ends, for any process to take at once."""
+    async with engine.begin() as conn:
+        for job in jobs:
+            await conn.execute(
+                sa.update(Article).where(job.claimed()).values(people_claimed_until=None)
+            )
 
 
 class PeopleWorker:
     """Extracts people from stories whose text changed since their last extraction.
 
-    The spaCy work runs in a thread so the event loop keeps serving requests. A story whose
-    extraction fails keeps its text and its previous people; the error is recorded on it and
-    the story is retried with back-off.
+    Any number of processes may run one on the same database: each claims its batch first (see
+    `claim_batch`). The spaCy work runs in a thread so the event loop keeps serving requests. A
+    story whose extraction fails keeps its text and its previous people; the error is recorded
+    on it and the story is retried with back-off.
     """
 
     def __init__(self, engine: AsyncEngine, batch_size: int = 16, idle_seconds: float = 1.0):
@@ -180,36 +278,35 @@ class PeopleWorker:
         self._wake = asyncio.Event()
         # Called after each commit with what it changed (caches of reads listen here).
         self.on_change: Callable[[set[Change]], Awaitable[None]] | None = None
+        # Stories this worker stored an extraction for, and stories it recorded a failure on.
+        self.extracted = 0
+        self.failed = 0
 
     def notify(self) -> None:
         self._wake.set()
 
     async def run_once(self) -> int:
-        """Extract one batch; answers how many stories it handled."""
-        async with self.engine.connect() as conn:
-            rows = list(
-                await conn.execute(
-                    sa.select(
-                        Article.id, Article.content_hash, Article.title, Article.dek, Article.body
-                    )
-                    .where(_pending())
-                    .order_by(Article.id)
-                    .limit(self.batch_size)
-                )
-            )
-        jobs = [_Job(*row) for row in rows]
+        """Claim and extract one batch; answers how many stories it handled."""
+        jobs = await claim_batch(self.engine, self.batch_size)
+        unstored = list(jobs)
         try:
-            # One spaCy pass for the whole batch is several times faster than one per story.
-            results: list[Extraction | None] = list(
-                await asyncio.to_thread(
-                    self.extractor.extract_many, [(j.title, j.dek, j.body) for j in jobs]
+            try:
+                # One spaCy pass for the whole batch is several times faster than one per story.
+                results: list[Extraction | None] = list(
+                    await asyncio.to_thread(
+                        self.extractor.extract_many, [(j.title, j.dek, j.body) for j in jobs]
+                    )
                 )
-            )
-        except Exception:  # find the story at fault by doing them one at a time
-            results = [None] * len(jobs)
-        for job, found in zip(jobs, results, strict=True):
-            await self._store(job, found)
-        return len(rows)
+            except Exception:  # find the story at fault by doing them one at a time
+                results = [None] * len(jobs)
+            for job, found in zip(jobs, results, strict=True):
+                await self._store(job, found)
+                unstored.remove(job)
+        finally:
+            # Stopped or interrupted mid-batch: what was not stored goes back at once.
+            if unstored:
+                await release(self.engine, unstored)
+        return len(jobs)
 
     async def _store(self, job: _Job, found: Extraction | None) -> None:
         try:
@@ -218,12 +315,22 @@ class PeopleWorker:
                     self.extractor.extract, job.title, job.dek, job.body
                 )
             async with session_factory(self.engine).begin() as session:
+                # The first statement, and a write: on SQLite the store holds the write lock
+                # from here, on PostgreSQL the story's row. A claim lost to a lapsed lease
+                # stores nothing.
+                released = await session.execute(
+                    sa.update(Article).where(job.claimed()).values(people_claimed_until=None)
+                )
+                if released.rowcount != 1:
+                    logger.warning("article %s: claim lapsed and taken over; not stored", job.id)
+                    return
                 await apply_extraction(session, job.id, found)
                 await session.execute(
                     sa.update(Article)
                     .where(Article.id == job.id, Article.content_hash == job.content_hash)
                     .values(people_hash=job.content_hash, people_error=None, people_attempts=0)
                 )
+            self.extracted += 1
             if self.on_change is not None:
                 await self.on_change(changes.take(session))
         except Exception as exc:  # any failure of one story must not stop the others
@@ -231,20 +338,19 @@ class PeopleWorker:
             await self._failed(job, exc)
 
     async def _failed(self, job: _Job, exc: Exception) -> None:
+        wait = min(timedelta(seconds=30 * 2 ** min(job.attempts, 7)), MAX_RETRY)
         async with self.engine.begin() as conn:
-            attempts = (
-                await conn.execute(sa.select(Article.people_attempts).where(Article.id == job.id))
-            ).scalar_one()
-            wait = min(timedelta(seconds=30 * 2**attempts), MAX_RETRY)
             await conn.execute(
                 sa.update(Article)
-                .where(Article.id == job.id)
+                .where(job.claimed())
                 .values(
                     people_error=f"{type(exc).__name__}: {exc}"[:2000],
-                    people_attempts=attempts + 1,
+                    people_attempts=job.attempts + 1,
                     people_retry_at=utcnow() + wait,
+                    people_claimed_until=None,
                 )
             )
+        self.failed += 1
 
     async def drain(self, on_progress: Callable[[int], Any] | None = None) -> int:
         total = 0

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from models import outbox
@@ -21,6 +25,48 @@ BATCH_SIZE = 1000
 # Meilisearch indexes batches enqueued together as one: at 100,000 stories the first task ends
 # only when most of them are done, minutes later on two cores. A rebuild is a batch job.
 REBUILD_TASK_TIMEOUT_MS = 3_600_000
+
+
+# PostgreSQL names advisory locks by number, per database: any constant of our own.
+_REINDEX_LOCK = 7_203_517_101
+
+
+@asynccontextmanager
+async def running_alone(engine: AsyncEngine) -> AsyncIterator[bool]:
+    """Whether no other process rebuilds this database's index now; if so, none can start
+    until the block ends.
+
+    Two rebuilds at once would fill, swap and delete each other's indexes. The lock belongs to
+    the process, not to a lease: one that dies, even killed, frees it at once. PostgreSQL holds a
+    session advisory lock on a connection kept for the block (idle, outside any transaction);
+    SQLite, a file lock beside the database file.
+    """
+    if engine.dialect.name == "postgresql":
+        async with engine.connect() as conn:
+            lock = sa.select(sa.func.pg_try_advisory_lock(_REINDEX_LOCK))
+            alone = (await conn.execute(lock)).scalar_one()
+            await conn.commit()
+            try:
+                yield alone
+            finally:
+                if alone:
+                    await conn.execute(sa.select(sa.func.pg_advisory_unlock(_REINDEX_LOCK)))
+                    await conn.commit()
+        return
+    database = engine.url.database
+    if not database or database == ":memory:":  # no other process can open this one
+        yield True
+        return
+    lock = os.open(f"{database}.reindex.lock", os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            alone = True
+        except BlockingIOError:
+            alone = False
+        yield alone
+    finally:
+        os.close(lock)  # which unlocks it
 
 
 async def count_documents_to_index(engine: AsyncEngine) -> int:
