@@ -22,6 +22,7 @@ from models import Article, Mention, Person
 from models.importer import import_lines
 from models.person import Quote
 from models.session import AsyncSession
+from search.reindex import running_alone
 from search.server import LocalMeilisearch, _free_port
 from tests.conftest import BBC
 from tests.servers import ROOT, start_api, wait_ready
@@ -165,3 +166,19 @@ async def test_three_full_passes_and_the_api_extract_each_story_once(
             )
         ).all()
         assert quotes == [], "one extraction's quotes per story"
+
+
+async def test_a_second_reindex_refuses_while_one_runs(
+    db: AsyncEngine, database_url: str, meili: LocalMeilisearch, tmp_path: Path
+) -> None:
+    env = _env(database_url, meili, tmp_path)
+    async with running_alone(db) as alone:
+        assert alone
+        async with running_alone(db) as again:
+            assert not again, "in this process too"
+        code, out = await _newsroom(env, "reindex")
+        assert code == 1, out
+        assert "another reindex of this database is running" in out
+
+    code, out = await _newsroom(env, "reindex")
+    assert code == 0, out
