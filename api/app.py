@@ -31,8 +31,8 @@ from api import cache, graphiql, http_cache, observability, site
 from api.cache import Entry, ResultCache, open_cache
 from api.context import Context
 from api.cors import ReaderCORS
-from api.errors import ErrorCode, format_error, unavailable
-from api.limits import Limits
+from api.errors import ErrorCode, QueryTooLarge, format_error, unavailable
+from api.limits import Limits, check_request
 from api.ratelimit import RateLimits
 from api.schema import build_schema
 from api.services import SearchService, open_search

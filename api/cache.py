@@ -8,18 +8,28 @@ the search outbox worker drops `search` answers once Meilisearch holds the new d
 An answer computed while an invalidation ran may have read the old rows. Both stores keep an
 epoch that every invalidation bumps, and an answer is only stored if the epoch did not move
 while it was computed: a busy newsroom stores a little less, and no reader ever sees a stale page.
+
+Several worker processes without Redis each keep their own in-process cache, and share one
+counter (`SharedGeneration`, a memory-mapped file) that every invalidation bumps: a worker that
+sees another's bump drops everything it holds before answering. Coarser than Redis's per-tag
+invalidation, exact all the same.
 """
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import hashlib
 import logging
+import mmap
+import os
+import struct
 import time
 from collections import OrderedDict
 from collections.abc import Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 from redis.asyncio import Redis
@@ -97,11 +107,50 @@ class ResultCache(Protocol):
     async def close(self) -> None: ...
 
 
+class SharedGeneration:
+    """A counter that the worker processes of one server share through a memory-mapped file.
+
+    Reading it is a memory load (no system call), so every cache lookup can afford it; bumping
+    it takes a file lock for a few microseconds, once per committed write.
+    """
+
+    _FORMAT = "<Q"
+
+    def __init__(self, path: Path) -> None:
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        size = struct.calcsize(self._FORMAT)
+        if os.fstat(self._fd).st_size < size:
+            os.ftruncate(self._fd, size)
+        self._map = mmap.mmap(self._fd, size)
+
+    def read(self) -> int:
+        return struct.unpack_from(self._FORMAT, self._map)[0]
+
+    def bump(self) -> int:
+        """Add one; answers the new value."""
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        try:
+            value = self.read() + 1
+            struct.pack_into(self._FORMAT, self._map, 0, value)
+        finally:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        return value
+
+    def close(self) -> None:
+        self._map.close()
+        os.close(self._fd)
+
+
 class LocalResultCache:
-    """In-process LRU: the default for one worker. Several workers need `RedisResultCache`."""
+    """In-process LRU: the default for one worker. Several workers on one machine share a
+    `SharedGeneration`; several machines need `RedisResultCache`."""
 
     def __init__(
-        self, max_entries: int = 10_000, ttl_seconds: float = 3600.0, max_bytes: int = 64_000_000
+        self,
+        max_entries: int = 10_000,
+        ttl_seconds: float = 3600.0,
+        max_bytes: int = 64_000_000,
+        shared: SharedGeneration | None = None,
     ) -> None:
         # Both bounds: answers range from a few hundred bytes to hundreds of kilobytes, so a
         # count alone would let memory grow with the size of what readers ask for.
@@ -112,8 +161,21 @@ class LocalResultCache:
         self._entries: OrderedDict[str, tuple[Entry, float, frozenset[str]]] = OrderedDict()
         self._tagged: dict[str, set[str]] = {}
         self._epoch = 0
+        self._shared = shared
+        self._seen = shared.read() if shared is not None else 0
+
+    def _catch_up(self) -> None:
+        """Another worker committed a write: what it changed is unknown here, so drop all."""
+        if self._shared is None:
+            return
+        now = self._shared.read()
+        if now != self._seen:
+            self._seen = now
+            self._epoch += 1
+            self._clear()
 
     async def get(self, key: str) -> tuple[Entry | None, int]:
+        self._catch_up()
         found = self._entries.get(key)
         if found is None:
             return None, self._epoch
@@ -124,6 +186,7 @@ class LocalResultCache:
         return found[0], self._epoch
 
     async def put(self, key: str, entry: Entry, tags: set[str], epoch: int) -> bool:
+        self._catch_up()
         if epoch != self._epoch:
             return False
         self._drop(key)
@@ -140,6 +203,9 @@ class LocalResultCache:
         for tag in tags:
             for key in self._tagged.pop(tag, ()):
                 self._drop(key)
+        # Only this bump since the last look: nothing of another worker's to catch up on.
+        if self._shared is not None and self._shared.bump() == self._seen + 1:
+            self._seen += 1
 
     def _drop(self, key: str) -> None:
         found = self._entries.pop(key, None)
@@ -153,10 +219,15 @@ class LocalResultCache:
                 if not keys:
                     del self._tagged[tag]
 
-    async def close(self) -> None:
+    def _clear(self) -> None:
         self._entries.clear()
         self._tagged.clear()
         self._bytes = 0
+
+    async def close(self) -> None:
+        self._clear()
+        if self._shared is not None:
+            self._shared.close()
 
 
 # Store only if no invalidation ran since the miss began (KEYS: epoch, entry, tag sets).
@@ -259,7 +330,15 @@ def open_cache(
     max_bytes: int,
     ttl_seconds: int,
     prefix: str = "newsroom:",
+    shared_path: Path | None = None,
 ) -> ResultCache:
+    """Redis when there is one; else in-process, sharing invalidations through `shared_path`
+    with the other workers of the same server when there are several."""
     if redis_url:
         return RedisResultCache(redis_url, prefix=prefix, ttl_seconds=ttl_seconds)
-    return LocalResultCache(max_entries=max_entries, ttl_seconds=ttl_seconds, max_bytes=max_bytes)
+    return LocalResultCache(
+        max_entries=max_entries,
+        ttl_seconds=ttl_seconds,
+        max_bytes=max_bytes,
+        shared=SharedGeneration(shared_path) if shared_path is not None else None,
+    )

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import math
+import os
 import signal
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from sqlalchemy.engine import make_url
 
 from api.services import open_search
 from api.settings import Settings
@@ -23,6 +24,8 @@ from models.enums import Role
 from models.importer import ImportReport, import_lines
 from models.session import create_engine, session_factory
 from models.token import TokenError, create_token, revoke_token
+from search.errors import SearchUnavailable
+from search.server import LocalMeilisearch
 
 app = typer.Typer(help="The newsroom content API.", no_args_is_help=True)
 db = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
@@ -34,6 +37,7 @@ app.add_typer(people_cli, name="people")
 console = Console(stderr=True)
 
 DEMO_FILES = ("demo/sample-articles.jsonl", "demo/bbc-news.jsonl")
+WORKER_HEALTHCHECK_SECONDS = 60
 
 
 def _settings() -> Settings:
@@ -328,16 +332,31 @@ def worker() -> None:
     asyncio.run(run())
 
 
-def _missing_for_workers(settings: Settings) -> list[str]:
-    """What several worker processes need that one process does not."""
-    missing = []
-    if make_url(settings.resolved_database_url).get_backend_name() == "sqlite":
-        missing.append("DATABASE_URL of a PostgreSQL database (SQLite serves one process)")
-    if settings.result_cache and not settings.redis_url:
-        missing.append("REDIS_URL, so that every worker sees every cache invalidation")
-    if not settings.meili_url:
-        missing.append("MEILI_URL, so that the workers share one Meilisearch")
-    return missing
+@contextmanager
+def _shared_search(settings: Settings) -> Iterator[None]:
+    """With several workers and no MEILI_URL, one local Meilisearch for all of them.
+
+    Started here, before uvicorn starts the workers, and handed to them as MEILI_URL (they read
+    their settings from the environment): each worker starting its own on the same data would
+    race for the folder. Stopped when the server stops.
+    """
+    if settings.workers == 1 or settings.meili_url:
+        yield
+        return
+    local = LocalMeilisearch(settings.data_dir / "meilisearch", binary=settings.meili_binary)
+    with asyncio.Runner() as runner:
+        try:
+            runner.run(local.start())
+        except SearchUnavailable as exc:
+            # As with one worker: the API runs without search, its answers marked degraded.
+            console.print(f"[yellow]search is off: {exc}")
+            yield
+            return
+        os.environ["MEILI_URL"], os.environ["MEILI_MASTER_KEY"] = local.url, local.master_key
+        try:
+            yield
+        finally:
+            runner.run(local.stop())
 
 
 @app.command()
@@ -345,17 +364,16 @@ def serve(
     reload: Annotated[bool, typer.Option(help="Restart on code changes (development).")] = False,
 ) -> None:
     """Serve the API with uvicorn on HOST:PORT."""
-    import uvicorn
-
     from api.observability import configure_logging
 
     settings = _settings()
     configure_logging(settings.log_level)
-    if settings.workers > 1 and (missing := _missing_for_workers(settings)):
-        console.print(f"WORKERS={settings.workers} needs {'; '.join(missing)}")
-        raise typer.Exit(code=2)
-    # One line per Meilisearch call is noise at INFO, and would log every search URL.
-    logging.getLogger("httpx2").setLevel(logging.WARNING)
+    if settings.workers > 1 and not settings.redis_url:
+        # Exact without Redis too (api/cache.py), but each worker counts its own rate limits.
+        console.print(
+            f"{settings.workers} workers without REDIS_URL: each keeps its own result cache and "
+            "rate-limit counts (set REDIS_URL to share them)"
+        )
     base = f"http://{settings.host}:{settings.port}"
     console.print(
         f"Reader site at {base}/, GraphQL API and GraphiQL at {base}/graphql", soft_wrap=True
@@ -363,6 +381,13 @@ def serve(
     # Once its graceful shutdown is over, uvicorn raises the signal that stopped it again, and
     # the default handler would report the process killed; a stop asked for and done is exit 0.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    with _shared_search(settings):
+        _run_uvicorn(settings, reload)
+
+
+def _run_uvicorn(settings: Settings, reload: bool) -> None:
+    import uvicorn
+
     uvicorn.run(
         "api.app:create_app",
         factory=True,
@@ -378,6 +403,10 @@ def serve(
         # Requests in flight end within REQUEST_TIME_LIMIT; SIGTERM waits that long and a little
         # more (for a client still sending its body), then stops anyway.
         timeout_graceful_shutdown=math.ceil(settings.request_time_limit) + 5,
+        # uvicorn kills a worker that does not answer its health check in time (5 s by
+        # default), and a worker importing spaCy and loading its models on two busy cores
+        # took longer: WORKERS=2 lost a worker at every start.
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
     )
 
 

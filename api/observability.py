@@ -89,6 +89,9 @@ def configure_logging(level: str) -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter("{asctime}{levelname}{name}{message}", style="{"))
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+    # One line per Meilisearch call is noise at INFO, and would log every search URL; here, so
+    # that every worker process of WORKERS=N is configured the same way.
+    logging.getLogger("httpx2").setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
 def operation_label(name: str | None) -> str:

@@ -19,7 +19,7 @@ from models.article import Article, ArticleAuthor, ArticleTopic, Author, Section
 from models.base import utcnow
 from models.comment import Comment
 from models.enums import ArticleStatus, BlockType, CommentStatus
-from models.outbox import enqueue_articles
+from models.outbox import Priority, enqueue_articles
 from models.topic import Topic
 
 SLUG_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
@@ -168,7 +168,8 @@ class _Upserter:
         await self.session.flush()
         await self._replace_links(article.id, topic_ids, author_ids)
         await self._add_comments(article, record)
-        enqueue_articles(self.session, [article.id])
+        # An import of thousands of stories must not delay an editor's publish in search.
+        enqueue_articles(self.session, [article.id], Priority.BULK)
         return outcome
 
     async def _replace_links(

@@ -4,6 +4,10 @@ A row says "the search document of this article may have changed". Whoever drain
 article's current state, so rows can be merged and replayed without harm, and a row is marked
 processed only after the search engine confirmed the write. Processed rows are kept for a day so
 that a reindex can replay what changed while it ran.
+
+Rows carry a priority: an editor's publish must not wait behind a wire import of 10,000 stories
+or a re-extraction of the whole archive, so editorial rows are claimed first, in small batches of
+their own, and bulk rows in batches small enough that Meilisearch is never long busy with them.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import IntEnum
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,10 +27,22 @@ from models.base import Base, utcnow
 from models.person import Mention
 
 
+class Priority(IntEnum):
+    """Lower goes first."""
+
+    # A story saved, published, unpublished, deleted or restored; an editor's pin of a person.
+    EDITORIAL = 0
+    # An editor's rename or merge, which reaches every story that carries the name.
+    FAN_OUT = 1
+    # Imports, people extraction, the replay after a reindex.
+    BULK = 2
+
+
 class OutboxEntry(Base):
     __tablename__ = "search_outbox"
     __table_args__ = (
         sa.Index("ix_search_outbox_processed_at_available_at", "processed_at", "available_at"),
+        sa.Index("ix_search_outbox_processed_at_priority_id", "processed_at", "priority", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -37,6 +54,10 @@ class OutboxEntry(Base):
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(sa.Text)
     processed_at: Mapped[datetime | None]
+    priority: Mapped[int] = mapped_column(sa.SmallInteger, default=Priority.EDITORIAL)
+    # Set while a worker holds the row: until then, no other worker takes any row of the same
+    # story, so two workers never race to write two versions of one document.
+    claimed_until: Mapped[datetime | None]
 
 
 KEEP_PROCESSED = timedelta(days=1)
@@ -48,11 +69,13 @@ class OutboxBatch:
     article_ids: list[int]
 
 
-def enqueue_articles(session: AsyncSession, article_ids: Iterable[int]) -> None:
+def enqueue_articles(
+    session: AsyncSession, article_ids: Iterable[int], priority: Priority = Priority.EDITORIAL
+) -> None:
     """Announce, inside the caller's transaction, that these articles' documents changed."""
     now = utcnow()
     session.add_all(
-        OutboxEntry(article_id=article_id, created_at=now, available_at=now)
+        OutboxEntry(article_id=article_id, created_at=now, available_at=now, priority=priority)
         for article_id in dict.fromkeys(article_ids)
     )
 
@@ -62,42 +85,68 @@ async def enqueue_articles_of_topic(session: AsyncSession, topic_id: int) -> Non
     ids = await session.scalars(
         sa.select(ArticleTopic.article_id).where(ArticleTopic.topic_id == topic_id)
     )
-    enqueue_articles(session, ids)
+    enqueue_articles(session, ids, Priority.FAN_OUT)
 
 
 async def enqueue_articles_of_person(session: AsyncSession, person_id: int) -> None:
     ids = await session.scalars(sa.select(Mention.article_id).where(Mention.person_id == person_id))
-    enqueue_articles(session, ids)
+    enqueue_articles(session, ids, Priority.FAN_OUT)
 
 
 # How long a claimed batch stays with the worker that took it; if that worker dies, another
 # takes the rows once the lease runs out.
 CLAIM_LEASE = timedelta(minutes=5)
+# Any number taken by no other advisory lock of the project: PostgreSQL claims take turns on it.
+_CLAIM_LOCK = 0x6E6577_0001
 
 
-async def next_batch(conn: AsyncConnection, limit: int) -> OutboxBatch:
-    """Claim the oldest rows that are due, and the distinct articles they name.
+async def next_batch(
+    conn: AsyncConnection, limit: int, bulk_limit: int | None = None
+) -> OutboxBatch:
+    """Claim the most urgent rows that are due, and the distinct articles they name.
 
-    Several API processes may each run a worker: claiming pushes the rows' `available_at` past a
-    lease in the same transaction, and on PostgreSQL `FOR UPDATE SKIP LOCKED` lets concurrent
-    workers take different rows instead of waiting for, or repeating, each other's.
+    Editorial rows come first and alone (never padded with bulk rows, which would make the
+    editor's write wait for theirs); bulk rows come `bulk_limit` at a time. A story whose rows
+    another worker holds is left alone until that worker is done with it: two workers writing
+    two versions of one document could otherwise land in Meilisearch in the wrong order.
+
+    Several API processes may each run a worker: claims take turns (an advisory lock on
+    PostgreSQL, SQLite's single writer), so each sees the others' claims, and `FOR UPDATE SKIP
+    LOCKED` keeps them from waiting on rows a reader of the outbox holds.
     The caller's transaction must commit the claim before the rows are processed.
     """
     now = utcnow()
+    if conn.dialect.name == "postgresql":
+        await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_CLAIM_LOCK)))
+    else:
+        # A write first: SQLite then holds its write lock for the whole claim, so that no other
+        # process reads the outbox between this one's read and its update.
+        await conn.execute(sa.update(OutboxEntry).where(OutboxEntry.id == -1).values(attempts=0))
+    held = sa.select(OutboxEntry.article_id).where(
+        OutboxEntry.processed_at.is_(None), OutboxEntry.claimed_until > now
+    )
     due = (
-        sa.select(OutboxEntry.id, OutboxEntry.article_id)
-        .where(OutboxEntry.processed_at.is_(None), OutboxEntry.available_at <= now)
-        .order_by(OutboxEntry.id)
+        sa.select(OutboxEntry.id, OutboxEntry.article_id, OutboxEntry.priority)
+        .where(
+            OutboxEntry.processed_at.is_(None),
+            OutboxEntry.available_at <= now,
+            OutboxEntry.article_id.not_in(held),
+        )
+        .order_by(OutboxEntry.priority, OutboxEntry.id)
         .limit(limit)
     )
     if conn.dialect.name == "postgresql":
         due = due.with_for_update(skip_locked=True)
     rows = list(await conn.execute(due))
+    if rows and rows[0].priority < Priority.BULK:
+        rows = [row for row in rows if row.priority < Priority.BULK]
+    elif bulk_limit is not None:
+        rows = rows[:bulk_limit]
     if rows:
         await conn.execute(
             sa.update(OutboxEntry)
             .where(OutboxEntry.id.in_([row.id for row in rows]))
-            .values(available_at=now + CLAIM_LEASE)
+            .values(claimed_until=now + CLAIM_LEASE)
         )
     return OutboxBatch(
         entry_ids=[row.id for row in rows],
@@ -108,7 +157,9 @@ async def next_batch(conn: AsyncConnection, limit: int) -> OutboxBatch:
 async def mark_done(conn: AsyncConnection, entry_ids: Sequence[int]) -> None:
     now = utcnow()
     await conn.execute(
-        sa.update(OutboxEntry).where(OutboxEntry.id.in_(entry_ids)).values(processed_at=now)
+        sa.update(OutboxEntry)
+        .where(OutboxEntry.id.in_(entry_ids))
+        .values(processed_at=now, claimed_until=None)
     )
     await conn.execute(
         sa.delete(OutboxEntry).where(OutboxEntry.processed_at < now - KEEP_PROCESSED)
@@ -120,7 +171,7 @@ async def release(conn: AsyncConnection, entry_ids: Sequence[int]) -> None:
     await conn.execute(
         sa.update(OutboxEntry)
         .where(OutboxEntry.id.in_(entry_ids), OutboxEntry.processed_at.is_(None))
-        .values(available_at=utcnow())
+        .values(claimed_until=None)
     )
 
 
@@ -134,6 +185,7 @@ async def mark_failed(
             attempts=OutboxEntry.attempts + 1,
             last_error=error[:2000],
             available_at=utcnow() + retry_in,
+            claimed_until=None,
         )
     )
 

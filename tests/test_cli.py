@@ -41,19 +41,3 @@ def test_import_reports_bad_lines_and_loads_the_rest(tmp_path: Path) -> None:
     again = run("import", str(feed), tmp_path=tmp_path)
     assert "0 created, 0 updated, 2 unchanged, 1 failed" in again.stderr
     assert (tmp_path / "newsroom.db").exists()
-
-
-def test_several_workers_are_refused_on_the_embedded_defaults(tmp_path: Path) -> None:
-    """WORKERS > 1 needs a shared database, cache and search engine, and says which is missing."""
-    env = {"WORKERS": "2", "REDIS_URL": ""}
-    result = subprocess.run(
-        [*NEWSROOM, "serve"],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "DATA_DIR": str(tmp_path), "COLUMNS": "200", **env},
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 2
-    said = result.stdout + result.stderr
-    assert "PostgreSQL" in said and "REDIS_URL" in said

@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from pathlib import Path
 
 import httpx
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.cache import Entry, LocalResultCache, RedisResultCache
+from api.cache import Entry, LocalResultCache, RedisResultCache, SharedGeneration
 from api.services import SearchService
 from models.session import session_factory
 from tests.api.test_editing import save
@@ -183,6 +184,35 @@ async def test_an_answer_computed_during_an_invalidation_is_not_stored(
         assert (await store.get("page"))[0] is None
     finally:
         await store.close()
+
+
+async def test_workers_without_redis_drop_what_another_worker_wrote(tmp_path: Path) -> None:
+    """WORKERS=2 on the embedded defaults: each worker's cache, one shared generation file."""
+    path = tmp_path / "result-cache.generation"
+    first, second = (LocalResultCache(shared=SharedGeneration(path)) for _ in range(2))
+    page = Entry.of(b'{"data":{"title":"old"}}')
+    try:
+        for store in (first, second):
+            _, epoch = await store.get("page")
+            assert await store.put("page", page, {"article:1"}, epoch) is True
+
+        await first.invalidate({"article:1"})  # a write through the first worker
+        assert (await second.get("page"))[0] is None
+        assert (await first.get("page"))[0] is None
+
+        # An answer the second worker computed while the first one's write committed.
+        _, epoch = await second.get("page")
+        await first.invalidate({"article:2"})
+        assert await second.put("page", page, {"article:1"}, epoch) is False
+
+        # A worker's own invalidations stay precise: its unrelated pages are kept.
+        _, epoch = await first.get("other")
+        await first.put("other", page, {"article:3"}, epoch)
+        await first.invalidate({"article:4"})
+        assert (await first.get("other"))[0] == page
+    finally:
+        await first.close()
+        await second.close()
 
 
 async def test_the_in_process_cache_keeps_within_its_byte_budget() -> None:
