@@ -202,8 +202,11 @@ async def backlog(conn: AsyncConnection) -> dict[str, Any]:
     return {"pending": row[0], "oldest": row[1]}
 
 
-async def article_ids_enqueued_since(conn: AsyncConnection, since: datetime) -> list[int]:
+async def articles_enqueued_since(conn: AsyncConnection, since: datetime) -> dict[int, Priority]:
+    """The stories announced since `since`, each with the most urgent priority it was given."""
     result = await conn.execute(
-        sa.select(OutboxEntry.article_id).where(OutboxEntry.created_at >= since).distinct()
+        sa.select(OutboxEntry.article_id, sa.func.min(OutboxEntry.priority))
+        .where(OutboxEntry.created_at >= since)
+        .group_by(OutboxEntry.article_id)
     )
-    return list(result.scalars())
+    return {article_id: Priority(priority) for article_id, priority in result}

@@ -21,7 +21,7 @@ from models.article import Article, is_published
 from models.base import utcnow
 from models.changes import Change
 from models.extraction import ExtractedPerson, Extraction, PeopleExtractor
-from models.outbox import enqueue_articles
+from models.outbox import Priority, enqueue_articles
 from models.person import Mention, Person, Quote
 from models.session import session_factory
 
@@ -123,7 +123,9 @@ async def apply_extraction(session: AsyncSession, article_id: int, found: Extrac
                     article_id=article_id, person_id=person.id, text=quote.text, position=position
                 )
             )
-    enqueue_articles(session, [article_id])
+    # Extraction runs over whole archives (after a model update, say): it must not delay an
+    # editor's publish in search. Editors' pins and removals below stay editorial.
+    enqueue_articles(session, [article_id], Priority.BULK)
 
 
 async def _editors_mention(session: AsyncSession, article_id: int, person_id: int) -> Mention:
@@ -234,6 +236,10 @@ async def claim_batch(engine: AsyncEngine, limit: int) -> list[_Job]:
                 return []
             which: sa.ColumnElement[bool] = Article.id.in_(ids)
         else:
+            # An idle worker looks every second: only a read, which takes no lock, until
+            # there is something to claim.
+            if not await conn.scalar(sa.select(due.exists())):
+                return []
             which = sa.and_(Article.id.in_(due), _pending(), _unclaimed(now))
         rows = await conn.execute(
             sa.update(Article)

@@ -22,6 +22,7 @@ from search.documents import to_document
 from search.indexes import ensure_articles_index
 
 BATCH_SIZE = 1000
+QUEUED_TASKS = 2
 # Meilisearch indexes batches enqueued together as one: at 100,000 stories the first task ends
 # only when most of them are done, minutes later on two cores. A rebuild is a batch job.
 REBUILD_TASK_TIMEOUT_MS = 3_600_000
@@ -95,10 +96,14 @@ async def reindex(
         async for ids in published_ids_in_batches(conn, batch_size):
             sources = await published_sources(conn, ids)
             documents = [to_document(source) for source in sources.values()]
-            # Enqueue every batch before waiting: Meilisearch indexes while we read SQL.
+            # Enqueue before waiting, so that Meilisearch indexes while we read SQL; but never
+            # more than QUEUED_TASKS batches at once. Meilisearch runs its tasks one after
+            # another, so an editor's publish to the live index waits for all that is ahead.
             task = await client.put_documents(fresh, documents, wait=False)
             if task is not None:
                 tasks.append(task)
+            while len(tasks) > QUEUED_TASKS:
+                await client.wait(tasks.pop(0), timeout_ms=REBUILD_TASK_TIMEOUT_MS)
             total += len(documents)
             if on_progress:
                 on_progress(len(documents))
@@ -107,10 +112,14 @@ async def reindex(
     await client.swap(client.articles, fresh)
     await client.delete_index(fresh)
     async with engine.connect() as conn:
-        changed = await outbox.article_ids_enqueued_since(conn, started)
+        changed = await outbox.articles_enqueued_since(conn, started)
     if changed:
+        # Replayed as urgent as they first were: an editor's publish during the rebuild is
+        # still an editor's publish.
         async with session_factory(engine).begin() as session:
-            outbox.enqueue_articles(session, changed)
+            for priority in set(changed.values()):
+                ids = [pk for pk, given in changed.items() if given == priority]
+                outbox.enqueue_articles(session, ids, priority)
     return total
 
 
