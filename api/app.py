@@ -66,6 +66,10 @@ class GraphQLApp(GraphQL[Context, None]):
     """Strawberry's ASGI view with our context, our error format, persisted queries and the
     result cache in front of it."""
 
+    def __init__(self, schema: Any, limits: Limits, **options: Any) -> None:
+        super().__init__(schema, **options)
+        self.limits = limits
+
     async def run(  # type: ignore[override]
         self, request: Any, context: Any = UNSET, root_value: Any = UNSET
     ) -> Response:
@@ -103,8 +107,16 @@ class GraphQLApp(GraphQL[Context, None]):
         try:
             operation = http_cache.read_operation(request, await request.body())
         except http_cache.NotAnOperation:
+            # Strawberry refuses it with 400, having read no variables and parsed no document.
             return await self._execute(request)
         request.state.operation_name = operation.operation_name
+        try:
+            # Before the text is hashed, stored as a persisted query or parsed, and before the
+            # variables are serialised for the cache key or coerced.
+            check_request(operation.query, operation.variables, self.limits)
+        except QueryTooLarge as exc:
+            request.state.not_executed = True
+            return _Refusal(exc.message, exc.code, **exc.extensions)
         query = operation.query
         if operation.persisted_hash is not None and services.persisted is not None:
             refused, query = await _persisted(services.persisted, operation)
@@ -112,12 +124,12 @@ class GraphQLApp(GraphQL[Context, None]):
                 return refused
             request.state.persisted_query = query
         if getattr(request.state, "foreign_origin", False) and query:
-            refused = _foreign(request, query, operation.operation_name)
+            refused = _foreign(request, query, operation.operation_name, self.limits)
             if refused is not None:
                 return refused
         digest = None
         if services.cache is not None and query and "authorization" not in request.headers:
-            digest = http_cache.normalized(query, operation.operation_name)
+            digest = http_cache.normalized(query, operation.operation_name, self.limits)
         if digest is None:
             response = await self._execute(request)
             response.headers.setdefault("Cache-Control", "no-store")
@@ -173,6 +185,12 @@ class GraphQLApp(GraphQL[Context, None]):
 
     def encode_json(self, data: object) -> bytes:  # type: ignore[override]
         return orjson.dumps(data)
+
+    def decode_json(self, data: str | bytes) -> object:
+        # orjson refuses what the standard library lets through to fail later as a 500: bytes
+        # that are not UTF-8, lone surrogates, nesting past 1,024 levels. Its JSONDecodeError is
+        # the standard one, which Strawberry answers with 400.
+        return orjson.loads(data)
 
     async def parse_http_body(self, request_adapter: Any) -> Any:
         # Strawberry reads `query` off any JSON body: a string or a number there was a 500.
@@ -288,9 +306,11 @@ class _Refusal(Response):
         self.code = code
 
 
-def _foreign(request: Request, query: str, operation_name: str | None) -> Response | None:
+def _foreign(
+    request: Request, query: str, operation_name: str | None, limits: Limits
+) -> Response | None:
     """Another site's page may read; it may not write nor send credentials (see api/cors.py)."""
-    described = http_cache.describe(query, operation_name)
+    described = http_cache.describe(query, operation_name, limits)
     if "authorization" in request.headers:
         reason = "credentials are only accepted from the site's own origins"
     elif described is not None and described[0] is OperationType.MUTATION:
@@ -329,7 +349,11 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         declared = dict(scope.get("headers") or ()).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+        if declared is not None and not (declared.isdigit() and len(declared) <= 18):
+            # uvicorn refuses these itself; behind another server they would reach us.
+            await self._refuse(send, "Content-Length is not a number of bytes", 400)
+            return
+        if declared is not None and int(declared) > self.max_bytes:
             await self._refuse(send)
             return
         received = 0
@@ -347,18 +371,9 @@ class BodyLimit:
         except _TooLarge:
             await self._refuse(send)
 
-    async def _refuse(self, send: Send) -> None:
-        response = JSONResponse(
-            {
-                "errors": [
-                    {
-                        "message": f"request body over {self.max_bytes} bytes",
-                        "extensions": {"code": ErrorCode.BAD_REQUEST},
-                    }
-                ]
-            },
-            status_code=413,
-        )
+    async def _refuse(self, send: Send, message: str | None = None, status: int = 413) -> None:
+        message = message or f"request body over {self.max_bytes} bytes"
+        response = _Refusal(message, ErrorCode.BAD_REQUEST, status)
         await response({"type": "http"}, _no_body, send)
 
 
@@ -458,8 +473,13 @@ def create_app(
         max_aliases=settings.max_query_aliases,
         max_fields=settings.max_query_fields,
         max_cost=settings.max_query_cost,
+        max_tokens=settings.max_query_tokens,
+        max_length=settings.max_query_length,
+        max_variable_values=settings.max_variable_values,
     )
-    graphql = GraphQLApp(build_schema(limits), graphql_ide="graphiql", allow_queries_via_get=True)
+    graphql = GraphQLApp(
+        build_schema(limits), limits, graphql_ide="graphiql", allow_queries_via_get=True
+    )
     routes = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
         Route("/healthz", healthz),

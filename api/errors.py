@@ -17,6 +17,8 @@ from sqlalchemy import exc as sa_exc
 
 logger = logging.getLogger("newsroom.api")
 
+MAX_MESSAGE = 1_000
+
 # graphql-core's wording for a variable whose value does not fit its type.
 _VARIABLE_VALUE_ERROR = re.compile(
     r"^Variable '\$(\w+)' (?:has invalid value|got invalid value|of required type .* was not "
@@ -34,6 +36,7 @@ class ErrorCode(StrEnum):
     PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
     QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
     QUERY_TOO_DEEP = "QUERY_TOO_DEEP"
+    QUERY_TOO_LARGE = "QUERY_TOO_LARGE"
     RATE_LIMITED = "RATE_LIMITED"
     SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
     INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
@@ -66,6 +69,13 @@ class ApiError(Exception):
         super().__init__(message)
         self.message = message
         self.extensions = extensions
+
+
+class QueryTooLarge(ApiError):
+    """The document or its variables are over a size limit (`extensions.limit`): refused
+    before the rest of them was read."""
+
+    code = ErrorCode.QUERY_TOO_LARGE
 
 
 class BadUserInput(ApiError):
@@ -117,6 +127,10 @@ def _classify_request_error(error: GraphQLError, document: Node | None) -> dict[
     message = error.message
     if message.startswith("Syntax Error"):
         return {"message": message, "code": ErrorCode.GRAPHQL_PARSE_FAILED}
+    if message == "Validation aborted.":
+        # graphql-core spent its budget for comparing fields (api/limits.VALIDATION_BUDGET).
+        message = "The query repeats the same fields too often to be checked; select each once"
+        return {"message": message, "code": ErrorCode.QUERY_TOO_COMPLEX}
     node = error.nodes[0] if error.nodes else None
     coercion = _VARIABLE_VALUE_ERROR.match(message)
     if coercion:
@@ -159,6 +173,9 @@ def format_error(error: GraphQLError, document: Node | None, request_id: str) ->
             "requestId": request_id,
         }
     message = formatted.pop("message")
+    if len(message) > MAX_MESSAGE:
+        # graphql-core prints the offending value in full: a list nested 190 deep is 36 KB.
+        message = message[:MAX_MESSAGE] + "…"
     body: dict[str, Any] = {"message": message}
     if error.locations:
         body["locations"] = [{"line": loc.line, "column": loc.column} for loc in error.locations]

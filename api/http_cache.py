@@ -14,10 +14,13 @@ from functools import lru_cache
 from typing import Any
 
 import orjson
-from graphql import GraphQLSyntaxError, OperationDefinitionNode, OperationType, parse, print_ast
+from graphql import GraphQLError, OperationDefinitionNode, OperationType, print_ast
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from starlette.requests import Request
+
+from api.errors import QueryTooLarge
+from api.limits import Limits, parse_document
 
 READER = "reader"
 
@@ -69,22 +72,25 @@ def read_operation(request: Request, body: bytes) -> Operation:
     return Operation(query, variables or {}, name, digest if isinstance(digest, str) else None)
 
 
-def normalized(query: str, operation_name: str | None) -> str | None:
+def normalized(query: str, operation_name: str | None, limits: Limits) -> str | None:
     """A digest of the document as GraphQL prints it (so whitespace and comments don't split
     the cache), or None unless the chosen operation is a query."""
-    described = describe(query, operation_name)
+    described = describe(query, operation_name, limits)
     if described is None or described[0] is not OperationType.QUERY:
         return None
     return described[1]
 
 
 @lru_cache(maxsize=1024)
-def describe(query: str, operation_name: str | None) -> tuple[OperationType, str] | None:
+def describe(
+    query: str, operation_name: str | None, limits: Limits
+) -> tuple[OperationType, str] | None:
     """The chosen operation's type and the document's digest; None when Strawberry will refuse
-    the document anyway (a syntax error, no such operation)."""
+    the document anyway (over a size limit, a syntax error, no such operation). Parsed within
+    the limits and through the cache Strawberry reads too, so a document is parsed once."""
     try:
-        document = parse(query)
-    except GraphQLSyntaxError:
+        document = parse_document(query, limits)
+    except (GraphQLError, QueryTooLarge):
         return None
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     chosen = [
@@ -121,10 +127,21 @@ class PersistedQueries:
     """Automatic persisted queries: clients send a hash, and the full text once when it is
     unknown. Kept in Redis when there is one, so every worker knows every hash."""
 
-    def __init__(self, redis: Redis | None = None, max_entries: int = 5_000) -> None:
+    def __init__(
+        self,
+        redis: Redis | None = None,
+        max_entries: int = 5_000,
+        max_chars: int = 16_000_000,
+        ttl_seconds: int = 7 * 24 * 3600,
+    ) -> None:
+        # Anyone may register a text: entries, characters held here and time kept in Redis are
+        # all bounded (each text by MAX_QUERY_LENGTH, checked before it gets here).
         self.redis = redis
         self.max_entries = max_entries
+        self.max_chars = max_chars
+        self.ttl_seconds = ttl_seconds
         self._local: OrderedDict[str, str] = OrderedDict()
+        self._chars = 0
 
     async def get(self, digest: str) -> str | None:
         query = self._local.get(digest)
@@ -143,10 +160,13 @@ class PersistedQueries:
         if self.redis is not None:
             # On failure this worker still knows it; another will ask the client for the text.
             with contextlib.suppress(RedisError):
-                await self.redis.set(f"newsroom:apq:{digest}", query)
+                await self.redis.set(f"newsroom:apq:{digest}", query, ex=self.ttl_seconds)
 
     def _remember(self, digest: str, query: str) -> None:
+        previous = self._local.pop(digest, None)
+        self._chars -= len(previous or "")
         self._local[digest] = query
-        self._local.move_to_end(digest)
-        while len(self._local) > self.max_entries:
-            self._local.popitem(last=False)
+        self._chars += len(query)
+        while len(self._local) > self.max_entries or self._chars > self.max_chars:
+            _, dropped = self._local.popitem(last=False)
+            self._chars -= len(dropped)

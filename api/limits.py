@@ -1,5 +1,12 @@
-"""Query limits: depth, aliases, field selections and an estimated cost, checked after
-validation and before any resolver runs. Every answer reports its cost, as GitHub's API does.
+"""Query limits: the size of a request's document and variables, the document's shape, and its
+estimated cost, each checked as early as it can be. Every answer reports its cost, as GitHub's
+API does.
+
+No request may cost much more to refuse than it took to send. In order: the document's length
+and the variables' count of values before anything reads them; the document's tokens while it is
+parsed; its shape (fields, aliases, depth, fragment spreads, fragments expanded but each counted
+once) in one pass before validation, whose rules can be quadratic; its cost after validation,
+before any resolver runs.
 
 The cost of a query is the number of fields it may resolve: a field costs 1, and the fields
 under a list multiply by the size the query asks for (`first`, `limit`, `hitsPerPage`, or the
@@ -10,9 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from graphql import (
+    DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
@@ -21,21 +30,37 @@ from graphql import (
     GraphQLList,
     GraphQLNonNull,
     GraphQLSchema,
+    GraphQLSyntaxError,
     InlineFragmentNode,
     OperationDefinitionNode,
     SelectionSetNode,
+    Source,
     get_named_type,
+    parse,
     value_from_ast,
     value_from_ast_untyped,
 )
 from graphql.execution import ExecutionResult
+from graphql.validation.rules import overlapping_fields_can_be_merged
 from strawberry.extensions import SchemaExtension
 
-from api.errors import ErrorCode
+from api.errors import ErrorCode, QueryTooLarge
 from api.relay import MAX_PAGE_SIZE
 
 SIZE_ARGUMENTS = ("first", "limit", "hitsPerPage")
 DEFAULT_LIST_SIZE = 10
+# Our deepest input is ArticleInput.body[].text, three levels down; deeper JSON is refused before
+# graphql-core's coercion (or our own checks) recurse into it.
+MAX_VARIABLE_DEPTH = 16
+# graphql-core's rule that fields can merge compares same-named fields pairwise, and stops once
+# it has spent this budget (its default, 500,000, is seconds of CPU; 300 `__typename` cost
+# 90,000 and 50 ms). The contract's documents and GraphiQL's introspection spend at most 3.
+# A documented module attribute, read each time validation starts.
+VALIDATION_BUDGET = 10_000
+overlapping_fields_can_be_merged.MAX_COMPLEXITY_BUDGET = VALIDATION_BUDGET
+# A fragment bomb's expanded size is counted up to here: past it the number means nothing, and
+# it would not fit a JSON integer.
+_CEILING = 10**9
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,14 +69,220 @@ class Limits:
     max_aliases: int = 30
     max_fields: int = 300
     max_cost: int = 10_000
+    max_tokens: int = 2_000
+    max_length: int = 50_000
+    max_variable_values: int = 5_000
 
 
-@dataclass
-class Measure:
-    cost: int = 0
-    depth: int = 0
+# Size: before and while parsing --------------------------------------------------------------
+
+
+def check_request(query: str | None, variables: Any, limits: Limits) -> None:
+    """Refuse (QueryTooLarge) a document or variables over the size limits, in time bounded
+    by the limits rather than by the request."""
+    if query is not None and len(query) > limits.max_length:
+        raise QueryTooLarge(
+            f"The document is {len(query)} characters long, over the limit of "
+            f"{limits.max_length}; send long values as variables",
+            limit=limits.max_length,
+            measured=len(query),
+        )
+    problem = _variables_problem(variables, limits.max_variable_values)
+    if problem is not None:
+        raise QueryTooLarge(f"The variables {problem[0]}", limit=problem[1])
+
+
+def _variables_problem(variables: Any, max_values: int) -> tuple[str, int] | None:
+    # Counted with an early exit: graphql-core would coerce every value in Python first.
+    counted = 0
+    pending: list[tuple[Any, int]] = [(variables, 0)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, dict):
+            items: Any = value.values()
+        elif isinstance(value, list):
+            items = value
+        else:
+            continue
+        if depth >= MAX_VARIABLE_DEPTH:
+            return f"nest deeper than {MAX_VARIABLE_DEPTH} levels", MAX_VARIABLE_DEPTH
+        counted += len(items)
+        if counted > max_values:
+            return f"hold more than {max_values} values", max_values
+        pending.extend((item, depth + 1) for item in items)
+    return None
+
+
+def parse_document(query: str, limits: Limits) -> DocumentNode:
+    """The document, parsed once for the HTTP layer and Strawberry alike (cached by its text);
+    QueryTooLarge over the length or the token limit, GraphQLSyntaxError if not GraphQL."""
+    check_request(query, None, limits)
+    parsed = _parse(query, limits.max_tokens)
+    if isinstance(parsed, DocumentNode):
+        return parsed
+    description, position = parsed
+    if description.startswith("Document contains more than"):
+        raise QueryTooLarge(
+            f"The document has more than {limits.max_tokens} tokens (or comments), over the "
+            "limit; split the query",
+            limit=limits.max_tokens,
+        )
+    # A new error each time: raising a cached one would grow its traceback with every request.
+    raise GraphQLSyntaxError(Source(query), position, description)
+
+
+@lru_cache(maxsize=512)
+def _parse(query: str, max_tokens: int) -> DocumentNode | tuple[str, int]:
+    # A newsroom's frontends send the same few documents all day: each is parsed once. The
+    # cache is bounded in entries, and each entry by max_length. A failure is kept too, so
+    # that the HTTP layer and Strawberry lex a hostile document once between them; lexing
+    # stops at the token limit, the rest of the text is never read.
+    try:
+        return parse(query, max_lexical_tokens=max_tokens, max_comments=max_tokens)
+    except GraphQLSyntaxError as error:
+        return error.description, (error.positions or [0])[0]
+
+
+# Shape: before validation --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """A definition's size with the fragments it spreads expanded.
+
+    Fields and aliases count every selection; depth counts the schema's own fields, not
+    introspection's (below `__schema`, or in a fragment on `__Type`: GraphiQL's TypeRef nests
+    eight deep)."""
+
     fields: int = 0
     aliases: int = 0
+    depth: int = 0
+    spreads: int = 0
+
+
+_EMPTY = Shape()
+
+
+def _capped(value: int) -> int:
+    return min(value, _CEILING)
+
+
+def _shape(selection_set: SelectionSetNode, fragments: dict[str, Shape]) -> Shape:
+    """Recursion follows the document's own nesting, which the parser keeps under 200 levels;
+    fragments are looked up, never walked again."""
+    fields = aliases = depth = spreads = 0
+    for selection in selection_set.selections:
+        if isinstance(selection, FieldNode):
+            below = (
+                _shape(selection.selection_set, fragments) if selection.selection_set else _EMPTY
+            )
+            fields += 1 + below.fields
+            aliases += (selection.alias is not None) + below.aliases
+            spreads += below.spreads
+            if not selection.name.value.startswith("__"):
+                depth = max(depth, 1 + below.depth)
+            continue
+        if isinstance(selection, InlineFragmentNode):
+            below = _introspective(selection, _shape(selection.selection_set, fragments))
+        elif isinstance(selection, FragmentSpreadNode):
+            # Unknown, or in a cycle and not counted yet: validation refuses either.
+            below = fragments.get(selection.name.value, _EMPTY)
+        else:
+            continue
+        fields += below.fields
+        aliases += below.aliases
+        depth = max(depth, below.depth)
+        spreads += 1 + below.spreads
+    return Shape(_capped(fields), _capped(aliases), depth, _capped(spreads))
+
+
+def _introspective(fragment: InlineFragmentNode | FragmentDefinitionNode, shape: Shape) -> Shape:
+    condition = fragment.type_condition
+    if condition is None or not condition.name.value.startswith("__"):
+        return shape
+    return Shape(shape.fields, shape.aliases, 0, shape.spreads)
+
+
+def _spread_names(selection_set: SelectionSetNode) -> list[str]:
+    names: list[str] = []
+    pending = [selection_set]
+    while pending:
+        for selection in pending.pop().selections:
+            if isinstance(selection, FragmentSpreadNode):
+                names.append(selection.name.value)
+            elif selection.selection_set is not None:
+                pending.append(selection.selection_set)
+    return names
+
+
+def _fragment_shapes(fragments: dict[str, FragmentDefinitionNode]) -> dict[str, Shape]:
+    """Each fragment's shape, computed once, after the fragments it spreads (so a fragment
+    bomb costs one step per fragment, not per expansion)."""
+    spreads = {name: _spread_names(fragment.selection_set) for name, fragment in fragments.items()}
+    shapes: dict[str, Shape] = {}
+    entered: set[str] = set()
+    for root in fragments:
+        pending = [root]
+        while pending:
+            name = pending[-1]
+            if name not in entered:
+                entered.add(name)
+                pending.extend(s for s in spreads[name] if s in fragments and s not in entered)
+                continue
+            pending.pop()
+            if name not in shapes:
+                fragment = fragments[name]
+                shapes[name] = _introspective(fragment, _shape(fragment.selection_set, shapes))
+    return shapes
+
+
+def check_shape(document: DocumentNode, limits: Limits, operation_name: str | None) -> Shape | None:
+    """Refuse (GraphQLError) a document with any operation or fragment over the depth, alias
+    or field limits, before validation walks it; the chosen operation's shape otherwise."""
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    shapes = _fragment_shapes(fragments)
+    chosen: list[Shape] = []
+    for definition in document.definitions:
+        if isinstance(definition, OperationDefinitionNode):
+            shape = _shape(definition.selection_set, shapes)
+            named = definition.name.value if definition.name else None
+            if operation_name is None or named == operation_name:
+                chosen.append(shape)
+        elif isinstance(definition, FragmentDefinitionNode):
+            shape = shapes[definition.name.value]
+        else:
+            continue
+        error = _over(shape, limits)
+        if error is not None:
+            raise error
+    return chosen[0] if len(chosen) == 1 else None
+
+
+def _over(shape: Shape, limits: Limits) -> GraphQLError | None:
+    checks = (
+        (ErrorCode.QUERY_TOO_DEEP, "depth", limits.max_depth, shape.depth),
+        (ErrorCode.QUERY_TOO_COMPLEX, "aliases", limits.max_aliases, shape.aliases),
+        (ErrorCode.QUERY_TOO_COMPLEX, "field selections", limits.max_fields, shape.fields),
+        # A spread of an empty fragment selects nothing, yet a bomb of them costs all the same.
+        (ErrorCode.QUERY_TOO_COMPLEX, "fragment spreads", limits.max_fields, shape.spreads),
+    )
+    for code, what, limit, value in checks:
+        if value > limit:
+            return _too_much(code, what, limit, value)
+    return None
+
+
+def _too_much(code: ErrorCode, what: str, limit: int, value: int) -> GraphQLError:
+    measured = f"at least {value}" if value >= _CEILING else str(value)
+    return GraphQLError(
+        f"The query's {what}: {measured}, over the limit of {limit}. See extensions.limit.",
+        extensions={"code": code.value, "limit": limit, "measured": value},
+    )
+
+
+# Cost: after validation ----------------------------------------------------------------------
 
 
 def _is_list(field: GraphQLField) -> bool:
@@ -60,6 +291,9 @@ def _is_list(field: GraphQLField) -> bool:
 
 
 class _Estimator:
+    """Walks the operation with its fragments expanded: within the limits on shape, checked
+    before validation, that is at most a few hundred steps."""
+
     def __init__(
         self,
         schema: GraphQLSchema,
@@ -69,7 +303,6 @@ class _Estimator:
         self.schema = schema
         self.fragments = fragments
         self.variables = variables
-        self.measure = Measure()
 
     def _size(self, node: FieldNode, field: GraphQLField) -> int:
         given = {arg.name.value: arg.value for arg in node.arguments or ()}
@@ -105,20 +338,16 @@ class _Estimator:
                     kind = self.schema.get_type(fragment.type_condition.name.value)
                     yield from self._fields(fragment.selection_set, kind)
 
-    def cost(self, selection_set: SelectionSetNode, parent: Any, depth: int) -> int:
+    def cost(self, selection_set: SelectionSetNode, parent: Any) -> int:
         total = 0
         for node, owner in self._fields(selection_set, parent):
-            self.measure.fields += 1
-            if node.alias is not None:
-                self.measure.aliases += 1
             name = node.name.value
             field = None if name.startswith("__") else getattr(owner, "fields", {}).get(name)
             if field is None:
                 continue
-            self.measure.depth = max(self.measure.depth, depth)
             below = 0
             if node.selection_set is not None:
-                below = self.cost(node.selection_set, get_named_type(field.type), depth + 1)
+                below = self.cost(node.selection_set, get_named_type(field.type))
             # A connection's size is its `first`; its edges and nodes are those same items.
             in_connection = getattr(owner, "name", "").endswith("Connection")
             many = _is_list(field) and not in_connection
@@ -126,10 +355,10 @@ class _Estimator:
         return total
 
 
-def measure(
+def estimate_cost(
     schema: GraphQLSchema, document: Any, operation_name: str | None, variables: dict[str, Any]
-) -> Measure | None:
-    """How big an operation is; None when the document names no such operation."""
+) -> int | None:
+    """The operation's estimated cost; None when the document names no such operation."""
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
@@ -145,61 +374,56 @@ def measure(
         if name not in values and definition.default_value is not None:
             values[name] = value_from_ast_untyped(definition.default_value)
     root = schema.get_root_type(operation.operation)
-    estimator = _Estimator(schema, fragments, values)
-    estimator.measure.cost = estimator.cost(operation.selection_set, root, 1)
-    return estimator.measure
-
-
-def _too_much(code: ErrorCode, what: str, limit: int, value: int) -> ExecutionResult:
-    error = GraphQLError(
-        f"The query's {what}: {value}, over the limit of {limit}. See extensions.limit.",
-        extensions={"code": code.value, "limit": limit, "measured": value},
-    )
-    return ExecutionResult(data=None, errors=[error])
+    return _Estimator(schema, fragments, values).cost(operation.selection_set, root)
 
 
 class QueryLimits(SchemaExtension):
-    """Refuses operations over the limits before any resolver runs; reports the cost."""
+    """Parses within the size limits, refuses documents over the shape limits before
+    validation and operations over the cost limit before any resolver runs; reports the cost."""
 
     def __init__(self, limits: Limits | None = None) -> None:
         super().__init__()
         self.limits = limits or Limits()
-        self._measure: Measure | None = None
+        self._shape: Shape | None = None
+        self._cost: int | None = None
+
+    def on_parse(self) -> Iterator[None]:
+        # In place of Strawberry's ParserCache: the same cache the HTTP layer reads through.
+        context = self.execution_context
+        if context.query is not None:
+            context.graphql_document = parse_document(context.query, self.limits)
+        yield
+
+    def on_validate(self) -> Iterator[None]:
+        # Listed before ValidationCache, so that this runs, and may refuse, first.
+        context = self.execution_context
+        if context.graphql_document is not None:
+            self._shape = check_shape(context.graphql_document, self.limits, context.operation_name)
+        yield
 
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context
-        found = None
-        if context.graphql_document is not None:
-            found = measure(
+        if context.graphql_document is not None and self._shape is not None:
+            self._cost = estimate_cost(
                 context.schema._schema,
                 context.graphql_document,
                 context.operation_name,
                 context.variables or {},
             )
-        self._measure = found
-        if found is not None:
-            limits = self.limits
-            checks = (
-                (ErrorCode.QUERY_TOO_DEEP, "depth", limits.max_depth, found.depth),
-                (ErrorCode.QUERY_TOO_COMPLEX, "aliases", limits.max_aliases, found.aliases),
-                (ErrorCode.QUERY_TOO_COMPLEX, "field selections", limits.max_fields, found.fields),
-                (ErrorCode.QUERY_TOO_COMPLEX, "estimated cost", limits.max_cost, found.cost),
-            )
-            for code, what, limit, value in checks:
-                if value > limit:
-                    context.result = _too_much(code, what, limit, value)
-                    break
+        limit = self.limits.max_cost
+        if self._cost is not None and self._cost > limit:
+            error = _too_much(ErrorCode.QUERY_TOO_COMPLEX, "estimated cost", limit, self._cost)
+            context.result = ExecutionResult(data=None, errors=[error])
         yield
 
     def get_results(self) -> dict[str, Any]:
-        found = self._measure
-        if found is None:
+        if self._shape is None or self._cost is None:
             return {}
         return {
             "cost": {
-                "requested": found.cost,
+                "requested": self._cost,
                 "limit": self.limits.max_cost,
-                "depth": found.depth,
-                "fields": found.fields,
+                "depth": self._shape.depth,
+                "fields": self._shape.fields,
             }
         }

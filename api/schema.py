@@ -6,7 +6,7 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.extensions import ValidationCache
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
@@ -63,11 +63,12 @@ def build_schema(limits: Limits | None = None) -> Schema:
         query=Query,
         mutation=Mutation,
         # A newsroom's frontends send the same few documents all day: parse and validate once.
-        # The caches live at module level in Strawberry, shared by every request's instance.
+        # QueryLimits parses through its own cache (the HTTP layer reads the same one) and
+        # checks the document's shape before ValidationCache validates it. Validation's cache
+        # lives at module level in Strawberry, shared by every request's instance.
         extensions=[
-            lambda: ParserCache(maxsize=512),
-            lambda: ValidationCache(maxsize=512),
             lambda: QueryLimits(limits),
+            lambda: ValidationCache(maxsize=512),
             StorableText,
         ],
     )
