@@ -4,6 +4,7 @@ and quotes, editors' pins and removals, and the background extraction queue."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -310,9 +311,11 @@ class PeopleWorker:
                 await self._store(job, found)
                 unstored.remove(job)
         finally:
-            # Stopped or interrupted mid-batch: what was not stored goes back at once.
+            # Stopped or interrupted mid-batch: what was not stored goes back at once (or, with
+            # the database gone, when the lease ends).
             if unstored:
-                await release(self.engine, unstored)
+                with contextlib.suppress(sa.exc.SQLAlchemyError):
+                    await release(self.engine, unstored)
         return len(jobs)
 
     async def _store(self, job: _Job, found: Extraction | None) -> None:
