@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import os
 import signal
@@ -38,6 +39,14 @@ console = Console(stderr=True)
 
 DEMO_FILES = ("demo/sample-articles.jsonl", "demo/bbc-news.jsonl")
 WORKER_HEALTHCHECK_SECONDS = 60
+BULK_NICENESS = 10
+
+
+def _as_bulk_work() -> None:
+    """Imports, extraction and rebuilds give way to the server on the same machine: an
+    editor's publish and readers' requests go first (see "Editors first" in docs/jobs.md)."""
+    with contextlib.suppress(OSError):
+        os.nice(BULK_NICENESS)
 
 
 def _settings() -> Settings:
@@ -153,6 +162,8 @@ def people_extract(
     """
     from models.people import PeopleWorker, count_pending, request_full_pass
 
+    _as_bulk_work()
+
     async def run() -> None:
         engine = create_engine(_settings().resolved_database_url)
         try:
@@ -207,6 +218,7 @@ def import_(
 
     A bad line is reported with its number and skipped; the rest still loads.
     """
+    _as_bulk_work()
     failed = asyncio.run(_import(paths))
     raise typer.Exit(code=1 if failed else 0)
 
@@ -270,6 +282,9 @@ def reindex(
     One rebuild at a time: while one runs, another refuses at once (exit code 1).
     """
     from search import reindex as rebuild
+
+    if not check:
+        _as_bulk_work()
 
     async def run() -> int:
         settings = _settings()

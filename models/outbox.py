@@ -67,6 +67,7 @@ KEEP_PROCESSED = timedelta(days=1)
 class OutboxBatch:
     entry_ids: list[int]
     article_ids: list[int]
+    bulk: bool = False
 
 
 def enqueue_articles(
@@ -151,6 +152,7 @@ async def next_batch(
     return OutboxBatch(
         entry_ids=[row.id for row in rows],
         article_ids=list(dict.fromkeys(row.article_id for row in rows)),
+        bulk=bool(rows) and rows[0].priority == Priority.BULK,
     )
 
 

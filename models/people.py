@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
+import os
+import threading
 from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from slugify import slugify
@@ -269,6 +273,18 @@ async def release(engine: AsyncEngine, jobs: Sequence[_Job]) -> None:
             )
 
 
+# How much lower than the server's own threads spaCy runs (as `nice` counts).
+BACKGROUND_NICENESS = 10
+_T = TypeVar("_T")
+
+
+def _lower_priority() -> None:
+    """Extraction is background work: its thread gives way to requests and to Meilisearch,
+    which an editor's publish waits for. On Linux a thread's niceness is its own."""
+    with contextlib.suppress(OSError, AttributeError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICENESS)
+
+
 class PeopleWorker:
     """Extracts people from stories whose text changed since their last extraction.
 
@@ -289,6 +305,13 @@ class PeopleWorker:
         # Stories this worker stored an extraction for, and stories it recorded a failure on.
         self.extracted = 0
         self.failed = 0
+        self._executor = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="people", initializer=_lower_priority
+        )
+
+    async def _in_background(self, work: Callable[..., _T], *args: Any) -> _T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, functools.partial(work, *args))
 
     def notify(self) -> None:
         self._wake.set()
@@ -301,7 +324,7 @@ class PeopleWorker:
             try:
                 # One spaCy pass for the whole batch is several times faster than one per story.
                 results: list[Extraction | None] = list(
-                    await asyncio.to_thread(
+                    await self._in_background(
                         self.extractor.extract_many, [(j.title, j.dek, j.body) for j in jobs]
                     )
                 )
@@ -321,7 +344,7 @@ class PeopleWorker:
     async def _store(self, job: _Job, found: Extraction | None) -> None:
         try:
             if found is None:
-                found = await asyncio.to_thread(
+                found = await self._in_background(
                     self.extractor.extract, job.title, job.dek, job.body
                 )
             async with session_factory(self.engine).begin() as session:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
@@ -19,10 +20,11 @@ from search.errors import SearchError
 
 logger = logging.getLogger("newsroom.search")
 
-# Stories per bulk batch (imports, extraction). Meilisearch applies its tasks one after another,
-# so an editor's publish waits for the bulk batch already sent: about 100 stories is a fraction
-# of a second to index here, where 500 took seconds with spaCy busy on the same two cores.
-BULK_BATCH_SIZE = 100
+# Meilisearch applies its tasks one after another, so an editor's publish waits for the bulk
+# batch (import, extraction) already sent. Bulk batches are sized to take about this long: 100
+# stories took 0.3 s on an idle machine and 3 s with spaCy and other work on the same two cores.
+BULK_TASK_SECONDS = 0.4
+BULK_BATCH_SIZES = (10, 500)
 
 
 class OutboxWorker:
@@ -35,13 +37,14 @@ class OutboxWorker:
         client: SearchClient,
         *,
         batch_size: int = 500,
-        bulk_batch_size: int = BULK_BATCH_SIZE,
+        bulk_batch_size: int = 100,
         idle_seconds: float = 0.5,
         max_backoff_seconds: float = 30.0,
     ) -> None:
         self.engine = engine
         self.client = client
         self.batch_size = batch_size
+        # Adjusted after each bulk batch, so that one takes about BULK_TASK_SECONDS.
         self.bulk_batch_size = bulk_batch_size
         self.idle_seconds = idle_seconds
         self.max_backoff_seconds = max_backoff_seconds
@@ -64,6 +67,7 @@ class OutboxWorker:
             batch = await outbox.next_batch(conn, self.batch_size, self.bulk_batch_size)
         if not batch.entry_ids:
             return 0
+        started = time.perf_counter()
         try:
             await self._apply(batch)
         except SearchError:
@@ -75,9 +79,20 @@ class OutboxWorker:
                 async with self.engine.begin() as conn:
                     await outbox.release(conn, batch.entry_ids)
             raise
+        if batch.bulk:
+            self._resize_bulk(len(batch.article_ids), time.perf_counter() - started)
         if self.on_indexed is not None:
             await self.on_indexed(batch.article_ids)
         return len(batch.entry_ids)
+
+    def _resize_bulk(self, stories: int, seconds: float) -> None:
+        """Aim the next bulk batch at BULK_TASK_SECONDS, from the rate this one was applied at
+        (halving at most, growing by half at most, so one odd batch does not swing it)."""
+        rate = stories / max(seconds, 1e-3)
+        wanted = int(rate * BULK_TASK_SECONDS)
+        low, high = BULK_BATCH_SIZES
+        size = min(max(wanted, self.bulk_batch_size // 2), int(self.bulk_batch_size * 1.5) + 1)
+        self.bulk_batch_size = min(max(size, low), high)
 
     async def _apply(self, batch: outbox.OutboxBatch) -> None:
         """Send the batch's documents to Meilisearch, then mark its rows done (or failed)."""
