@@ -189,3 +189,22 @@ async def test_reindex_check_reports_missing_and_extra_documents(
 
     assert check.missing == [1]
     assert check.extra == [999]
+
+
+def test_bulk_batches_shrink_when_meilisearch_is_slow_and_grow_back_when_it_is_not() -> None:
+    """An editor's publish waits for the bulk batch Meilisearch is on: its size follows how
+    fast the last one went, within bounds, never swinging by more than half."""
+    worker = OutboxWorker(None, None, bulk_batch_size=100)  # type: ignore[arg-type]
+    worker._resize_bulk(100, 3.0)  # a busy machine: 3 s for 100 stories
+    assert worker.bulk_batch_size == 50
+    for _ in range(10):
+        worker._resize_bulk(worker.bulk_batch_size, 3.0)
+    assert worker.bulk_batch_size == 10
+    worker._resize_bulk(10, 0.01)  # idle again: 1,000 stories a second
+    assert worker.bulk_batch_size == 16
+    for _ in range(20):
+        worker._resize_bulk(worker.bulk_batch_size, worker.bulk_batch_size / 1000)
+    assert worker.bulk_batch_size == 400  # what takes 0.4 s at that rate
+    for _ in range(5):
+        worker._resize_bulk(worker.bulk_batch_size, worker.bulk_batch_size / 5000)
+    assert worker.bulk_batch_size == 500
