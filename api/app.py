@@ -18,7 +18,7 @@ from cross_web import HTTPException
 from graphql import OperationType
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -73,17 +73,23 @@ class GraphQLApp(GraphQL[Context, None]):
     async def run(  # type: ignore[override]
         self, request: Any, context: Any = UNSET, root_value: Any = UNSET
     ) -> Response:
-        if not isinstance(request, Request) or request.method not in ("GET", "POST"):
+        if not isinstance(request, Request):
             return await super().run(request, context, root_value)
         started = time.perf_counter()
         try:
+            if request.method not in ("GET", "POST"):
+                raise HTTPException(405, "GraphQL is served over GET and POST only")
             response = await self._answer(request)
         except HTTPException as exc:
             # Strawberry's refusal of a request that never became an operation (malformed
             # JSON, wrong content type, a batch, a mutation over GET): JSON like every answer.
             response = _Refusal(exc.reason, ErrorCode.BAD_REQUEST, exc.status_code)
             if exc.status_code == 405:
-                response.headers["Allow"] = "POST"
+                response.headers["Allow"] = "POST" if request.method == "GET" else "GET, POST"
+        except ClientDisconnect:
+            # Gone before its body arrived: no one reads this, but the access log does (and an
+            # unhandled exception would log a traceback per dropped connection).
+            response = _Refusal("The client went away mid-request", ErrorCode.BAD_REQUEST, 400)
         if isinstance(response, _Refusal):
             request.state.error_codes = [response.code]
         if GRAPHQL_RESPONSE in request.headers.get("accept", ""):
@@ -481,7 +487,8 @@ def create_app(
         build_schema(limits), limits, graphql_ide="graphiql", allow_queries_via_get=True
     )
     routes = [
-        Route("/graphql", graphql, methods=["GET", "POST"]),
+        # Every method reaches GraphQLApp, which refuses all but GET and POST in JSON.
+        Route("/graphql", graphql),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", observability.metrics),

@@ -192,6 +192,15 @@ class CommentMutation:
             parent = _comment_pk(input.parent_id, "parentId")
             if parent is None:
                 return ValidationError(field="parentId", message="not a comment ID")
+        # Screening reads the whole text (570 ms for 900 KB): lengths are checked before it,
+        # as the model checks them, and a refused comment does not count against the limit.
+        if not 1 <= len(input.body.strip()) <= comment_model.MAX_BODY:
+            return ValidationError(
+                field="body", message=f"write 1 to {comment_model.MAX_BODY} characters"
+            )
+        if len((input.author_name or "").strip()) > comment_model.MAX_AUTHOR_NAME:
+            message = f"at most {comment_model.MAX_AUTHOR_NAME} characters"
+            return ValidationError(field="authorName", message=message)
         wait = await context.services.limits.retry_after("comment", context.client_address)
         if wait is not None:
             return RateLimited(retry_after_seconds=wait)

@@ -17,6 +17,8 @@ from models.pagination import PageRequest
 
 MAX_PAGE_SIZE = 100
 MAX_KEY = 2**31 - 1
+# The longest cursor issued is a topic's name (200 characters, JSON-escaped) and an id.
+MAX_CURSOR_LENGTH = 2_048
 
 T = TypeVar("T")
 
@@ -61,6 +63,8 @@ def encode_cursor(values: Sequence[Any]) -> str:
 def decode_cursor(cursor: str, kinds: Sequence[type], argument: str = "after") -> tuple[Any, ...]:
     """Read back a cursor made by encode_cursor for keys of the given types."""
     try:
+        if len(cursor) > MAX_CURSOR_LENGTH:
+            raise ValueError
         values = json.loads(base64.urlsafe_b64decode(cursor.encode()))
         if not isinstance(values, list) or len(values) != len(kinds):
             raise ValueError
@@ -73,7 +77,7 @@ def decode_cursor(cursor: str, kinds: Sequence[type], argument: str = "after") -
             else:
                 raise ValueError
         return tuple(decoded)
-    except (binascii.Error, UnicodeError, ValueError, TypeError):
+    except (binascii.Error, UnicodeError, ValueError, TypeError, RecursionError):
         raise BadUserInput(argument, "not a cursor issued by this connection") from None
 
 

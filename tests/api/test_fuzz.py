@@ -17,6 +17,7 @@ import socket
 import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from urllib.parse import quote
 
 import pytest
 import requests
@@ -30,7 +31,7 @@ from schemathesis.schemas import APIOperation
 from slugify import slugify
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.app import create_app
+from api.app import GRAPHQL_RESPONSE, create_app
 from api.settings import Settings
 from models.importer import import_lines
 from models.session import session_factory
@@ -78,6 +79,7 @@ EXPECTED_CODES = {
     "UNAUTHENTICATED",
     "QUERY_TOO_COMPLEX",
     "QUERY_TOO_DEEP",
+    "QUERY_TOO_LARGE",
     "RATE_LIMITED",
 }
 # Fields only a token may use: whatever the arguments, an anonymous call is UNAUTHENTICATED.
@@ -253,3 +255,130 @@ def test_any_request_is_answered_without_a_server_error(
     assert response.status_code < 500, f"{response.status_code} for\n{sent}\n{response.text}"
     if response.headers.get("content-type", "").startswith("application/json"):
         clean_answer(response, sent)
+
+
+# Around the request, the bytes themselves: any body under any content type, any header values a
+# client can put on the wire, any query string. Whatever arrives, the app answers JSON with a code.
+VALID_BODIES = [
+    b'{"query": "{ sections { name } }"}',
+    b'{"query": "query Story($slug: String!) { article(slug: $slug) { title } }", '
+    b'"variables": {"slug": "x"}, "operationName": "Story"}',
+]
+CONTENT_TYPES = st.sampled_from(
+    [
+        "application/json",
+        "application/json; charset=utf-8",
+        "application/graphql-response+json",
+        "application/graphql",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        "text/plain",
+        "",
+    ]
+)
+# What HTTP lets a field value hold (visible ASCII, spaces, obs-text 0x80-0xFF); leading and
+# trailing spaces are no part of a value. uvicorn refuses the rest itself, in plain text (see
+# test_what_uvicorn_refuses_never_reaches_the_app).
+FIELD_TEXT = st.text(st.characters(codec="latin-1", exclude_categories=["Cc"]), max_size=2_000).map(
+    str.strip
+)
+HEADER_NAMES = st.sampled_from(
+    [
+        "Accept",
+        "Authorization",
+        "Content-Type",
+        "Origin",
+        "X-Request-ID",
+        "If-None-Match",
+        "X-Forwarded-For",
+        "Cookie",
+        "User-Agent",
+    ]
+) | st.from_regex(r"\AX-[A-Za-z0-9-]{1,30}\Z")
+HEADERS = st.dictionaries(HEADER_NAMES, FIELD_TEXT | CONTENT_TYPES, max_size=6)
+RAW_BODIES = (
+    st.binary(max_size=4_096)
+    | st.sampled_from(VALID_BODIES)
+    | st.builds(
+        lambda body, at, junk: body[:at] + junk + body[at:],
+        st.sampled_from(VALID_BODIES),
+        st.integers(0, 120),
+        st.binary(min_size=1, max_size=8),
+    )
+)
+QUERY_STRINGS = st.lists(
+    st.tuples(
+        st.sampled_from(["query", "variables", "operationName", "extensions"])
+        | st.text(max_size=8),
+        st.binary(max_size=200),
+    ),
+    max_size=4,
+).map(
+    lambda pairs: "&".join(
+        f"{quote(name, safe='')}={quote(value, safe='{}[]:,')}" for name, value in pairs
+    )
+)
+RAW_CODES = EXPECTED_CODES | {"FORBIDDEN"}
+
+
+def json_answer(response: requests.Response, sent: str) -> None:
+    """A JSON object under a JSON media type, whose errors each carry a code."""
+    assert response.status_code < 500, f"{response.status_code} for\n{sent}\n{response.text}"
+    media_type = response.headers.get("content-type", "")
+    assert media_type.startswith(("application/json", GRAPHQL_RESPONSE)), f"{sent}\n{media_type}"
+    body = _strict_json(response.text)
+    assert isinstance(body, dict) and ("data" in body or body.get("errors")), response.text
+    for error in body.get("errors") or []:
+        code = (error.get("extensions") or {}).get("code")
+        assert code in RAW_CODES, f"{code} for\n{sent}\n{error}"
+        assert not leaks(error["message"], sent), f"{leaks(error['message'], sent)} in {error}"
+
+
+@settings(FUZZ_SETTINGS, max_examples=EXAMPLES * 5)
+@given(body=RAW_BODIES, content_type=CONTENT_TYPES | FIELD_TEXT, headers=HEADERS)
+def test_any_bytes_with_any_headers_get_a_json_answer(
+    served: str,
+    session: requests.Session,
+    body: bytes,
+    content_type: str,
+    headers: dict[str, str],
+) -> None:
+    sent = f"{headers}\nContent-Type: {content_type}\n{body!r}"
+    headers = {"Content-Type": content_type, **headers}
+    json_answer(session.post(served, data=body, headers=headers, timeout=60), sent)
+
+
+@settings(FUZZ_SETTINGS, max_examples=EXAMPLES * 5)
+@given(query_string=QUERY_STRINGS, headers=HEADERS)
+def test_any_query_string_gets_a_json_answer(
+    served: str, session: requests.Session, query_string: str, headers: dict[str, str]
+) -> None:
+    # Only a browser asking for HTML gets GraphiQL, and only without a query: not what is tried.
+    headers = {**headers, "Accept": "application/json"}
+    sent = f"{headers}\n?{query_string}"
+    json_answer(session.get(f"{served}?{query_string}", headers=headers, timeout=60), sent)
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"Content-Length: abc\r\n",
+        b"Content-Length: 5\r\nContent-Length: 7\r\n",
+        b"Content-Length: " + b"9" * 40 + b"\r\n",
+        b"Content-Length: 2\r\nX-Name: a\x00b\r\n",
+        b"Transfer-Encoding: chunked\r\n",
+    ],
+    ids=["not-a-number", "twice", "huge", "nul-in-a-header", "bad-chunks"],
+)
+def test_what_uvicorn_refuses_never_reaches_the_app(served: str, head: bytes) -> None:
+    """Malformed HTTP is answered by uvicorn's parser before any ASGI app runs: a plain-text 400,
+    never a 5xx. (Behind the API's proxy these never arrive at all.)"""
+    _, _, rest = served.partition("//")
+    host, _, port = rest.partition("/")[0].partition(":")
+    request = b"POST /graphql HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + head + b"\r\nzz\r\n"
+    with socket.create_connection((host, int(port)), timeout=10) as connection:
+        connection.sendall(request)
+        answer = b""
+        while chunk := connection.recv(65_536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 400 "), answer[:200]
