@@ -15,6 +15,7 @@ argument's default), or by DEFAULT_LIST_SIZE for lists without such an argument.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -69,7 +70,7 @@ class Limits:
     max_aliases: int = 30
     max_fields: int = 300
     max_cost: int = 10_000
-    max_tokens: int = 2_000
+    max_tokens: int = 1_000
     max_length: int = 50_000
     max_variable_values: int = 5_000
 
@@ -131,12 +132,36 @@ def parse_document(query: str, limits: Limits) -> DocumentNode:
     raise GraphQLSyntaxError(Source(query), position, description)
 
 
+# GraphQL's tokens as graphql-core's lexer reads them (comments apart), for a count only: a block
+# string, a string, a comment, a spread, a name, a number, or any other character.
+_TOKEN = re.compile(
+    r'"""(?:\\"""|[^"]|"(?!""))*"""|"(?:\\.|[^"\\\n\r])*"|#[^\n\r]*|\.\.\.'
+    r"|[_A-Za-z][_0-9A-Za-z]*|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|[^\s,\ufeff]"
+)
+
+
+def lexical_tokens(query: str, stop_after: int) -> tuple[int, int]:
+    """The document's tokens and comments, counted until either passes `stop_after`: a
+    regular expression does in 1 µs a token what the parser does in 10."""
+    tokens = comments = 0
+    for match in _TOKEN.finditer(query):
+        if match.group().startswith("#"):
+            comments += 1
+        else:
+            tokens += 1
+        if tokens > stop_after or comments > stop_after:
+            break
+    return tokens, comments
+
+
 @lru_cache(maxsize=512)
 def _parse(query: str, max_tokens: int) -> DocumentNode | tuple[str, int]:
     # A newsroom's frontends send the same few documents all day: each is parsed once. The
     # cache is bounded in entries, and each entry by max_length. A failure is kept too, so
-    # that the HTTP layer and Strawberry lex a hostile document once between them; lexing
-    # stops at the token limit, the rest of the text is never read.
+    # that the HTTP layer and Strawberry lex a hostile document once between them. A document
+    # over the limit is counted, not parsed; the parser enforces the same limit exactly.
+    if max(lexical_tokens(query, max_tokens)) > max_tokens:
+        return f"Document contains more than {max_tokens} tokens.", 0
     try:
         return parse(query, max_lexical_tokens=max_tokens, max_comments=max_tokens)
     except GraphQLSyntaxError as error:

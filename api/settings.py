@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     max_query_aliases: int = Field(default=30, ge=0, description="aliases in one operation")
     max_query_fields: int = Field(default=300, ge=1, description="field selections")
     max_query_cost: int = Field(default=10_000, ge=1, description="estimated fields resolved")
-    max_query_tokens: int = Field(default=2_000, ge=1, description="lexical tokens in a document")
+    max_query_tokens: int = Field(default=1_000, ge=1, description="lexical tokens in a document")
     max_query_length: int = Field(default=50_000, ge=1, description="characters in a document")
     max_variable_values: int = Field(
         default=5_000, ge=1, description="JSON values in an operation's variables"

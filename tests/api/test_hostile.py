@@ -81,14 +81,14 @@ async def test_a_document_of_2800_aliases_is_refused_by_its_tokens(
     assert len(ALIASES_2800) < 50_000
     with count_statements(db) as statements:
         error = refusal(await post(client, ALIASES_2800), "QUERY_TOO_LARGE")
-    assert error["extensions"]["limit"] == 2_000
-    assert "2000 tokens" in error["message"]
+    assert error["extensions"]["limit"] == 1_000
+    assert "1000 tokens" in error["message"]
     assert statements == []
 
 
 async def test_a_run_of_comments_counts_against_the_token_limit(client: httpx.AsyncClient) -> None:
     error = refusal(await post(client, COMMENTS_2100), "QUERY_TOO_LARGE")
-    assert error["extensions"]["limit"] == 2_000
+    assert error["extensions"]["limit"] == 1_000
 
 
 async def test_a_fragment_bomb_is_refused_by_its_expanded_size(

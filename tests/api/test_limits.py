@@ -5,13 +5,20 @@ from __future__ import annotations
 import re
 
 import httpx
+import hypothesis_graphql
 import pytest
+from graphql import Source, get_introspection_query
+from graphql.language import Lexer, TokenKind
+from hypothesis import given, settings
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api.limits import Limits, check_shape, lexical_tokens, parse_document
+from api.settings import Settings
 from tests.api.test_statement_count import count_statements
-from tests.conftest import CONTRACT, SAMPLE_SLUG, contract, post
+from tests.conftest import CONTRACT, ROOT, SAMPLE_SLUG, contract, post
 
 CONTRACT_DOCUMENTS = {path.stem: path.read_text() for path in sorted(CONTRACT.glob("*.graphql"))}
+SDL = (ROOT / "schema.graphql").read_text()
 
 ARTICLE_PAGE = contract("article-page")
 COSTLY = """{ articles(first: 100) { nodes { topics { articles(first: 100) {
@@ -69,3 +76,52 @@ async def test_the_contract_queries_fit_with_room_to_spare(
         cost = body["extensions"]["cost"]
         assert cost["requested"] * 10 <= cost["limit"], operation
         assert cost["depth"] * 1.5 <= 10, operation
+
+
+GRAPHIQL_INTROSPECTION = get_introspection_query(descriptions=True, input_value_deprecation=True)
+
+
+def tokens(document: str) -> int:
+    lexer, count = Lexer(Source(document)), 0
+    while lexer.advance().kind is not TokenKind.EOF:
+        count += 1
+    return count
+
+
+@pytest.mark.parametrize(
+    "document",
+    [*CONTRACT_DOCUMENTS.values(), GRAPHIQL_INTROSPECTION],
+    ids=[*CONTRACT_DOCUMENTS.keys(), "graphiql-introspection"],
+)
+def test_every_known_document_fits_the_size_and_shape_limits_with_room(document: str) -> None:
+    limits = Limits()
+    assert lexical_tokens(document, limits.max_tokens) == (tokens(document), document.count("#"))
+    # Tenfold for the contract's documents, fivefold for GraphiQL's introspection (180 tokens).
+    assert tokens(document) * (5 if "__schema" in document else 10) <= limits.max_tokens
+    assert len(document) * 10 <= limits.max_length
+    # Introspection counts its fields like any query, and nests as deep as GraphiQL needs.
+    shape = check_shape(parse_document(document, limits), limits, None)
+    assert shape is None or shape.fields * 1.25 <= limits.max_fields
+
+
+async def test_graphiql_can_introspect(client: httpx.AsyncClient) -> None:
+    body = await post(client, GRAPHIQL_INTROSPECTION)
+    assert "errors" not in body, body["errors"]
+    assert body["data"]["__schema"]["queryType"]["name"] == "Query"
+
+
+def test_the_readme_lists_every_size_and_shape_limit_with_its_default() -> None:
+    readme = (ROOT / "README.md").read_text()
+    for name, field in Settings.model_fields.items():
+        if name.startswith("max_"):
+            row = re.search(rf"^\|[^|\n]*\| `{name.upper()}` \| ([\d,]+) \|", readme, re.MULTILINE)
+            assert row is not None, f"{name.upper()} has no row in the README"
+            assert int(row.group(1).replace(",", "")) == field.default, name
+
+
+@settings(max_examples=200, deadline=None, derandomize=True, database=None)
+@given(document=hypothesis_graphql.queries(SDL) | hypothesis_graphql.mutations(SDL))
+def test_the_quick_token_count_is_the_lexers(document: str) -> None:
+    """Documents over the token limit are counted by a regular expression, not parsed: it must
+    count as graphql-core's lexer does, or a document could be refused that the parser takes."""
+    assert lexical_tokens(document, 10**6)[0] == tokens(document)
