@@ -95,6 +95,11 @@ bench-soak: install-dev wrk
 bench-reindex: install-dev
 	$(BIN)/python -m bench.suite reindex
 
+## ~700 KB hostile requests from 3 clients while a reader reads, and each kind alone; SQLite demo.
+.PHONY: bench-hostile
+bench-hostile: install-dev
+	$(BIN)/python -m bench.hostile
+
 ## Search latency, known-item search with typos and related-story precision, with baselines.
 bench-search: install-dev
 	$(BIN)/python -m bench.search_bench
