@@ -43,8 +43,8 @@ BULK_NICENESS = 10
 
 
 def _as_bulk_work() -> None:
-    """Imports, extraction and rebuilds give way to the server on the same machine: an
-    editor's publish and readers' requests go first (see "Editors first" in docs/jobs.md)."""
+    """Extraction and rebuilds give way to the server on the same machine: an editor's
+    publish and readers' requests go first (see "Editors first" in docs/jobs.md)."""
     with contextlib.suppress(OSError):
         os.nice(BULK_NICENESS)
 
@@ -218,7 +218,8 @@ def import_(
 
     A bad line is reported with its number and skipped; the rest still loads.
     """
-    _as_bulk_work()
+    # Not niced: on SQLite the import holds the write lock in turns with the server, and a
+    # niced holder on a busy machine would keep the server's writers waiting (models/importer).
     failed = asyncio.run(_import(paths))
     raise typer.Exit(code=1 if failed else 0)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from collections.abc import Callable, Iterable
@@ -24,6 +25,11 @@ from models.topic import Topic
 
 SLUG_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
 BATCH_SIZE = 200
+# SQLite has one writer at a time, and a waiting writer retries every 100 ms at most: an
+# import beside the server commits small batches and pauses after each, or the server's own
+# writes (an editor's publish) wait out their busy timeout and fail.
+SQLITE_BATCH_SIZE = 50
+SQLITE_PAUSE_SECONDS = 0.1
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 
@@ -242,6 +248,9 @@ async def import_lines(
     """
     report = ImportReport()
     batch: list[tuple[int, ArticleRecord]] = []
+    bind = sessions.kw.get("bind")
+    sqlite = bind is not None and bind.dialect.name == "sqlite"
+    batch_size = SQLITE_BATCH_SIZE if sqlite else BATCH_SIZE
 
     async def flush() -> None:
         if batch:
@@ -249,6 +258,8 @@ async def import_lines(
             if on_progress:
                 on_progress(len(batch))
             batch.clear()
+            if sqlite:
+                await asyncio.sleep(SQLITE_PAUSE_SECONDS)
 
     for number, line in enumerate(lines, start=1):
         if not line.strip():
@@ -259,7 +270,7 @@ async def import_lines(
             report.errors.append((number, str(exc)))
             if on_progress:
                 on_progress(1)
-        if len(batch) >= BATCH_SIZE:
+        if len(batch) >= batch_size:
             await flush()
     await flush()
     return report
