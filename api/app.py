@@ -504,11 +504,14 @@ def create_app(
 def _open_result_cache(settings: Settings) -> ResultCache | None:
     if not settings.result_cache:
         return None
+    # Worker processes of one server without Redis tell each other of writes through a file.
+    shared = settings.data_dir / "result-cache.generation" if settings.workers > 1 else None
     return open_cache(
         settings.redis_url,
         max_entries=settings.result_cache_entries,
         max_bytes=settings.result_cache_bytes,
         ttl_seconds=settings.result_cache_ttl,
+        shared_path=shared,
     )
 
 
