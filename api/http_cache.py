@@ -93,11 +93,15 @@ def describe(
     except (GraphQLError, QueryTooLarge):
         return None
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    # Without a name, Strawberry runs the first operation (it names it to graphql-core): the
+    # one to describe, or a mutation could hide from the cross-origin check behind a second.
     chosen = [
         op
         for op in operations
         if operation_name is None or (op.name is not None and op.name.value == operation_name)
     ]
+    if operation_name is None:
+        chosen = chosen[:1]
     if len(chosen) != 1:
         return None
     digest = hashlib.blake2b(print_ast(document).encode(), digest_size=16).hexdigest()

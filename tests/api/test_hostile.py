@@ -399,3 +399,23 @@ async def test_a_refused_size_is_a_400_for_graphql_over_http(client: httpx.Async
     )
     assert response.status_code == 400
     assert response.json()["errors"][0]["extensions"]["code"] == "QUERY_TOO_LARGE"
+
+
+# Cross-origin ----------------------------------------------------------------------------------
+
+
+async def test_a_foreign_mutation_behind_a_second_operation_is_still_refused(
+    client: httpx.AsyncClient, sample: None, db: AsyncEngine
+) -> None:
+    """Without an operation name Strawberry runs the first operation: the cross-origin check
+    must look at that one, not give up on a document of two."""
+    query = (
+        'mutation Post { postComment(input: {articleSlug: "x", authorName: "X", body: "Hi"}) '
+        "{ __typename } } query Other { __typename }"
+    )
+    with count_statements(db) as statements:
+        response = await client.post(
+            "/graphql", json={"query": query}, headers={"Origin": "https://blog.example"}
+        )
+    refusal(response, "FORBIDDEN", 403)
+    assert statements == []
