@@ -53,6 +53,7 @@ from bench.topology_report import (
 )
 from bench.topology_stack import (
     NEWSROOM,
+    POSTGRES_MAX_CONNECTIONS,
     REPLICAS,
     ROOT,
     WORK,
@@ -63,7 +64,7 @@ from bench.topology_stack import (
 from bench.topology_writes import Commenters, Editor
 from models import Article
 from models.article import is_published
-from models.outbox import CLAIM_LEASE, OutboxEntry
+from models.outbox import OutboxEntry
 from models.session import create_engine
 
 SECONDS = int(os.environ.get("TOPOLOGY_SECONDS", "240"))
@@ -72,13 +73,11 @@ EDIT_INTERVAL = float(os.environ.get("TOPOLOGY_EDIT_INTERVAL", "1.5"))
 COMMENT_INTERVAL = float(os.environ.get("TOPOLOGY_COMMENT_INTERVAL", "2"))
 WARM_UP_SECONDS = int(os.environ.get("TOPOLOGY_WARM_UP_SECONDS", "60"))
 DOWN_SECONDS = float(os.environ.get("TOPOLOGY_DOWN_SECONDS", "3"))
-# 1: the restarted replica rejoins nginx's upstream once /readyz answers (an orchestrator's
-# readiness check); 0: as soon as its port is open, as plain docker-compose and nginx would.
-READINESS_GATE = os.environ.get("TOPOLOGY_READINESS_GATE", "1") != "0"
 # Unset: a PostgreSQL server of the run's own (bench/topology_stack.py says why). Set it only to
 # a server nothing else needs: the six workers' pools may take 240 connections.
 DATABASE_URL = os.environ.get("TOPOLOGY_DATABASE_URL") or None
 FAULTS_AT = (0.2, 0.5, 0.75)
+SETTLE_LIMIT_SECONDS = 900.0
 NEW_STORY_SHARE = 0.15
 COMMENT_TARGETS = 20  # the most read demo stories get comments too
 SEED = 20261201
@@ -157,13 +156,18 @@ async def pending_outbox(engine: AsyncEngine) -> tuple[int, int]:
 
 
 async def settle(engine: AsyncEngine, patience: float) -> dict[str, Any]:
-    """Wait until the search outbox is empty, or `patience` seconds."""
+    """Wait until the search outbox is empty: `patience` seconds, or while a claim's lease holds
+    rows (a killed worker's), until 30 s after it ran out; SETTLE_LIMIT_SECONDS at most."""
     started = time.monotonic()
     pending, leased = await pending_outbox(engine)
     at_start = {"pending": pending, "held_by_a_lease": leased}
-    while pending and time.monotonic() - started < patience:
+    while pending:
+        waited = time.monotonic() - started
+        lease_ends = await last_lease(engine)
+        if waited >= SETTLE_LIMIT_SECONDS or (waited >= patience and lease_ends < -30):
+            break
         await asyncio.sleep(1)
-        pending, leased = await pending_outbox(engine)
+        pending, _ = await pending_outbox(engine)
     return {
         "at_end_of_run": at_start,
         "seconds": round(time.monotonic() - started, 1),
@@ -171,17 +175,34 @@ async def settle(engine: AsyncEngine, patience: float) -> dict[str, Any]:
     }
 
 
+async def last_lease(engine: AsyncEngine) -> float:
+    """Seconds until the last lease on a pending outbox row runs out (negative: it has)."""
+    async with engine.connect() as conn:
+        until = await conn.scalar(
+            sa.select(sa.func.max(OutboxEntry.claimed_until)).where(
+                OutboxEntry.processed_at.is_(None)
+            )
+        )
+    return (until - datetime.now(UTC)).total_seconds() if until else -math.inf
+
+
 async def watch(
     engine: AsyncEngine, database: str, recorder: Recorder, samples: list[dict[str, Any]]
 ) -> None:
     """Every second: the database's connections (all six workers' pools) and the outbox."""
-    connections = sa.text("SELECT count(*) FROM pg_stat_activity WHERE datname = :name")
+    connections = sa.text(
+        "SELECT count(*), count(*) FILTER (WHERE state = 'active') FROM pg_stat_activity"
+        " WHERE datname = :name AND pid <> pg_backend_pid()"
+    )
     while True:
         try:
             async with engine.connect() as conn:
-                used = await conn.scalar(connections, {"name": database})
+                used, active = (await conn.execute(connections, {"name": database})).one()
             pending, _ = await pending_outbox(engine)
-            samples.append({"t_s": round(recorder.now(), 1), "db": used, "outbox": pending})
+            samples.append(
+                {"t_s": round(recorder.now(), 1), "db": used, "db_active": active}
+                | {"outbox": pending}
+            )
         except sa.exc.SQLAlchemyError as exc:
             samples.append({"t_s": round(recorder.now(), 1), "error": str(exc)[:200]})
         await asyncio.sleep(1)
@@ -209,16 +230,13 @@ async def faults(stack: Stack, recorder: Recorder) -> list[dict[str, Any]]:
         down = recorder.now()
         print(f"{at:6.1f} s  {name}: {service.name} down in {down - at:.1f} s", flush=True)
         await asyncio.sleep(DOWN_SECONDS)
-        gated = READINESS_GATE and service is victim
-        if gated:
-            await stack.rotation(out=victim)
+        # nginx is not told: uvicorn's master binds the port at once but its workers listen
+        # only when they serve, so until then nginx's connects are refused and go elsewhere.
         restarted = recorder.now()
         service.start()
         stack.remember_pids()
         await service.ready()
         ready = recorder.now()
-        if gated:
-            await stack.rotation(out=None)
         print(f"{ready:6.1f} s  {service.name} ready, {ready - restarted:.1f} s after its start")
         earliest = recorder.now() + RECOVERY_SECONDS
         done.append(
@@ -230,7 +248,6 @@ async def faults(stack: Stack, recorder: Recorder) -> list[dict[str, Any]]:
                 "restarted_at_s": round(restarted, 2),
                 "start_to_ready_s": round(ready - restarted, 2),
                 "recovered_at_s": round(ready, 2),
-                "kept_out_of_nginx_until_ready": gated,
             }
         )
     recorder.end = max(SECONDS, earliest)
@@ -289,11 +306,9 @@ async def measure(stack: Stack, engine: AsyncEngine, token: str) -> dict[str, An
         done = fault_task.result()
         await readers.aclose_in_flight()
         ended = recorder.end
-        killed_at = done[0]["at_s"] if done else 0.0
-        # A killed worker's claimed outbox rows come back when their lease ends.
-        patience = max(60.0, killed_at + CLAIM_LEASE.total_seconds() + 30 - recorder.now())
-        print(f"settling: the search outbox drains (at most {patience:.0f} s) …", flush=True)
-        settled = await settle(engine, patience)
+        # A killed worker's claimed outbox rows come back when their lease ends: settle waits.
+        print("settling: the search outbox drains …", flush=True)
+        settled = await settle(engine, 60)
         watcher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await watcher
@@ -347,6 +362,9 @@ def figures(
         "verified": verified["checked"],
         "settle": settled,
         "database_connections_peak": max((m.get("db", 0) for m in monitor), default=0),
+        "database_connections_active_peak": max(
+            (m.get("db_active", 0) for m in monitor), default=0
+        ),
         "outbox_pending_peak": max((m.get("outbox", 0) for m in monitor), default=0),
         "timeline": timeline(outcomes, ended),
         "monitor": monitor,
@@ -472,7 +490,7 @@ async def main() -> None:
         "comment_interval_s": COMMENT_INTERVAL,
         "warm_up_s": WARM_UP_SECONDS,
         "down_s": DOWN_SECONDS,
-        "readiness_gate": READINESS_GATE,
+        "postgres_max_connections": POSTGRES_MAX_CONNECTIONS if stack.postgres else None,
         "replicas": REPLICAS,
         "workers_per_replica": WORKERS_PER_REPLICA,
         "database": "private PostgreSQL (max_connections 100)"

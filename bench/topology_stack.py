@@ -35,7 +35,7 @@ PROXY_CONF = ROOT / "bench" / "nginx" / "newsroom.conf"
 NEWSROOM = str(Path(sys.executable).parent / "newsroom")
 PIDS = WORK / "pids.json"
 # As docker-compose's postgres:15 image: PostgreSQL 15 with its default max_connections.
-POSTGRES_MAX_CONNECTIONS = 100
+POSTGRES_MAX_CONNECTIONS = int(os.environ.get("TOPOLOGY_PG_MAX_CONNECTIONS", "100"))
 READY_TIMEOUT_SECONDS = 180.0
 STOP_TIMEOUT_SECONDS = 30.0
 REPLICAS = 3
@@ -326,23 +326,12 @@ http {{
         )
         return conf
 
-    def _write_upstream(self, out: Service | None = None) -> None:
+    def _write_upstream(self) -> None:
         servers = "".join(
-            f"server 127.0.0.1:{self.api_port(api)} max_fails=1 fail_timeout=5s"
-            + (" down" if api is out else "")
-            + ";\n"
+            f"server 127.0.0.1:{self.api_port(api)} max_fails=1 fail_timeout=5s;\n"
             for api in self.apis
         )
         (WORK / "nginx" / "newsroom-upstream.conf").write_text(servers)
-
-    async def rotation(self, out: Service | None) -> None:
-        """Take one replica out of nginx's upstream (`down`), or put every one back (None), as
-        an orchestrator with a readiness check does; nginx reloads its configuration (SIGHUP)
-        and its old workers finish the requests they hold."""
-        self._write_upstream(out)
-        assert self.nginx.process is not None
-        self.nginx.process.send_signal(signal.SIGHUP)
-        await asyncio.sleep(1.0)
 
     def services(self) -> list[Service]:
         database = [self.postgres] if self.postgres else []
