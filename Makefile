@@ -101,6 +101,12 @@ bench-soak: install-dev wrk
 bench-reindex: install-dev
 	$(BIN)/python -m bench.suite reindex
 
+## An editor's publish → searchable (and unpublish → gone) while bulk work fills the queue: right
+## after `make run`, with WORKERS=2, beside a 10,000-story import and three re-extractions.
+.PHONY: bench-freshness
+bench-freshness: install
+	$(BIN)/python -m bench.freshness
+
 ## ~700 KB hostile requests from 3 clients while a reader reads, and each kind alone; SQLite demo.
 .PHONY: bench-hostile
 bench-hostile: install-dev
