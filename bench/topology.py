@@ -1,10 +1,9 @@
 """`make bench-topology`: the docker-compose shape run for real on this machine, with faults.
 
 Debian's nginx (the repository's bench/nginx/newsroom.conf) in front of REPLICAS `newsroom serve`
-processes of WORKERS_PER_REPLICA workers each, sharing PostgreSQL (a scratch database on
-127.0.0.1:5432), a Redis and a Meilisearch of the run's own, everything on loopback
-(bench/topology_stack.py). The demo content is loaded with `newsroom demo`, the editor's token
-made with `newsroom token create`.
+processes of WORKERS_PER_REPLICA workers each, sharing a PostgreSQL, a Redis and a Meilisearch of
+the run's own, everything on loopback (bench/topology_stack.py). The demo content is loaded with
+`newsroom demo`, the editor's token made with `newsroom token create` (bench/topology_setup.py).
 
 Then for TOPOLOGY_SECONDS, through nginx: readers at TOPOLOGY_READ_RATE requests a second
 (bench/topology_load.py), an editor saving and publishing and readers commenting
@@ -21,16 +20,12 @@ import asyncio
 import contextlib
 import math
 import os
-import platform
 import secrets
 import signal
-import subprocess
-import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import orjson
 import sqlalchemy as sa
@@ -44,6 +39,8 @@ from bench.topology_load import Read, Readers, Recorder, build_mix
 from bench.topology_report import (
     RECOVERY_SECONDS,
     grouped,
+    log_findings,
+    machine,
     phases,
     print_report,
     reasons,
@@ -51,12 +48,11 @@ from bench.topology_report import (
     summary,
     timeline,
 )
+from bench.topology_setup import editor_token, ensure_index, prepare_database, settle, watch
 from bench.topology_stack import (
-    NEWSROOM,
     POSTGRES_MAX_CONNECTIONS,
     REPLICAS,
     ROOT,
-    WORK,
     WORKERS_PER_REPLICA,
     Stack,
     kill_leftovers,
@@ -64,7 +60,6 @@ from bench.topology_stack import (
 from bench.topology_writes import Commenters, Editor
 from models import Article
 from models.article import is_published
-from models.outbox import OutboxEntry
 from models.session import create_engine
 
 SECONDS = int(os.environ.get("TOPOLOGY_SECONDS", "240"))
@@ -77,135 +72,11 @@ DOWN_SECONDS = float(os.environ.get("TOPOLOGY_DOWN_SECONDS", "3"))
 # a server nothing else needs: the six workers' pools may take 240 connections.
 DATABASE_URL = os.environ.get("TOPOLOGY_DATABASE_URL") or None
 FAULTS_AT = (0.2, 0.5, 0.75)
-SETTLE_LIMIT_SECONDS = 900.0
 NEW_STORY_SHARE = 0.15
 COMMENT_TARGETS = 20  # the most read demo stories get comments too
 SEED = 20261201
 RESULTS = ROOT / "bench" / "results"
 TARGET_ERROR_PCT = 0.5
-
-
-async def newsroom(stack: Stack, *args: str) -> tuple[int, str]:
-    """Run one `newsroom` command with the run's settings; its exit code and output."""
-    process = await asyncio.create_subprocess_exec(
-        NEWSROOM,
-        *args,
-        cwd=ROOT,
-        env={**os.environ, **stack.environment()},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    out, err = await process.communicate()
-    assert process.returncode is not None
-    return process.returncode, out.decode() + err.decode()
-
-
-async def checked(stack: Stack, *args: str) -> str:
-    code, output = await newsroom(stack, *args)
-    if code != 0:
-        raise RuntimeError(f"newsroom {' '.join(args)} exited {code}:\n{output[-3000:]}")
-    return output
-
-
-async def prepare_database(stack: Stack) -> None:
-    """The database (kept between runs); the demo content, its people extracted once (about
-    15 minutes on 2 cores the first time, so that no run measures that)."""
-    assert stack.database_url is not None
-    target = make_url(stack.database_url)
-    admin = target.set(drivername="postgresql", database="postgres")
-    conn = await asyncpg.connect(admin.render_as_string(hide_password=False))
-    try:
-        name = target.database
-        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
-            await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    print("loading the demo content (newsroom demo) …", flush=True)
-    await checked(stack, "demo")
-    print("finding people in stories not read yet (newsroom people extract) …", flush=True)
-    await checked(stack, "people", "extract")
-
-
-async def ensure_index(stack: Stack) -> None:
-    code, _ = await newsroom(stack, "reindex", "--check")
-    if code != 0:
-        print("the index is not in step with SQL: newsroom reindex …", flush=True)
-        await checked(stack, "reindex")
-
-
-async def editor_token(stack: Stack) -> str:
-    await newsroom(stack, "token", "revoke", "bench")  # the last run's, if any
-    output = await checked(stack, "token", "create", "--role", "editor", "--name", "bench")
-    return next(line for line in reversed(output.splitlines()) if line.startswith("nr_"))
-
-
-async def pending_outbox(engine: AsyncEngine) -> tuple[int, int]:
-    """Outbox rows not applied yet, and how many of them a worker's claim holds for more than a
-    minute yet (a dead worker's lease, when it is alive the batch takes a second)."""
-    later = datetime.now(UTC) + timedelta(minutes=1)
-    async with engine.connect() as conn:
-        row = (
-            await conn.execute(
-                sa.select(
-                    sa.func.count(),
-                    sa.func.count().filter(OutboxEntry.claimed_until > later),
-                ).where(OutboxEntry.processed_at.is_(None))
-            )
-        ).one()
-    return int(row[0]), int(row[1])
-
-
-async def settle(engine: AsyncEngine, patience: float) -> dict[str, Any]:
-    """Wait until the search outbox is empty: `patience` seconds, or while a claim's lease holds
-    rows (a killed worker's), until 30 s after it ran out; SETTLE_LIMIT_SECONDS at most."""
-    started = time.monotonic()
-    pending, leased = await pending_outbox(engine)
-    at_start = {"pending": pending, "held_by_a_lease": leased}
-    while pending:
-        waited = time.monotonic() - started
-        lease_ends = await last_lease(engine)
-        if waited >= SETTLE_LIMIT_SECONDS or (waited >= patience and lease_ends < -30):
-            break
-        await asyncio.sleep(1)
-        pending, _ = await pending_outbox(engine)
-    return {
-        "at_end_of_run": at_start,
-        "seconds": round(time.monotonic() - started, 1),
-        "pending_left": pending,
-    }
-
-
-async def last_lease(engine: AsyncEngine) -> float:
-    """Seconds until the last lease on a pending outbox row runs out (negative: it has)."""
-    async with engine.connect() as conn:
-        until = await conn.scalar(
-            sa.select(sa.func.max(OutboxEntry.claimed_until)).where(
-                OutboxEntry.processed_at.is_(None)
-            )
-        )
-    return (until - datetime.now(UTC)).total_seconds() if until else -math.inf
-
-
-async def watch(
-    engine: AsyncEngine, database: str, recorder: Recorder, samples: list[dict[str, Any]]
-) -> None:
-    """Every second: the database's connections (all six workers' pools) and the outbox."""
-    connections = sa.text(
-        "SELECT count(*), count(*) FILTER (WHERE state = 'active') FROM pg_stat_activity"
-        " WHERE datname = :name AND pid <> pg_backend_pid()"
-    )
-    while True:
-        try:
-            async with engine.connect() as conn:
-                used, active = (await conn.execute(connections, {"name": database})).one()
-            pending, _ = await pending_outbox(engine)
-            samples.append(
-                {"t_s": round(recorder.now(), 1), "db": used, "db_active": active}
-                | {"outbox": pending}
-            )
-        except sa.exc.SQLAlchemyError as exc:
-            samples.append({"t_s": round(recorder.now(), 1), "error": str(exc)[:200]})
-        await asyncio.sleep(1)
 
 
 async def _until(recorder: Recorder, at: float) -> None:
@@ -384,59 +255,6 @@ def figures(
         },
     ]
     return result
-
-
-def log_findings() -> dict[str, Any]:
-    """Warnings and errors the replicas logged, and nginx's complaints about upstreams."""
-    found: dict[str, Any] = {}
-    for log in sorted(WORK.glob("api-*.log")):
-        messages: dict[str, int] = {}
-        for line in log.read_text(errors="replace").splitlines():
-            try:
-                record = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                continue
-            if isinstance(record, dict) and record.get("levelname") in ("WARNING", "ERROR"):
-                text = f"{record['levelname']} {record.get('message', '')}"[:160]
-                messages[text] = messages.get(text, 0) + 1
-        found[log.stem] = dict(sorted(messages.items(), key=lambda kv: -kv[1])[:15])
-    nginx: dict[str, int] = {}
-    error_log = WORK / "nginx" / "error.log"
-    if error_log.exists():
-        for line in error_log.read_text(errors="replace").splitlines():
-            text = line.split("] ", 1)[-1].split(", client:")[0]
-            text = " ".join(w for w in text.split() if not w[:1].isdigit())[:120]
-            nginx[text] = nginx.get(text, 0) + 1
-    found["nginx"] = dict(sorted(nginx.items(), key=lambda kv: -kv[1])[:15])
-    return found
-
-
-def machine() -> dict[str, Any]:
-    def version(*command: str) -> str:
-        try:
-            done = subprocess.run(command, capture_output=True, text=True, timeout=10)
-        except OSError:
-            return "not found"
-        return (done.stdout or done.stderr).strip().splitlines()[0]
-
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor(),
-    )
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "load_average": [round(x, 2) for x in os.getloadavg()],
-        "os": platform.platform(),
-        "python": platform.python_version(),
-        "nginx": version("nginx", "-v"),
-        "redis": version("redis-server", "--version"),
-        "postgresql": version("psql", "--version"),
-    }
 
 
 def write(result: dict[str, Any]) -> Path:

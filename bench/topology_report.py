@@ -1,16 +1,23 @@
-"""The figures of a topology run: totals, per phase around each fault, per kind, over time."""
+"""The figures of a topology run: totals, per phase around each fault, per kind, over time;
+what the logs say, and the machine."""
 
 from __future__ import annotations
 
 import math
+import os
+import platform
+import subprocess
 from collections import Counter
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
+import orjson
 from rich.console import Console
 from rich.table import Table
 
 from bench.topology_load import Outcome
+from bench.topology_stack import WORK
 
 RECOVERY_SECONDS = 15.0  # a fault's phase runs until this long after it was recovered from
 SAMPLES = 25
@@ -69,8 +76,8 @@ def phases(
     bounds.append(("after the run (settled)", seconds))
     rows = []
     for (name, start), (_, end) in zip(bounds, [*bounds[1:], ("", math.inf)], strict=True):
-        if end <= start:
-            continue
+        if end - start < 1.0:
+            continue  # a fault that ran late leaves no steady time before the next
         inside = [o for o in outcomes if start <= o.start < end]
         dropped = sum(start <= t < end for t in shed)
         rows.append(
@@ -169,3 +176,56 @@ def print_report(figures: dict[str, Any]) -> None:
     for target in figures["targets"]:
         mark = "met" if target["met"] else "MISSED"
         console.print(f"{target['target']}: {target['value']} ({mark})")
+
+
+def log_findings() -> dict[str, Any]:
+    """Warnings and errors the replicas logged, and nginx's complaints about upstreams."""
+    found: dict[str, Any] = {}
+    for log in sorted(WORK.glob("api-*.log")):
+        messages: dict[str, int] = {}
+        for line in log.read_text(errors="replace").splitlines():
+            try:
+                record = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                continue
+            if isinstance(record, dict) and record.get("levelname") in ("WARNING", "ERROR"):
+                text = f"{record['levelname']} {record.get('message', '')}"[:160]
+                messages[text] = messages.get(text, 0) + 1
+        found[log.stem] = dict(sorted(messages.items(), key=lambda kv: -kv[1])[:15])
+    nginx: dict[str, int] = {}
+    error_log = WORK / "nginx" / "error.log"
+    if error_log.exists():
+        for line in error_log.read_text(errors="replace").splitlines():
+            text = line.split("] ", 1)[-1].split(", client:")[0]
+            text = " ".join(w for w in text.split() if not w[:1].isdigit())[:120]
+            nginx[text] = nginx.get(text, 0) + 1
+    found["nginx"] = dict(sorted(nginx.items(), key=lambda kv: -kv[1])[:15])
+    return found
+
+
+def machine() -> dict[str, Any]:
+    def version(*command: str) -> str:
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=10)
+        except OSError:
+            return "not found"
+        return (done.stdout or done.stderr).strip().splitlines()[0]
+
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "nginx": version("nginx", "-v"),
+        "redis": version("redis-server", "--version"),
+        "postgresql": version("psql", "--version"),
+    }
