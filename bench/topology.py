@@ -273,7 +273,8 @@ async def main() -> None:
     main_task = asyncio.current_task()
     assert main_task is not None
     loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGHUP):
+    # Ctrl-C too: a shell may start the run with SIGINT ignored (a background job).
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         loop.add_signal_handler(signum, main_task.cancel)
     started = datetime.now(UTC)
     load_before = machine()["load_average"]
@@ -320,4 +321,7 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except asyncio.CancelledError:
+        raise SystemExit("interrupted: every process of the run stopped, nothing written") from None
