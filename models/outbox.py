@@ -102,7 +102,11 @@ _CLAIM_LOCK = 0x6E6577_0001
 
 
 async def next_batch(
-    conn: AsyncConnection, limit: int, bulk_limit: int | None = None
+    conn: AsyncConnection,
+    limit: int,
+    bulk_limit: int | None = None,
+    *,
+    urgent: bool | None = None,
 ) -> OutboxBatch:
     """Claim the most urgent rows that are due, and the distinct articles they name.
 
@@ -114,6 +118,7 @@ async def next_batch(
     Several API processes may each run a worker: claims take turns (an advisory lock on
     PostgreSQL, SQLite's single writer), so each sees the others' claims, and `FOR UPDATE SKIP
     LOCKED` keeps them from waiting on rows a reader of the outbox holds.
+    `urgent` True takes only editorial and fan-out rows, False only bulk ones, None either.
     The caller's transaction must commit the claim before the rows are processed.
     """
     now = utcnow()
@@ -132,6 +137,7 @@ async def next_batch(
             OutboxEntry.processed_at.is_(None),
             OutboxEntry.available_at <= now,
             OutboxEntry.article_id.not_in(held),
+            *_lane(urgent),
         )
         .order_by(OutboxEntry.priority, OutboxEntry.id)
         .limit(limit)
@@ -154,6 +160,14 @@ async def next_batch(
         article_ids=list(dict.fromkeys(row.article_id for row in rows)),
         bulk=bool(rows) and rows[0].priority == Priority.BULK,
     )
+
+
+def _lane(urgent: bool | None) -> list[sa.ColumnElement[bool]]:
+    if urgent is None:
+        return []
+    if urgent:
+        return [OutboxEntry.priority < Priority.BULK]
+    return [OutboxEntry.priority == Priority.BULK]
 
 
 async def mark_done(conn: AsyncConnection, entry_ids: Sequence[int]) -> None:

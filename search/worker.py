@@ -48,7 +48,8 @@ class OutboxWorker:
         self.bulk_batch_size = bulk_batch_size
         self.idle_seconds = idle_seconds
         self.max_backoff_seconds = max_backoff_seconds
-        self._wake = asyncio.Event()
+        # One per lane (see `run`): a notice wakes both.
+        self._wakes = (asyncio.Event(), asyncio.Event())
         self._failures = 0
         # Called with the stories whose documents Meilisearch now holds (caches of search
         # answers listen here).
@@ -56,15 +57,19 @@ class OutboxWorker:
 
     def notify(self) -> None:
         """Tell the worker a write just committed, so it need not wait for its next poll."""
-        self._wake.set()
+        for wake in self._wakes:
+            wake.set()
 
     def _backoff(self) -> float:
         return min(self.idle_seconds * 2**self._failures, self.max_backoff_seconds)
 
-    async def drain_once(self) -> int:
-        """Apply one batch; answers how many outbox rows it processed."""
+    async def drain_once(self, urgent: bool | None = None) -> int:
+        """Apply one batch (of the lane `urgent` names, or any); answers how many outbox rows
+        it processed."""
         async with self.engine.begin() as conn:
-            batch = await outbox.next_batch(conn, self.batch_size, self.bulk_batch_size)
+            batch = await outbox.next_batch(
+                conn, self.batch_size, self.bulk_batch_size, urgent=urgent
+            )
         if not batch.entry_ids:
             return 0
         started = time.perf_counter()
@@ -123,10 +128,20 @@ class OutboxWorker:
         return total
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Drain until `stop` is set, sleeping while there is nothing to do."""
+        """Drain until `stop` is set, sleeping while there is nothing to do.
+
+        Two lanes, each claiming its own rows: editorial rows are sent to Meilisearch the
+        moment they commit, queued right behind the bulk batch in flight, instead of after
+        this worker has finished with that batch (its SQL writes took up to a second on a
+        busy SQLite).
+        """
+        await asyncio.gather(self._lane(stop, urgent=True), self._lane(stop, urgent=False))
+
+    async def _lane(self, stop: asyncio.Event, *, urgent: bool) -> None:
+        wake = self._wakes[0 if urgent else 1]
         while not stop.is_set():
             try:
-                processed = await self.drain_once()
+                processed = await self.drain_once(urgent)
             except SearchError as exc:
                 logger.warning("search outbox: %s; retrying in %.1fs", exc, self._backoff())
                 processed = 0
@@ -137,10 +152,10 @@ class OutboxWorker:
             if processed:
                 continue
             delay = self._backoff() if self._failures else self.idle_seconds
-            self._wake.clear()
+            wake.clear()
             with contextlib.suppress(TimeoutError):
                 stop_wait = asyncio.ensure_future(stop.wait())
-                wake_wait = asyncio.ensure_future(self._wake.wait())
+                wake_wait = asyncio.ensure_future(wake.wait())
                 try:
                     await asyncio.wait(
                         {stop_wait, wake_wait}, timeout=delay, return_when=asyncio.FIRST_COMPLETED

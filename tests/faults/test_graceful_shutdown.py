@@ -85,13 +85,15 @@ async def announce(engine: AsyncEngine, story: int) -> int:
 async def outbox_rows(engine: AsyncEngine) -> list[sa.Row]:
     async with engine.connect() as conn:
         entry = OutboxEntry
-        query = sa.select(entry.id, entry.article_id, entry.processed_at, entry.available_at)
+        query = sa.select(entry.id, entry.article_id, entry.processed_at, entry.claimed_until)
         return list(await conn.execute(query.order_by(entry.id)))
 
 
 def claimed(row: sa.Row) -> bool:
     """Taken by a worker and not finished: what a clean stop must never leave behind."""
-    return row.processed_at is None and row.available_at > utcnow()
+    return (
+        row.processed_at is None and row.claimed_until is not None and row.claimed_until > utcnow()
+    )
 
 
 async def test_sigterm_finishes_requests_in_flight_and_leaves_no_outbox_row_half_done(
