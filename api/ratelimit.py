@@ -3,6 +3,7 @@ optionally how many requests one address may send at all."""
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 
@@ -10,6 +11,9 @@ from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+logger = logging.getLogger("newsroom.api")
 
 
 class RateLimits:
@@ -27,6 +31,10 @@ class RateLimits:
             pool = self._redis.connection_pool
             storage = RedisStorage("async+redis://", connection_pool=pool, implementation="redispy")
         self._limiter = MovingWindowRateLimiter(storage)
+        # While Redis is unreachable (restarting, say) each worker counts on its own: a reader's
+        # comment must not fail because the counters are away, and the limits still hold,
+        # per worker, until Redis is back.
+        self._fallback = MovingWindowRateLimiter(MemoryStorage()) if self._redis else None
 
     async def close(self) -> None:
         if self._redis is not None:
@@ -35,7 +43,21 @@ class RateLimits:
     async def retry_after(self, action: str, client: str) -> int | None:
         """Count one `action` by `client`; None if allowed, else seconds until it would be."""
         limit = self._limits.get(action)
-        if limit is None or await self._limiter.hit(limit, action, client):
+        if limit is None:
             return None
-        stats = await self._limiter.get_window_stats(limit, action, client)
+        try:
+            return await self._count(self._limiter, limit, action, client)
+        except (RedisError, OSError) as exc:
+            if self._fallback is None:
+                raise
+            logger.warning("rate limits: Redis unreachable (%s); counting in this process", exc)
+            return await self._count(self._fallback, limit, action, client)
+
+    @staticmethod
+    async def _count(
+        limiter: MovingWindowRateLimiter, limit: RateLimitItem, action: str, client: str
+    ) -> int | None:
+        if await limiter.hit(limit, action, client):
+            return None
+        stats = await limiter.get_window_stats(limit, action, client)
         return max(1, math.ceil(stats.reset_time - time.time()))
