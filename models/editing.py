@@ -14,6 +14,8 @@ from typing import Any
 
 import sqlalchemy as sa
 from slugify import slugify
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.article import (
@@ -128,22 +130,36 @@ async def _names(session: AsyncSession, article_id: int) -> tuple[list[str], lis
     return list(topics), list(authors)
 
 
-async def _get_or_create(session: AsyncSession, model: type[Topic | Author], name: str) -> int:
-    slug = slugify(name)
-    found = await session.scalar(sa.select(model.id).where(model.slug == slug))
-    if found is not None:
-        return found
-    row = model(slug=slug, name=name.strip())
-    session.add(row)
-    await session.flush()
-    return row.id
+async def _ids_for(
+    session: AsyncSession, model: type[Topic | Author], names: Sequence[str]
+) -> list[int]:
+    """The ids of these topics or authors, in order, creating the new ones.
+
+    Two editors saving stories with the same new topic at once must both succeed: a new row
+    is inserted ON CONFLICT DO NOTHING and read back, and new rows are inserted in one order
+    (by slug) whatever the story's, so two saves cannot each wait for the other's row.
+    """
+    by_slug = {slugify(name): name.strip() for name in names}
+    rows = await session.execute(sa.select(model.slug, model.id).where(model.slug.in_(by_slug)))
+    found: dict[str, int] = {slug: pk for slug, pk in rows}
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    for slug in sorted(set(by_slug) - set(found)):
+        await session.execute(
+            insert(model).values(slug=slug, name=by_slug[slug]).on_conflict_do_nothing()
+        )
+        created = await session.scalar(
+            sa.select(model.id).where(sa.or_(model.slug == slug, model.name == by_slug[slug]))
+        )
+        assert created is not None  # inserted now, or by the save that won the race
+        found[slug] = created
+    return [found[slugify(name)] for name in names]
 
 
 async def _set_links(
     session: AsyncSession, article_id: int, topics: Sequence[str], authors: Sequence[str]
 ) -> None:
-    topic_ids = [await _get_or_create(session, Topic, name) for name in topics]
-    author_ids = [await _get_or_create(session, Author, name) for name in authors]
+    topic_ids = await _ids_for(session, Topic, topics)
+    author_ids = await _ids_for(session, Author, authors)
     await session.execute(sa.delete(ArticleTopic).where(ArticleTopic.article_id == article_id))
     await session.execute(sa.delete(ArticleAuthor).where(ArticleAuthor.article_id == article_id))
     session.add_all(
