@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import re
 import time
@@ -495,10 +496,30 @@ def create_app(
         *site.routes,
         *graphiql.routes,
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    # Serving for real (its own engine), the app keeps what start-up loaded out of the collector.
+    app = Starlette(routes=routes, lifespan=_frozen(lifespan) if engine is None else lifespan)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(ReaderCORS, allow_origins=settings.cors_allow_origins.split(","))
     return app
+
+
+def _frozen(lifespan: Any) -> Any:
+    """The lifespan, with what start-up loaded (the schema, the screening model, the modules)
+    moved out of the garbage collector's sight until shutdown: a full collection then scans only
+    what requests left behind. Under the hostile benchmark each one took about 300 ms, most of
+    the reader's p99, scanning 300,000 objects that live as long as the process anyway."""
+
+    @asynccontextmanager
+    async def frozen(app: Starlette) -> AsyncIterator[None]:
+        async with lifespan(app):
+            gc.collect()
+            gc.freeze()
+            try:
+                yield
+            finally:
+                gc.unfreeze()
+
+    return frozen
 
 
 def _open_result_cache(settings: Settings) -> ResultCache | None:

@@ -89,7 +89,7 @@ def describe(
     the document anyway (over a size limit, a syntax error, no such operation). Parsed within
     the limits and through the cache Strawberry reads too, so a document is parsed once."""
     try:
-        document = parse_document(query, limits)
+        document = parse_document(query, limits).document
     except (GraphQLError, QueryTooLarge):
         return None
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]

@@ -16,9 +16,9 @@ argument's default), or by DEFAULT_LIST_SIZE for lists without such an argument.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 from graphql import (
@@ -47,6 +47,7 @@ from strawberry.extensions import SchemaExtension
 
 from api.errors import ErrorCode, QueryTooLarge
 from api.relay import MAX_PAGE_SIZE
+from api.shape import CEILING, Shape, measure_shapes
 
 SIZE_ARGUMENTS = ("first", "limit", "hitsPerPage")
 DEFAULT_LIST_SIZE = 10
@@ -59,9 +60,6 @@ MAX_VARIABLE_DEPTH = 16
 # A documented module attribute, read each time validation starts.
 VALIDATION_BUDGET = 10_000
 overlapping_fields_can_be_merged.MAX_COMPLEXITY_BUDGET = VALIDATION_BUDGET
-# A fragment bomb's expanded size is counted up to here: past it the number means nothing, and
-# it would not fit a JSON integer.
-_CEILING = 10**9
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,22 +112,58 @@ def _variables_problem(variables: Any, max_values: int) -> tuple[str, int] | Non
     return None
 
 
-def parse_document(query: str, limits: Limits) -> DocumentNode:
-    """The document, parsed once for the HTTP layer and Strawberry alike (cached by its text);
-    QueryTooLarge over the length or the token limit, GraphQLSyntaxError if not GraphQL."""
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    """A document within the size and shape limits, with each operation's shape."""
+
+    document: DocumentNode
+    operations: tuple[tuple[str | None, Shape], ...]
+
+    def shape(self, operation_name: str | None) -> Shape | None:
+        """The chosen operation's: the one of that name, or the only one."""
+        chosen = [s for name, s in self.operations if operation_name in (None, name)]
+        return chosen[0] if len(chosen) == 1 else None
+
+
+def parse_document(query: str, limits: Limits) -> Parsed:
+    """The document, parsed and its shape checked once for the HTTP layer and Strawberry alike
+    (cached by its text). QueryTooLarge over the length or the token limit, GraphQLSyntaxError
+    if it is not GraphQL, GraphQLError over a limit on its shape."""
     check_request(query, None, limits)
-    parsed = _parse(query, limits.max_tokens)
-    if isinstance(parsed, DocumentNode):
-        return parsed
-    description, position = parsed
-    if description.startswith("Document contains more than"):
-        raise QueryTooLarge(
-            f"The document has more than {limits.max_tokens} tokens (or comments), over the "
-            "limit; split the query",
-            limit=limits.max_tokens,
-        )
+    outcome = _read(query, limits)
+    if isinstance(outcome, Parsed):
+        return outcome
     # A new error each time: raising a cached one would grow its traceback with every request.
-    raise GraphQLSyntaxError(Source(query), position, description)
+    raise outcome()
+
+
+@lru_cache(maxsize=128)
+def _read(query: str, limits: Limits) -> Parsed | Callable[[], Exception]:
+    # A newsroom's frontends send the same few documents all day: each is parsed once. Only
+    # documents within the limits are kept (each costs its tokens and nodes in memory, and in
+    # every full garbage collection); a refusal is kept as the way to raise it again, so that
+    # the HTTP layer and Strawberry read a hostile document once between them.
+    too_many = partial(
+        QueryTooLarge,
+        f"The document has more than {limits.max_tokens} tokens (or comments), over the limit; "
+        "split the query",
+        limit=limits.max_tokens,
+    )
+    # Over the limit, a document is counted, not parsed; the parser enforces the same limit.
+    if max(lexical_tokens(query, limits.max_tokens)) > limits.max_tokens:
+        return too_many
+    try:
+        document = parse(
+            query, max_lexical_tokens=limits.max_tokens, max_comments=limits.max_tokens
+        )
+    except GraphQLSyntaxError as error:
+        if error.description.startswith("Document contains more than"):
+            return too_many
+        return partial(
+            GraphQLSyntaxError, Source(query), (error.positions or [0])[0], error.description
+        )
+    operations, refused = _shapes(document, limits)
+    return refused or Parsed(document, operations)
 
 
 # GraphQL's tokens as graphql-core's lexer reads them (comments apart), for a count only: a block
@@ -154,138 +188,23 @@ def lexical_tokens(query: str, stop_after: int) -> tuple[int, int]:
     return tokens, comments
 
 
-@lru_cache(maxsize=512)
-def _parse(query: str, max_tokens: int) -> DocumentNode | tuple[str, int]:
-    # A newsroom's frontends send the same few documents all day: each is parsed once. The
-    # cache is bounded in entries, and each entry by max_length. A failure is kept too, so
-    # that the HTTP layer and Strawberry lex a hostile document once between them. A document
-    # over the limit is counted, not parsed; the parser enforces the same limit exactly.
-    if max(lexical_tokens(query, max_tokens)) > max_tokens:
-        return f"Document contains more than {max_tokens} tokens.", 0
-    try:
-        return parse(query, max_lexical_tokens=max_tokens, max_comments=max_tokens)
-    except GraphQLSyntaxError as error:
-        return error.description, (error.positions or [0])[0]
-
-
 # Shape: before validation --------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Shape:
-    """A definition's size with the fragments it spreads expanded.
-
-    Fields and aliases count every selection; depth counts the schema's own fields, not
-    introspection's (below `__schema`, or in a fragment on `__Type`: GraphiQL's TypeRef nests
-    eight deep)."""
-
-    fields: int = 0
-    aliases: int = 0
-    depth: int = 0
-    spreads: int = 0
-
-
-_EMPTY = Shape()
+def _shapes(
+    document: DocumentNode, limits: Limits
+) -> tuple[tuple[tuple[str | None, Shape], ...], Callable[[], GraphQLError] | None]:
+    """Each operation's shape, and the refusal of the first operation or fragment over the
+    depth, alias, field or spread limits, if one is."""
+    operations, fragments = measure_shapes(document)
+    for shape in (*(shape for _, shape in operations), *fragments.values()):
+        refused = _over(shape, limits)
+        if refused is not None:
+            return (), refused
+    return tuple(operations), None
 
 
-def _capped(value: int) -> int:
-    return min(value, _CEILING)
-
-
-def _shape(selection_set: SelectionSetNode, fragments: dict[str, Shape]) -> Shape:
-    """Recursion follows the document's own nesting, which the parser keeps under 200 levels;
-    fragments are looked up, never walked again."""
-    fields = aliases = depth = spreads = 0
-    for selection in selection_set.selections:
-        if isinstance(selection, FieldNode):
-            below = (
-                _shape(selection.selection_set, fragments) if selection.selection_set else _EMPTY
-            )
-            fields += 1 + below.fields
-            aliases += (selection.alias is not None) + below.aliases
-            spreads += below.spreads
-            if not selection.name.value.startswith("__"):
-                depth = max(depth, 1 + below.depth)
-            continue
-        if isinstance(selection, InlineFragmentNode):
-            below = _introspective(selection, _shape(selection.selection_set, fragments))
-        elif isinstance(selection, FragmentSpreadNode):
-            # Unknown, or in a cycle and not counted yet: validation refuses either.
-            below = fragments.get(selection.name.value, _EMPTY)
-        else:
-            continue
-        fields += below.fields
-        aliases += below.aliases
-        depth = max(depth, below.depth)
-        spreads += 1 + below.spreads
-    return Shape(_capped(fields), _capped(aliases), depth, _capped(spreads))
-
-
-def _introspective(fragment: InlineFragmentNode | FragmentDefinitionNode, shape: Shape) -> Shape:
-    condition = fragment.type_condition
-    if condition is None or not condition.name.value.startswith("__"):
-        return shape
-    return Shape(shape.fields, shape.aliases, 0, shape.spreads)
-
-
-def _spread_names(selection_set: SelectionSetNode) -> list[str]:
-    names: list[str] = []
-    pending = [selection_set]
-    while pending:
-        for selection in pending.pop().selections:
-            if isinstance(selection, FragmentSpreadNode):
-                names.append(selection.name.value)
-            elif selection.selection_set is not None:
-                pending.append(selection.selection_set)
-    return names
-
-
-def _fragment_shapes(fragments: dict[str, FragmentDefinitionNode]) -> dict[str, Shape]:
-    """Each fragment's shape, computed once, after the fragments it spreads (so a fragment
-    bomb costs one step per fragment, not per expansion)."""
-    spreads = {name: _spread_names(fragment.selection_set) for name, fragment in fragments.items()}
-    shapes: dict[str, Shape] = {}
-    entered: set[str] = set()
-    for root in fragments:
-        pending = [root]
-        while pending:
-            name = pending[-1]
-            if name not in entered:
-                entered.add(name)
-                pending.extend(s for s in spreads[name] if s in fragments and s not in entered)
-                continue
-            pending.pop()
-            if name not in shapes:
-                fragment = fragments[name]
-                shapes[name] = _introspective(fragment, _shape(fragment.selection_set, shapes))
-    return shapes
-
-
-def check_shape(document: DocumentNode, limits: Limits, operation_name: str | None) -> Shape | None:
-    """Refuse (GraphQLError) a document with any operation or fragment over the depth, alias
-    or field limits, before validation walks it; the chosen operation's shape otherwise."""
-    fragments = {
-        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-    }
-    shapes = _fragment_shapes(fragments)
-    chosen: list[Shape] = []
-    for definition in document.definitions:
-        if isinstance(definition, OperationDefinitionNode):
-            shape = _shape(definition.selection_set, shapes)
-            named = definition.name.value if definition.name else None
-            if operation_name is None or named == operation_name:
-                chosen.append(shape)
-        elif isinstance(definition, FragmentDefinitionNode):
-            shape = shapes[definition.name.value]
-        else:
-            continue
-        error = _over(shape, limits)
-        if error is not None:
-            raise error
-    return chosen[0] if len(chosen) == 1 else None
-
-
-def _over(shape: Shape, limits: Limits) -> GraphQLError | None:
+def _over(shape: Shape, limits: Limits) -> Callable[[], GraphQLError] | None:
     checks = (
         (ErrorCode.QUERY_TOO_DEEP, "depth", limits.max_depth, shape.depth),
         (ErrorCode.QUERY_TOO_COMPLEX, "aliases", limits.max_aliases, shape.aliases),
@@ -295,12 +214,12 @@ def _over(shape: Shape, limits: Limits) -> GraphQLError | None:
     )
     for code, what, limit, value in checks:
         if value > limit:
-            return _too_much(code, what, limit, value)
+            return partial(_too_much, code, what, limit, value)
     return None
 
 
 def _too_much(code: ErrorCode, what: str, limit: int, value: int) -> GraphQLError:
-    measured = f"at least {value}" if value >= _CEILING else str(value)
+    measured = f"at least {value}" if value >= CEILING else str(value)
     return GraphQLError(
         f"The query's {what}: {measured}, over the limit of {limit}. See extensions.limit.",
         extensions={"code": code.value, "limit": limit, "measured": value},
@@ -403,8 +322,9 @@ def estimate_cost(
 
 
 class QueryLimits(SchemaExtension):
-    """Parses within the size limits, refuses documents over the shape limits before
-    validation and operations over the cost limit before any resolver runs; reports the cost."""
+    """Parses within the size limits and refuses documents over the shape limits, before
+    validation; refuses operations over the cost limit before any resolver runs; reports the
+    cost."""
 
     def __init__(self, limits: Limits | None = None) -> None:
         super().__init__()
@@ -413,17 +333,13 @@ class QueryLimits(SchemaExtension):
         self._cost: int | None = None
 
     def on_parse(self) -> Iterator[None]:
-        # In place of Strawberry's ParserCache: the same cache the HTTP layer reads through.
+        # In place of Strawberry's ParserCache: the same cache the HTTP layer reads through,
+        # and the shape is checked there, before validation.
         context = self.execution_context
         if context.query is not None:
-            context.graphql_document = parse_document(context.query, self.limits)
-        yield
-
-    def on_validate(self) -> Iterator[None]:
-        # Listed before ValidationCache, so that this runs, and may refuse, first.
-        context = self.execution_context
-        if context.graphql_document is not None:
-            self._shape = check_shape(context.graphql_document, self.limits, context.operation_name)
+            parsed = parse_document(context.query, self.limits)
+            context.graphql_document = parsed.document
+            self._shape = parsed.shape(context.operation_name)
         yield
 
     def on_execute(self) -> Iterator[None]:

@@ -64,11 +64,12 @@ def build_schema(limits: Limits | None = None) -> Schema:
         mutation=Mutation,
         # A newsroom's frontends send the same few documents all day: parse and validate once.
         # QueryLimits parses through its own cache (the HTTP layer reads the same one) and
-        # checks the document's shape before ValidationCache validates it. Validation's cache
-        # lives at module level in Strawberry, shared by every request's instance.
+        # checks the document's shape there, before ValidationCache validates it. Validation's
+        # cache lives at module level in Strawberry, shared by every request's instance; each
+        # entry keeps a document alive, so both hold 128 (the contract has 12 operations).
         extensions=[
             lambda: QueryLimits(limits),
-            lambda: ValidationCache(maxsize=512),
+            lambda: ValidationCache(maxsize=128),
             StorableText,
         ],
     )

@@ -7,7 +7,7 @@ Strawberry), then measures, one after another:
 - the reader alone: `articles(first: 3)` back to back, for BENCH_SECONDS (20);
 - each hostile kind alone: HOSTILE_SOLO (20) distinct requests one at a time;
 - the attack: ATTACKERS (3) clients sending distinct hostile requests back to back while the
-  reader reads, for BENCH_SECONDS.
+  reader reads, for BENCH_SECONDS; each client in a process of its own.
 
 Every hostile request is distinct (no cache can answer it) and must be refused with a 4xx or an
 error code (or, for the comment, a ValidationError): anything else, or any 5xx, is counted. Times
@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -210,12 +211,38 @@ async def attacker(
             await tally.send(client, fresh(bodies[serial % len(bodies)], serial), hostile=True)
 
 
+def client_process(url: str, number: int, start_at: float) -> Tally:
+    """One client of the attack, in a process of its own, so that no client's work delays
+    another's timings: number 0 reads, the others attack."""
+    tally = Tally()
+    # Each attacker sends every kind in turn, with serial numbers no other attacker uses.
+    bodies = [make() for make in KINDS.values()]
+    serials = itertools.count(10**8 * (number + 1))
+    time.sleep(max(0.0, start_at - time.time()))
+    until = time.monotonic() + SECONDS
+    if number == 0:
+        asyncio.run(reader(url, tally, until))
+    else:
+        asyncio.run(attacker(url, bodies, serials, tally, until))
+    return tally
+
+
+def merged(tallies: list[Tally]) -> Tally:
+    total = Tally()
+    for tally in tallies:
+        total.times += tally.times
+        total.server_errors += tally.server_errors
+        total.not_refused += tally.not_refused
+        total.other_errors += tally.other_errors
+    return total
+
+
 def cpu_per_request(pid: int, before: float, *tallies: Tally) -> float:
     requests = sum(len(tally.times) for tally in tallies)
     return round((cpu_seconds(pid) - before) * 1000 / max(requests, 1), 2)
 
 
-async def measure(url: str, pid: int) -> dict[str, Any]:
+async def measure_alone(url: str, pid: int) -> dict[str, Any]:
     results: dict[str, Any] = {}
     alone = Tally()
     before = cpu_seconds(pid)
@@ -242,26 +269,31 @@ async def measure(url: str, pid: int) -> dict[str, Any]:
         }
         print(f"{kind:15}", results["hostile_alone"][kind], flush=True)
 
-    during, hostile = Tally(), Tally()
-    before = cpu_seconds(pid)
-    until = time.monotonic() + SECONDS
-    mix = list(bodies.values())
-    await asyncio.gather(
-        reader(url, during, until),
-        *(attacker(url, mix, serials, hostile, until) for _ in range(ATTACKERS)),
-    )
-    mean_size = sum(map(len, mix)) / len(mix)
-    results["attack"] = {
+    return results
+
+
+def measure_attack(url: str, pid: int) -> dict[str, Any]:
+    start_at = time.time() + 15  # each client makes its bodies first
+    with ProcessPoolExecutor(ATTACKERS + 1) as pool:
+        futures = [pool.submit(client_process, url, n, start_at) for n in range(ATTACKERS + 1)]
+        time.sleep(max(0.0, start_at - time.time()))
+        before = cpu_seconds(pid)
+        tallies = [future.result() for future in futures]
+        cpu = cpu_seconds(pid) - before
+    during, hostile = tallies[0], merged(tallies[1:])
+    mean_size = sum(len(make()) for make in KINDS.values()) / len(KINDS)
+    requests = len(during.times) + len(hostile.times)
+    attack = {
         "attackers": ATTACKERS,
         "reader": during.report(),
         "hostile": hostile.report(),
         "hostile_requests_per_second": round(len(hostile.times) / SECONDS, 1),
         "hostile_megabytes_per_second": round(len(hostile.times) * mean_size / SECONDS / 1e6, 1),
-        "server_cpu_ms_per_request": cpu_per_request(pid, before, during, hostile),
-        "server_cpu_share": round((cpu_seconds(pid) - before) / SECONDS, 2),
+        "server_cpu_ms_per_request": round(cpu * 1000 / max(requests, 1), 2),
+        "server_cpu_share": round(cpu / SECONDS, 2),
     }
-    print("attack:", json.dumps(results["attack"]), flush=True)
-    return results
+    print("attack:", json.dumps(attack), flush=True)
+    return attack
 
 
 @contextmanager
@@ -315,7 +347,8 @@ def main() -> None:
         tempfile.TemporaryDirectory(prefix="bench-hostile-") as scratch,
         served(Path(scratch)) as (url, pid),
     ):
-        results = asyncio.run(measure(url, pid))
+        results = asyncio.run(measure_alone(url, pid))
+        results["attack"] = measure_attack(url, pid)
     attack = results["attack"]
     solo_max = max(kind["max_ms"] for kind in results["hostile_alone"].values())
     results["targets"] = {

@@ -12,7 +12,7 @@ from graphql.language import Lexer, TokenKind
 from hypothesis import given, settings
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.limits import Limits, check_shape, lexical_tokens, parse_document
+from api.limits import Limits, lexical_tokens, parse_document
 from api.settings import Settings
 from tests.api.test_statement_count import count_statements
 from tests.conftest import CONTRACT, ROOT, SAMPLE_SLUG, contract, post
@@ -100,7 +100,7 @@ def test_every_known_document_fits_the_size_and_shape_limits_with_room(document:
     assert tokens(document) * (5 if "__schema" in document else 10) <= limits.max_tokens
     assert len(document) * 10 <= limits.max_length
     # Introspection counts its fields like any query, and nests as deep as GraphiQL needs.
-    shape = check_shape(parse_document(document, limits), limits, None)
+    shape = parse_document(document, limits).shape(None)
     assert shape is None or shape.fields * 1.25 <= limits.max_fields
 
 
