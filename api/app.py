@@ -426,7 +426,11 @@ def create_app(
             settings.ensure_data_dir()
             # Worker processes started by uvicorn (WORKERS > 1) log JSON lines too.
             observability.configure_logging(settings.log_level)
-        app.state.engine = engine or create_engine(settings.resolved_database_url)
+        app.state.engine = engine or create_engine(
+            settings.resolved_database_url,
+            pool_size=settings.database_pool_size,
+            max_overflow=settings.database_max_overflow,
+        )
         service = await _open_search(settings, app.state.engine) if owns_search else search
         result_cache = _open_result_cache(settings)
         app.state.services = Services(

@@ -18,6 +18,12 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; plain postgresql:// is accepted"
     )
+    database_pool_size: int = Field(
+        default=20, ge=1, description="PostgreSQL connections each worker process keeps open"
+    )
+    database_max_overflow: int = Field(
+        default=20, ge=0, description="more it may open at a busy moment, closed after use"
+    )
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = Field(default=1, ge=1, description="uvicorn worker processes")

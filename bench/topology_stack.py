@@ -283,8 +283,11 @@ class Stack:
             "WORKERS": str(WORKERS_PER_REPLICA),
             "HOST": "127.0.0.1",
             "PORT": str(port),
-            # As in docker-compose: the reader's address comes from nginx's X-Forwarded-For.
+            # As in docker-compose: the reader's address comes from nginx's X-Forwarded-For,
+            # and the pools fit 3 replicas of 2 workers in PostgreSQL's 100 connections.
             "FORWARDED_ALLOW_IPS": "*",
+            "DATABASE_POOL_SIZE": "8",
+            "DATABASE_MAX_OVERFLOW": "4",
         }
         ready = f"http://127.0.0.1:{port}/readyz"
         return Service(f"api-{number}", [NEWSROOM, "serve"], lambda: http_ok(ready), env)

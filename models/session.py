@@ -54,9 +54,15 @@ def _connect_or_operational_error(
 def create_engine(url: str | URL, **options: Any) -> AsyncEngine:
     """An async engine for `url`, configured the same way in the app, the CLI and the tests."""
     target = async_url(url)
-    if target.get_backend_name() == "postgresql":
+    if target.get_backend_name() != "postgresql":
+        # SQLite's pool is its own (one file, no server): the sizes are PostgreSQL's.
+        options.pop("pool_size", None)
+        options.pop("max_overflow", None)
+    else:
         # A page's loaders each take a connection: 8 readers at once want up to 48. Overflow
         # connections are opened and closed on every use, which halved throughput at 10.
+        # Several workers and replicas share the server's max_connections: the API takes its
+        # sizes from DATABASE_POOL_SIZE and DATABASE_MAX_OVERFLOW.
         options.setdefault("pool_size", 20)
         options.setdefault("max_overflow", 20)
         options.setdefault("pool_pre_ping", True)
