@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from api.services import open_search
+from api.services import local_search, open_search
 from api.settings import Settings
 from models import migrate
 from models.enums import Role
@@ -26,7 +26,6 @@ from models.importer import ImportReport, import_lines
 from models.session import create_engine, session_factory
 from models.token import TokenError, create_token, revoke_token
 from search.errors import SearchUnavailable
-from search.server import LocalMeilisearch
 
 app = typer.Typer(help="The newsroom content API.", no_args_is_help=True)
 db = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
@@ -359,7 +358,7 @@ def _shared_search(settings: Settings) -> Iterator[None]:
     if settings.workers == 1 or settings.meili_url:
         yield
         return
-    local = LocalMeilisearch(settings.data_dir / "meilisearch", binary=settings.meili_binary)
+    local = local_search(settings)
     with asyncio.Runner() as runner:
         try:
             runner.run(local.start())

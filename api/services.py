@@ -63,12 +63,17 @@ class SearchService:
             await self.local.stop()
 
 
+def local_search(settings: Settings) -> LocalMeilisearch:
+    """The local Meilisearch under DATA_DIR, for when no MEILI_URL is given."""
+    return LocalMeilisearch(settings.data_dir / "meilisearch", binary=settings.meili_binary)
+
+
 async def open_search(settings: Settings, engine: AsyncEngine) -> SearchService:
     """Connect to MEILI_URL, or start (or join) the local Meilisearch under DATA_DIR."""
     local = None
     url, key = settings.meili_url, settings.meili_master_key
     if not url:
-        local = LocalMeilisearch(settings.data_dir / "meilisearch", binary=settings.meili_binary)
+        local = local_search(settings)
         await local.start()
         url, key = local.url, local.master_key
     client = SearchClient(url, key, prefix=settings.meili_index_prefix)

@@ -40,6 +40,7 @@ from typing import Any
 import httpx
 from rich.console import Console
 
+from bench.suite import wait_until_ready
 from search.server import _free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -162,18 +163,8 @@ def start_server(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
         )
 
 
-def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"newsroom serve exited:\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"newsroom serve not ready:\n{log.read_text()[-3000:]}")
+def ready(url: str) -> bool:
+    return httpx.get(f"{url}/readyz", timeout=1).status_code == 200
 
 
 async def scenario(name: str) -> dict[str, Any]:
@@ -195,7 +186,7 @@ async def scenario(name: str) -> dict[str, Any]:
         server = start_server(env, folder / "serve.log")
         stack.callback(stop, server)
         url = f"http://127.0.0.1:{port}"
-        wait_ready(url, server, folder / "serve.log")
+        wait_until_ready(url, server, folder / "serve.log", ready)
         beside = start_bulk_work(name, env, folder)
         for process in beside:
             stack.callback(stop, process)

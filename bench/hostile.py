@@ -35,6 +35,8 @@ from typing import Any
 
 import httpx
 
+from bench.freshness import ready
+from bench.suite import wait_until_ready
 from search.server import _free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -323,16 +325,7 @@ def served(data_dir: Path) -> Iterator[tuple[str, int]]:
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"newsroom serve did not start:\n{log.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
+        wait_until_ready(url, process, log, ready)
         yield url, process.pid
     finally:
         process.terminate()
