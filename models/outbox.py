@@ -122,12 +122,6 @@ async def next_batch(
     The caller's transaction must commit the claim before the rows are processed.
     """
     now = utcnow()
-    if conn.dialect.name == "postgresql":
-        await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_CLAIM_LOCK)))
-    else:
-        # A write first: SQLite then holds its write lock for the whole claim, so that no other
-        # process reads the outbox between this one's read and its update.
-        await conn.execute(sa.update(OutboxEntry).where(OutboxEntry.id == -1).values(attempts=0))
     held = sa.select(OutboxEntry.article_id).where(
         OutboxEntry.processed_at.is_(None), OutboxEntry.claimed_until > now
     )
@@ -142,6 +136,16 @@ async def next_batch(
         .order_by(OutboxEntry.priority, OutboxEntry.id)
         .limit(limit)
     )
+    # Each lane of every worker looks twice a second: an idle look only reads, and takes
+    # neither SQLite's write lock nor the claimers' turn on PostgreSQL.
+    if not await conn.scalar(sa.select(due.exists())):
+        return OutboxBatch(entry_ids=[], article_ids=[])
+    if conn.dialect.name == "postgresql":
+        await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_CLAIM_LOCK)))
+    else:
+        # A write first: SQLite then holds its write lock for the whole claim, so that no other
+        # process reads the outbox between this one's read and its update.
+        await conn.execute(sa.update(OutboxEntry).where(OutboxEntry.id == -1).values(attempts=0))
     if conn.dialect.name == "postgresql":
         due = due.with_for_update(skip_locked=True)
     rows = list(await conn.execute(due))
