@@ -65,7 +65,11 @@ class SearchService:
 
 def local_search(settings: Settings) -> LocalMeilisearch:
     """The local Meilisearch under DATA_DIR, for when no MEILI_URL is given."""
-    return LocalMeilisearch(settings.data_dir / "meilisearch", binary=settings.meili_binary)
+    return LocalMeilisearch(
+        settings.data_dir / "meilisearch",
+        binary=settings.meili_binary,
+        max_indexing_memory=settings.meili_max_indexing_memory,
+    )
 
 
 async def open_search(settings: Settings, engine: AsyncEngine) -> SearchService:

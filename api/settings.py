@@ -8,6 +8,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from search.server import MAX_INDEXING_MEMORY
+
 
 class Settings(BaseSettings):
     """Every setting, its environment variable and its default (see README, Configuration)."""
@@ -30,6 +32,9 @@ class Settings(BaseSettings):
     meili_url: str | None = Field(default=None, description="unset: start a local Meilisearch")
     meili_master_key: str | None = None
     meili_binary: str | None = Field(default=None, description="the local Meilisearch binary")
+    meili_max_indexing_memory: str = Field(
+        default=MAX_INDEXING_MEMORY, description="indexing memory of the local Meilisearch"
+    )
     meili_index_prefix: str = Field(default="", description="prefix of every index name")
     search_worker: bool = Field(default=True, description="drain the outbox in this process")
     people_worker: bool = Field(default=True, description="extract people in this process")

@@ -27,7 +27,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 
-from search.server import _free_port, find_binary
+from search.server import MAX_INDEXING_MEMORY, _free_port, find_binary
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "var" / "topology"
@@ -250,6 +250,7 @@ class Stack:
                 find_binary(os.environ.get("MEILI_BINARY")),
                 *("--db-path", str(WORK / "meilisearch"), "--http-addr", f"127.0.0.1:{meili_port}"),
                 *(f"--master-key={self.meili_key}", "--no-analytics", "--env", "production"),
+                f"--max-indexing-memory={MAX_INDEXING_MEMORY}",  # as docker-compose sets it
             ],
             lambda: http_ok(f"{self.meili_url}/health"),
         )

@@ -29,6 +29,13 @@ logger = logging.getLogger("newsroom.search")
 START_TIMEOUT_SECONDS = 30.0
 STOP_TIMEOUT_SECONDS = 10.0
 
+# Meilisearch sizes its indexing buffers from the machine's memory (two thirds of it by
+# default) and zeroes them for every batch: on a 24 GiB machine that was 84 % of its CPU time
+# (`perf`: the kernel clearing fresh pages), so adding ONE story took 0.25 to 1.8 s. At 256 MiB
+# the same one-story task takes 0.05 to 0.2 s and rebuilding the demo index is faster too
+# (9 s against 13 s): a newsroom's batches are far smaller than what the default is sized for.
+MAX_INDEXING_MEMORY = "256MiB"
+
 
 def find_binary(explicit: str | None = None) -> str:
     """MEILI_BINARY first, then `meilisearch` on PATH, then the one `make` installed in the venv."""
@@ -67,6 +74,7 @@ class LocalMeilisearch:
     folder: Path
     binary: str | None = None
     port: int | None = None
+    max_indexing_memory: str = MAX_INDEXING_MEMORY
     url: str = ""
     master_key: str = ""
     _process: asyncio.subprocess.Process | None = None
@@ -106,6 +114,7 @@ class LocalMeilisearch:
             "--no-analytics",
             "--env",
             "development",
+            f"--max-indexing-memory={self.max_indexing_memory}",
             stdout=log,
             stderr=log,
             start_new_session=True,
