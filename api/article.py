@@ -16,8 +16,12 @@ from api.loaders import read
 from api.node import Node
 from api.permissions import can
 from api.relay import (
+    After,
+    Before,
     Connection,
+    Last,
     build_connection,
+    first_argument,
     in_utc_range,
     page_request,
     to_global_id,
@@ -25,6 +29,7 @@ from api.relay import (
 from models import article as article_model
 from models import listing
 from models.enums import Role
+from models.pagination import PageRequest
 
 if TYPE_CHECKING:
     from api.person import Mention
@@ -90,17 +95,16 @@ def require_time_zones(published_after: datetime | None, published_before: datet
 
 
 async def articles_of(
-    loader: Any, count_loader: Any, pk: int, first: int, after: str | None, order_by: ArticleOrder
+    loader: Any, count_loader: Any, pk: int, request: PageRequest
 ) -> Connection[Article]:
     """A topic's or a person's stories: one page through the paged loader, total on demand."""
     cache.read(cache.LIST)
-    request = page_request(first, after, ARTICLE_KEY, descending=order_by is ArticleOrder.NEWEST)
     page = await loader.load((pk, request))
 
     async def total() -> int:
         return await count_loader.load(pk) or 0
 
-    return article_connection(page.rows, page.has_next_page, total)
+    return build_connection(page, Article.from_row, article_key, total)
 
 
 @strawberry.input(description="Narrows a story list; every given condition must hold.")
@@ -201,20 +205,22 @@ class Article(Node):
     async def comments(
         self,
         info: Info,
-        first: int = 20,
-        after: str | None = None,
+        first: Annotated[int | None, first_argument(20)] = None,
+        after: After = None,
         order: CommentOrder = CommentOrder.OLDEST,
+        last: Last = None,
+        before: Before = None,
     ) -> Connection[Comment]:
         cache.read(cache.tag("comments", self.pk))
         loaders = info.context.loaders
         descending = order is CommentOrder.NEWEST
-        request = page_request(first, after, COMMENT_KEY, descending=descending)
+        request = page_request(info, first, after, last, before, COMMENT_KEY, descending=descending)
         page = await loaders.threads_by_article.load((self.pk, request))
 
         async def total() -> int:
             return await loaders.thread_count_by_article.load(self.pk) or 0
 
-        return build_connection(page.rows, page.has_next_page, Comment.from_row, comment_key, total)
+        return build_connection(page, Comment.from_row, comment_key, total)
 
     @strawberry.field(
         description="Stories to read next: same people and topics, similar words, recent; "
@@ -235,8 +241,17 @@ def article_key(row: Any) -> tuple[Any, ...]:
     return (row.published_at, row.id)
 
 
-def article_connection(rows: Any, has_next_page: bool, total: Any) -> Connection[Article]:
-    return build_connection(rows, has_next_page, Article.from_row, article_key, total)
+def article_page(
+    info: Info,
+    first: int | None,
+    after: str | None,
+    last: int | None,
+    before: str | None,
+    order_by: ArticleOrder,
+) -> PageRequest:
+    """A page of stories in publication order, as every list of published stories pages."""
+    descending = order_by is ArticleOrder.NEWEST
+    return page_request(info, first, after, last, before, ARTICLE_KEY, descending=descending)
 
 
 @strawberry.type
@@ -261,23 +276,23 @@ class ArticleQuery:
     async def articles(
         self,
         info: Info,
-        first: int = 10,
-        after: str | None = None,
+        first: Annotated[int | None, first_argument(10)] = None,
+        after: After = None,
         filter: ArticleFilter | None = None,
         order_by: ArticleOrder = ArticleOrder.NEWEST,
+        last: Last = None,
+        before: Before = None,
     ) -> Connection[Article]:
         cache.read(cache.LIST)
         where = filter.to_model() if filter else listing.ArticleFilter()
-        request = page_request(
-            first, after, ARTICLE_KEY, descending=order_by is ArticleOrder.NEWEST
-        )
+        request = article_page(info, first, after, last, before, order_by)
         engine = info.context.engine
         page = await read(engine, listing.published_articles, where, request)
 
         async def total() -> int:
             return await read(engine, listing.count_published_articles, where)
 
-        return article_connection(page.rows, page.has_next_page, total)
+        return build_connection(page, Article.from_row, article_key, total)
 
     @strawberry.field(description="Every section, by name.")
     async def sections(self, info: Info) -> list[Section]:

@@ -15,7 +15,17 @@ from api import cache
 from api.context import Info
 from api.node import Node
 from api.permissions import require
-from api.relay import Connection, build_connection, from_global_id, page_request, to_global_id
+from api.relay import (
+    After,
+    Before,
+    Connection,
+    Last,
+    build_connection,
+    first_argument,
+    from_global_id,
+    page_request,
+    to_global_id,
+)
 from api.results import NotFound, RateLimited, ValidationError
 from models import comment as comment_model
 from models import screening
@@ -75,16 +85,21 @@ class Comment(Node):
 
     @strawberry.field(description="Published replies, oldest first.")
     async def replies(
-        self, info: Info, first: int = 5, after: str | None = None
+        self,
+        info: Info,
+        first: Annotated[int | None, first_argument(5)] = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
     ) -> Connection[Comment]:
         loaders = info.context.loaders
-        request = page_request(first, after, COMMENT_KEY, descending=False)
+        request = page_request(info, first, after, last, before, COMMENT_KEY, descending=False)
         page = await loaders.replies_by_parent.load((self.pk, request))
 
         async def total() -> int:
             return await loaders.reply_count_by_parent.load(self.pk) or 0
 
-        return build_connection(page.rows, page.has_next_page, Comment.from_row, comment_key, total)
+        return build_connection(page, Comment.from_row, comment_key, total)
 
     @strawberry.field(description="The story the comment is on.")
     async def article(
@@ -265,11 +280,16 @@ class CommentMutation:
 class CommentQuery:
     @strawberry.field(description="Moderators: comments waiting for a decision, oldest first.")
     async def moderation_queue(
-        self, info: Info, first: int = 20, after: str | None = None
+        self,
+        info: Info,
+        first: Annotated[int | None, first_argument(20)] = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
     ) -> Connection[Comment]:
         _moderator(info)
         engine = info.context.engine
-        request = page_request(first, after, COMMENT_KEY, descending=False)
+        request = page_request(info, first, after, last, before, COMMENT_KEY, descending=False)
         async with engine.connect() as conn:
             page = await comment_model.pending_comments(conn, request)
 
@@ -277,4 +297,4 @@ class CommentQuery:
             async with engine.connect() as conn:
                 return await comment_model.count_pending(conn)
 
-        return build_connection(page.rows, page.has_next_page, Comment.from_row, comment_key, total)
+        return build_connection(page, Comment.from_row, comment_key, total)

@@ -18,7 +18,15 @@ from api.context import Info
 from api.loaders import read
 from api.permissions import require
 from api.person import Person
-from api.relay import Connection, build_connection, page_request
+from api.relay import (
+    After,
+    Before,
+    Connection,
+    Last,
+    build_connection,
+    first_argument,
+    page_request,
+)
 from api.results import NotFound, ValidationError
 from api.topic import Topic
 from models import editing, people
@@ -302,20 +310,24 @@ async def _drafts(conn: Any, request: Any) -> Any:
 class EditorQuery:
     @strawberry.field(description="Editors: stories not published (drafts and taken down).")
     async def drafts(
-        self, info: Info, first: int = 20, after: str | None = None
+        self,
+        info: Info,
+        first: Annotated[int | None, first_argument(20)] = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
     ) -> Connection[Article]:
         _editor(info)
         engine = info.context.engine
-        page = await read(engine, _drafts, page_request(first, after, ARTICLE_KEY, descending=True))
+        request = page_request(info, first, after, last, before, ARTICLE_KEY, descending=True)
+        page = await read(engine, _drafts, request)
 
         async def total() -> int:
             async with engine.connect() as conn:
                 stmt = sa.select(sa.func.count()).select_from(ArticleRow).where(_unpublished())
                 return (await conn.execute(stmt)).scalar_one()
 
-        return build_connection(
-            page.rows, page.has_next_page, Article.from_row, lambda r: (r.updated_at, r.id), total
-        )
+        return build_connection(page, Article.from_row, lambda r: (r.updated_at, r.id), total)
 
     @strawberry.field(description="Editors: every save of a story, newest first.")
     async def revisions(self, info: Info, slug: str) -> list[Revision]:

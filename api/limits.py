@@ -9,8 +9,8 @@ once) in one pass before validation, whose rules can be quadratic; its cost afte
 before any resolver runs.
 
 The cost of a query is the number of fields it may resolve: a field costs 1, and the fields
-under a list multiply by the size the query asks for (`first`, `limit`, `hitsPerPage`, or the
-argument's default), or by DEFAULT_LIST_SIZE for lists without such an argument.
+under a list multiply by the size the query asks for (`first` or `last`, `limit`, `hitsPerPage`,
+or the argument's default), or by DEFAULT_LIST_SIZE for lists without such an argument.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
+    GraphQLArgument,
     GraphQLError,
     GraphQLField,
     GraphQLList,
@@ -44,12 +45,13 @@ from graphql import (
 from graphql.execution import ExecutionResult
 from graphql.validation.rules import overlapping_fields_can_be_merged
 from strawberry.extensions import SchemaExtension
+from strawberry.schema.schema_converter import GraphQLCoreConverter
 
 from api.errors import ErrorCode, QueryTooLarge
-from api.relay import MAX_PAGE_SIZE
+from api.relay import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from api.shape import CEILING, Shape, measure_shapes
 
-SIZE_ARGUMENTS = ("first", "limit", "hitsPerPage")
+SIZE_ARGUMENTS = ("first", "last", "limit", "hitsPerPage")
 DEFAULT_LIST_SIZE = 10
 # Our deepest input is ArticleInput.body[].text, three levels down; deeper JSON is refused before
 # graphql-core's coercion (or our own checks) recurse into it.
@@ -234,6 +236,17 @@ def _is_list(field: GraphQLField) -> bool:
     return isinstance(kind, GraphQLList) or get_named_type(field.type).name.endswith("Connection")
 
 
+def _default_size(argument: GraphQLArgument) -> int | None:
+    """The size an argument stands for when not given: its GraphQL default, or for a
+    connection's `first` (nullable, so that `last` can be given alone) the page size it keeps
+    in its metadata (api/relay.first_argument)."""
+    if isinstance(argument.default_value, int):
+        return argument.default_value
+    definition = (argument.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    default = getattr(definition, "metadata", {}).get(DEFAULT_PAGE_SIZE)
+    return default if isinstance(default, int) else None
+
+
 class _Estimator:
     """Walks the operation with its fragments expanded: within the limits on shape, checked
     before validation, that is at most a few hundred steps."""
@@ -249,18 +262,21 @@ class _Estimator:
         self.variables = variables
 
     def _size(self, node: FieldNode, field: GraphQLField) -> int:
+        # A connection's `last` counts as its `first` does: the page it reads is as large.
         given = {arg.name.value: arg.value for arg in node.arguments or ()}
-        for name in SIZE_ARGUMENTS:
-            if name in field.args:
-                value = None
-                if name in given:
-                    value = value_from_ast(given[name], field.args[name].type, self.variables)
-                if value is None:
-                    value = field.args[name].default_value
-                if isinstance(value, int):
-                    # Out-of-range sizes are refused by the field itself with BAD_USER_INPUT
-                    # naming the argument; the estimate counts what could be served.
-                    return min(max(value, 0), MAX_PAGE_SIZE)
+        sizes = [name for name in SIZE_ARGUMENTS if name in field.args]
+        for name in sizes:
+            value = None
+            if name in given:
+                value = value_from_ast(given[name], field.args[name].type, self.variables)
+            if isinstance(value, int):
+                # Out-of-range sizes are refused by the field itself with BAD_USER_INPUT
+                # naming the argument; the estimate counts what could be served.
+                return min(max(value, 0), MAX_PAGE_SIZE)
+        for name in sizes:
+            default = _default_size(field.args[name])
+            if default is not None:
+                return default
         return DEFAULT_LIST_SIZE
 
     def _fields(

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 
 from api import cache
-from api.article import Article, ArticleOrder, articles_of
+from api.article import Article, ArticleOrder, article_page, articles_of
 from api.context import Info
 from api.errors import BadUserInput
 from api.loaders import read
 from api.node import Node
 from api.relay import (
     MAX_PAGE_SIZE,
+    NAME_KEY,
+    After,
+    Before,
     Connection,
+    Last,
     alphabetical,
+    first_argument,
+    page_request,
     to_global_id,
 )
 from models import person as person_model
@@ -52,18 +58,18 @@ class Person(Node):
     async def articles(
         self,
         info: Info,
-        first: int = 10,
-        after: str | None = None,
+        first: Annotated[int | None, first_argument(10)] = None,
+        after: After = None,
         order_by: ArticleOrder = ArticleOrder.NEWEST,
+        last: Last = None,
+        before: Before = None,
     ) -> Connection[Article]:
         loaders = info.context.loaders
         return await articles_of(
             loaders.articles_by_person,
             loaders.article_count_by_person,
             self.pk,
-            first,
-            after,
-            order_by,
+            article_page(info, first, after, last, before, order_by),
         )
 
     @strawberry.field(description="Direct quotes attributed to the person, newest story first.")
@@ -106,13 +112,17 @@ class PersonQuery:
 
     @strawberry.field(description="Everyone mentioned in stories, alphabetically.")
     async def people(
-        self, info: Info, first: int = 50, after: str | None = None
+        self,
+        info: Info,
+        first: Annotated[int | None, first_argument(50)] = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
     ) -> Connection[Person]:
         return await alphabetical(
             info.context.engine,
             person_model.people,
             person_model.count_people,
-            first,
-            after,
+            page_request(info, first, after, last, before, NAME_KEY, descending=False),
             Person.from_row,
         )

@@ -7,13 +7,13 @@ import binascii
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 import strawberry
 
 from api import cache
 from api.errors import BadUserInput
-from models.pagination import PageRequest
+from models.pagination import Page, PageRequest
 
 MAX_PAGE_SIZE = 100
 MAX_KEY = 2**31 - 1
@@ -90,25 +90,90 @@ def _fits(kind: type, value: Any) -> bool:
     return kind is not str or "\x00" not in value
 
 
+# The key, in each connection's `first` argument, of the page size used when neither `first`
+# nor `last` is given: read by the resolvers and by the query cost estimate (api/limits.py).
+DEFAULT_PAGE_SIZE = "newsroom.default_page_size"
+
+
+def first_argument(default: int) -> Any:
+    """A connection's `first`: nullable, so that `last` can be given alone, with its default
+    kept where the cost estimate finds it."""
+    return strawberry.argument(
+        description=f"The first items (after `after`, if given), 0 to {MAX_PAGE_SIZE}; "
+        f"{default} when neither `first` nor `last` is given.",
+        metadata={DEFAULT_PAGE_SIZE: default},
+    )
+
+
+After = Annotated[
+    str | None,
+    strawberry.argument(description="Read the items after this cursor of the connection."),
+]
+Last = Annotated[
+    int | None,
+    strawberry.argument(
+        description=f"The last items (before `before`, if given), 0 to {MAX_PAGE_SIZE}, "
+        "still in the list's order; not together with `first`."
+    ),
+]
+Before = Annotated[
+    str | None,
+    strawberry.argument(description="Read the items before this cursor of the connection."),
+]
+
+
 def page_request(
-    first: int, after: str | None, kinds: Sequence[type], *, descending: bool
+    info: Any,
+    first: int | None,
+    after: str | None,
+    last: int | None,
+    before: str | None,
+    kinds: Sequence[type],
+    *,
+    descending: bool,
 ) -> PageRequest:
     """Check connection arguments the same way everywhere: no silent caps, clear errors."""
-    if first < 0 or first > MAX_PAGE_SIZE:
-        raise BadUserInput("first", f"must be between 0 and {MAX_PAGE_SIZE}, got {first}")
-    keyset = decode_cursor(after, kinds) if after is not None else None
-    return PageRequest(first=first, after=keyset, descending=descending)
+    if first is not None and last is not None:
+        raise BadUserInput("last", "give `first` to page forward or `last` to page back, not both")
+    if first is None and last is None:
+        first = info.get_argument_definition("first").metadata[DEFAULT_PAGE_SIZE]
+    for argument, size in (("first", first), ("last", last)):
+        if size is not None and not 0 <= size <= MAX_PAGE_SIZE:
+            raise BadUserInput(argument, f"must be between 0 and {MAX_PAGE_SIZE}, got {size}")
+    return PageRequest(
+        first=first,
+        after=decode_cursor(after, kinds, "after") if after is not None else None,
+        last=last,
+        before=decode_cursor(before, kinds, "before") if before is not None else None,
+        descending=descending,
+    )
 
 
-@strawberry.type(description="Where a page sits in its list.")
+@strawberry.type(
+    description="Where a page sits in its list. Each flag is known only in the direction "
+    "paged: forward with `first`, backward with `last`."
+)
 class PageInfo:
-    has_next_page: bool = strawberry.field(description="Whether more items follow this page.")
+    has_previous_page: bool = strawberry.field(
+        description="With `last`: whether more items come before this page. With `first`: "
+        "false, even after a cursor (page back from `startCursor` with `last` to find out)."
+    )
+    has_next_page: bool = strawberry.field(
+        description="With `first`: whether more items follow this page. With `last`: false, "
+        "even before a cursor (page on from `endCursor` with `first` to find out)."
+    )
+    start_cursor: str | None = strawberry.field(
+        description="Pass as `before` to read the previous page; null on an empty page."
+    )
     end_cursor: str | None = strawberry.field(
         description="Pass as `after` to read the next page; null on an empty page."
     )
 
 
-@strawberry.type(description="An item with the cursor that points just after it.")
+@strawberry.type(
+    description="An item with its cursor: pass it as `after` to read on from the item, or as "
+    "`before` to read back from it."
+)
 class Edge(Generic[T]):
     cursor: str
     node: T
@@ -130,17 +195,19 @@ class Connection(Generic[T]):
 
 
 def build_connection(
-    rows: Sequence[Any],
-    has_next_page: bool,
+    page: Page,
     to_node: Callable[[Any], T],
     key: Callable[[Any], Sequence[Any]],
     total_count: Callable[[], Awaitable[int]],
 ) -> Connection[T]:
-    edges = [Edge(cursor=encode_cursor(key(row)), node=to_node(row)) for row in rows]
+    edges = [Edge(cursor=encode_cursor(key(row)), node=to_node(row)) for row in page.rows]
     return Connection(
         edges=edges,
         page_info=PageInfo(
-            has_next_page=has_next_page, end_cursor=edges[-1].cursor if edges else None
+            has_previous_page=page.has_previous_page,
+            has_next_page=page.has_next_page,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
         ),
         _total_count=total_count,
     )
@@ -153,8 +220,7 @@ async def alphabetical(
     engine: Any,
     fetch: Callable[..., Awaitable[Any]],
     count: Callable[..., Awaitable[int]],
-    first: int,
-    after: str | None,
+    request: PageRequest,
     to_node: Callable[[Any], T],
 ) -> Connection[T]:
     """A connection over rows ordered by (name, id): topics, people."""
@@ -162,11 +228,9 @@ async def alphabetical(
 
     cache.read(cache.LIST)  # a new topic or person may join the list
 
-    page = await read(engine, fetch, page_request(first, after, NAME_KEY, descending=False))
+    page = await read(engine, fetch, request)
 
     async def total() -> int:
         return await read(engine, count)
 
-    return build_connection(
-        page.rows, page.has_next_page, to_node, lambda row: (row.name, row.id), total
-    )
+    return build_connection(page, to_node, lambda row: (row.name, row.id), total)

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 
 from api import cache
-from api.article import Article, ArticleOrder, articles_of
+from api.article import Article, ArticleOrder, article_page, articles_of
 from api.context import Info
 from api.loaders import read
 from api.node import Node
-from api.relay import Connection, alphabetical, to_global_id
+from api.relay import (
+    NAME_KEY,
+    After,
+    Before,
+    Connection,
+    Last,
+    alphabetical,
+    first_argument,
+    page_request,
+    to_global_id,
+)
 from models import topic as topic_model
 
 
@@ -37,18 +47,18 @@ class Topic(Node):
     async def articles(
         self,
         info: Info,
-        first: int = 10,
-        after: str | None = None,
+        first: Annotated[int | None, first_argument(10)] = None,
+        after: After = None,
         order_by: ArticleOrder = ArticleOrder.NEWEST,
+        last: Last = None,
+        before: Before = None,
     ) -> Connection[Article]:
         loaders = info.context.loaders
         return await articles_of(
             loaders.articles_by_topic,
             loaders.article_count_by_topic,
             self.pk,
-            first,
-            after,
-            order_by,
+            article_page(info, first, after, last, before, order_by),
         )
 
 
@@ -64,13 +74,17 @@ class TopicQuery:
 
     @strawberry.field(description="All topics, alphabetically.")
     async def topics(
-        self, info: Info, first: int = 50, after: str | None = None
+        self,
+        info: Info,
+        first: Annotated[int | None, first_argument(50)] = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
     ) -> Connection[Topic]:
         return await alphabetical(
             info.context.engine,
             topic_model.topics,
             topic_model.count_topics,
-            first,
-            after,
+            page_request(info, first, after, last, before, NAME_KEY, descending=False),
             Topic.from_row,
         )
