@@ -25,6 +25,9 @@ PUBLISH = "mutation ($slug: String!) { publishArticle(slug: $slug) { __typename 
 RENAME_TOPIC = "mutation ($slug: String!, $name: String!) { renameTopic(slug: $slug, name: $name) { __typename } }"  # noqa: E501
 APPROVE = "mutation ($id: ID!) { approveComment(id: $id) { __typename } }"
 POST_COMMENT = contract("post-comment")
+LAST_ARTICLES = """query ($last: Int, $before: String) {
+  articles(last: $last, before: $before) { totalCount pageInfo { startCursor } nodes { slug } }
+}"""
 
 
 async def read(client: httpx.AsyncClient, query: str, variables: dict) -> httpx.Response:
@@ -76,6 +79,28 @@ async def test_an_edit_is_visible_on_the_very_next_read(
         await save(client, editor, slug="story", title=f"Version {version}")
         page = (await read(client, TITLE, {"slug": "story"})).json()["data"]["article"]
         assert page["title"] == f"Version {version}"
+
+
+async def test_a_backward_page_is_cached_and_dropped_as_a_forward_one_is(
+    client: httpx.AsyncClient, editor: dict, news_section: None
+) -> None:
+    for slug in ("older", "newer"):
+        await save(client, editor, slug=slug, title=slug)
+        await gql(client, PUBLISH, {"slug": slug}, editor)
+    oldest = {"last": 1}
+    first = await read(client, LAST_ARTICLES, oldest)
+    second = await read(client, LAST_ARTICLES, oldest)
+    assert (first.headers["x-cache"], second.headers["x-cache"]) == ("MISS", "HIT")
+    assert second.headers["etag"] == first.headers["etag"]
+    assert first.json()["data"]["articles"]["nodes"] == [{"slug": "older"}]
+    before = {"last": 1, "before": first.json()["data"]["articles"]["pageInfo"]["startCursor"]}
+    assert (await read(client, LAST_ARTICLES, before)).headers["x-cache"] == "MISS"
+
+    await save(client, editor, slug="newest", title="newest")
+    await gql(client, PUBLISH, {"slug": "newest"}, editor)
+    after = await read(client, LAST_ARTICLES, oldest)
+    assert after.headers["x-cache"] == "MISS"
+    assert after.json()["data"]["articles"]["totalCount"] == 3
 
 
 async def test_renaming_a_topic_and_approving_a_comment_reach_cached_pages(

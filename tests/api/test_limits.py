@@ -53,6 +53,24 @@ async def test_a_costly_query_is_refused_before_anything_runs(
     assert statements == []
 
 
+async def test_last_costs_what_first_costs(client: httpx.AsyncClient, sample: None) -> None:
+    def cost(body: dict) -> int:
+        assert "errors" not in body, body
+        return body["extensions"]["cost"]["requested"]
+
+    nested = "{ articles(%s: 7) { nodes { topics { articles(%s: 3) { nodes { title } } } } } }"
+    assert cost(await post(client, nested % ("last", "last"))) == cost(
+        await post(client, nested % ("first", "first"))
+    )
+    # Without either, the page is `first`'s default, which the schema shows as null.
+    assert cost(await post(client, "{ topics { nodes { name } } }")) == cost(
+        await post(client, "{ topics(first: 50) { nodes { name } } }")
+    )
+    costly = COSTLY.replace("first", "last")
+    [error] = (await post(client, costly))["errors"]
+    assert error["extensions"]["code"] == "QUERY_TOO_COMPLEX"
+
+
 async def test_a_deep_query_is_refused(client: httpx.AsyncClient) -> None:
     [error] = (await post(client, DEEP))["errors"]
     assert error["extensions"]["code"] == "QUERY_TOO_DEEP"

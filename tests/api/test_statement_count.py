@@ -95,3 +95,20 @@ async def test_statement_count_does_not_grow_with_page_size(
     assert len(one["articles"]["nodes"]) == 1
     assert len(fifty["articles"]["nodes"]) == 50
     assert len(large) == len(small), "\n\n".join(large)
+
+
+async def test_paging_backward_makes_as_many_statements_as_paging_forward(
+    client: httpx.AsyncClient, db: AsyncEngine, corpus: None
+) -> None:
+    # Every connection in the document read from its end: `last` wherever it said `first`.
+    backward = TOPIC_ARTICLES_WITH_COMMENTS.replace("first", "last")
+    with count_statements(db) as forward:
+        await gql(client, TOPIC_ARTICLES_WITH_COMMENTS, {"first": 50})
+    with count_statements(db) as small:
+        one = await gql(client, backward, {"last": 1})
+    with count_statements(db) as large:
+        fifty = await gql(client, backward, {"last": 50})
+
+    assert len(one["articles"]["nodes"]) == 1
+    assert len(fifty["articles"]["nodes"]) == 50
+    assert len(small) == len(large) == len(forward), "\n\n".join(large)
