@@ -9,8 +9,13 @@
   cache, the hand-written Starlette endpoint (bench/raw_limit.py), PostGraphile v4
   (bench/postgraphile.py) and Meilisearch itself for the direct searches;
 - load from wrk, a separate process, for a fixed time per scenario after a warm-up;
-- last, the soak (bench/soak.py): ten minutes of the mixed reader workload at half the measured
-  capacity, on a fresh API process with its result cache (`python -m bench.suite soak` alone).
+- the soak (bench/soak.py: ten minutes of the mixed reader workload at half the measured
+  capacity, on a fresh API process with its result cache) is not part of it: `make bench-soak`
+  (`python -m bench.suite soak`) runs it alone, so that `make bench` stays within 15 minutes.
+
+BENCH_SCENARIOS (comma-separated names, e.g. `search_graphql,search_direct`) runs only those
+scenarios, with BENCH_SECONDS (15) each: the index is then made complete rather than timed, and
+nothing is written to bench/results/ (a partial run must not pass for the full one).
 
 It prints requests/s, p50 and p99 per scenario and the ratios the issue sets targets for, the
 API's peak memory, and the reindex rate next to Meilisearch's own ingestion rate; and writes
@@ -66,6 +71,7 @@ DATABASE_URL = os.environ.get(
 SECONDS = int(os.environ.get("BENCH_SECONDS", "15"))
 WARM_UP_SECONDS = 3
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "8"))
+SELECTED = {name for name in os.environ.get("BENCH_SCENARIOS", "").split(",") if name.strip()}
 # Search is compared on latency: one request at a time, so that neither side's p50 is a queue.
 LATENCY_CONNECTIONS = 1
 CACHED_PAGES = 200  # the cached scenario reads the same popular pages, as news traffic does
@@ -366,21 +372,31 @@ def machine() -> dict[str, Any]:
     }
 
 
+def wanted(*names: str) -> bool:
+    """Whether BENCH_SCENARIOS asks for any of these scenarios (all of them when unset)."""
+    return not SELECTED or bool(SELECTED.intersection(names))
+
+
 async def main() -> None:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed for the load: `apt-get install wrk` (make bench does it)")
+    unknown = SELECTED - set(SCENARIOS)
+    if unknown:
+        known = ", ".join(SCENARIOS)
+        raise SystemExit(f"unknown BENCH_SCENARIOS {sorted(unknown)}; known: {known}")
     WORK.mkdir(parents=True, exist_ok=True)
     postgraphile.install()
     counts = await prepare_corpus()
     meili = LocalMeilisearch(WORK / "meilisearch")
     await meili.start()
     try:
-        indexing = await measure_indexing(meili)
-        console.print(f"indexing: {indexing}")
+        if SELECTED:
+            await ensure_index(meili)
+        else:
+            indexing = await measure_indexing(meili)
+            console.print(f"indexing: {indexing}")
         jobs = await workload()
         results = await asyncio.to_thread(run_scenarios, meili, jobs)
-        mix = await soak.reader_mix(DATABASE_URL)
-        results["soak"] = await asyncio.to_thread(run_soak, meili, mix)
         async with httpx.AsyncClient() as http:
             answer = await http.get(
                 f"{meili.url}/version", headers={"Authorization": f"Bearer {meili.master_key}"}
@@ -388,10 +404,25 @@ async def main() -> None:
         meili_version = answer.json()["pkgVersion"]
     finally:
         await meili.stop()
+    if SELECTED:
+        report_selected(results)
+        return
     results["indexing"] = indexing
     results["corpus"] = counts
     results["machine"] = {**machine(), "meilisearch": meili_version}
     report(results)
+
+
+SCENARIOS = (
+    "article_page_uncached",
+    "latest_articles_50",
+    "search_graphql",
+    "article_page_uncached_without_related",
+    "article_page_cached",
+    "raw_limit",
+    "postgraphile",
+    "search_direct",
+)
 
 
 def run_scenarios(meili: LocalMeilisearch, jobs: Workload) -> dict[str, Any]:
@@ -404,72 +435,86 @@ def run_scenarios(meili: LocalMeilisearch, jobs: Workload) -> dict[str, Any]:
     memory: dict[str, Any] = {}
     api = [sys.executable, "-m", "api.cli", "serve"]
 
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}/graphql"
-    with server("api-uncached", api, api_env(meili, port, cached=False), port) as pid:
-        memory["api_uncached_start"] = peak_memory_mb(pid)
-        console.print("article_page_uncached …")
-        scenarios["article_page_uncached"] = load(url, pages, check=has_article)
-        console.print("latest_articles_50 …")
-        scenarios["latest_articles_50"] = load(
-            url, graphql_bodies(latest_query, [{"first": 50}]), check=lambda a: "errors" not in a
-        )
-        console.print("search_graphql …")
-        searches = graphql_bodies(
-            search_query, [{"q": q, "filter": search_filter(w)} for q, w in jobs.searches]
-        )
-        scenarios["search_graphql"] = load(
-            url,
-            searches,
-            connections=LATENCY_CONNECTIONS,
-            check=lambda a: "errors" not in a and not a["data"]["search"]["degraded"],
-        )
-        # PostGraphile's page has no related stories: the same page without them compares
-        # GraphQL execution with GraphQL execution.
-        console.print("article_page_uncached_without_related …")
-        scenarios["article_page_uncached_without_related"] = load(
-            url,
-            graphql_bodies(without_related(page_query), [{"slug": s} for s in jobs.slugs]),
-            check=has_article,
-        )
-        memory["api_uncached_end"] = peak_memory_mb(pid)
+    def scenario(name: str, *args: Any, **options: Any) -> None:
+        if wanted(name):
+            console.print(f"{name} …")
+            scenarios[name] = load(*args, **options)
 
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}/graphql"
-    with server("api-cached", api, api_env(meili, port, cached=True), port) as pid:
-        for body in popular:  # fill the cache, as the first readers of each page would
-            httpx.post(url, json=body, timeout=30)
-        console.print("article_page_cached …")
-        scenarios["article_page_cached"] = load(url, popular, check=has_article)
-        memory["api_cached_end"] = peak_memory_mb(pid)
+    uncached = (
+        "article_page_uncached",
+        "latest_articles_50",
+        "search_graphql",
+        "article_page_uncached_without_related",
+    )
+    if wanted(*uncached):
+        port = _free_port()
+        url = f"http://127.0.0.1:{port}/graphql"
+        with server("api-uncached", api, api_env(meili, port, cached=False), port) as pid:
+            memory["api_uncached_start"] = peak_memory_mb(pid)
+            scenario("article_page_uncached", url, pages, check=has_article)
+            scenario(
+                "latest_articles_50",
+                url,
+                graphql_bodies(latest_query, [{"first": 50}]),
+                check=lambda a: "errors" not in a,
+            )
+            searches = graphql_bodies(
+                search_query, [{"q": q, "filter": search_filter(w)} for q, w in jobs.searches]
+            )
+            scenario(
+                "search_graphql",
+                url,
+                searches,
+                connections=LATENCY_CONNECTIONS,
+                check=lambda a: "errors" not in a and not a["data"]["search"]["degraded"],
+            )
+            # PostGraphile's page has no related stories: the same page without them compares
+            # GraphQL execution with GraphQL execution.
+            scenario(
+                "article_page_uncached_without_related",
+                url,
+                graphql_bodies(without_related(page_query), [{"slug": s} for s in jobs.slugs]),
+                check=has_article,
+            )
+            memory["api_uncached_end"] = peak_memory_mb(pid)
 
-    port = _free_port()
-    raw = [sys.executable, "-m", "uvicorn", "bench.raw_limit:app", "--port", str(port)]
-    raw += ["--log-level", "warning", "--no-access-log"]
-    with server("raw-limit", raw, api_env(meili, port, cached=False), port):
-        console.print("raw_limit …")
-        scenarios["raw_limit"] = load(f"http://127.0.0.1:{port}/article", pages, check=has_article)
+    if wanted("article_page_cached"):
+        port = _free_port()
+        url = f"http://127.0.0.1:{port}/graphql"
+        with server("api-cached", api, api_env(meili, port, cached=True), port) as pid:
+            for body in popular:  # fill the cache, as the first readers of each page would
+                httpx.post(url, json=body, timeout=30)
+            scenario("article_page_cached", url, popular, check=has_article)
+            memory["api_cached_end"] = peak_memory_mb(pid)
 
-    port = _free_port()
-    peer = postgraphile.start(DATABASE_URL, port)
-    try:
-        console.print("postgraphile …")
-        scenarios["postgraphile"] = load(
-            f"http://127.0.0.1:{port}/graphql",
-            graphql_bodies(postgraphile.query(), [{"slug": s} for s in jobs.slugs]),
-            check=has_article,
-        )
-    finally:
-        postgraphile.stop(peer)
+    if wanted("raw_limit"):
+        port = _free_port()
+        raw = [sys.executable, "-m", "uvicorn", "bench.raw_limit:app", "--port", str(port)]
+        raw += ["--log-level", "warning", "--no-access-log"]
+        with server("raw-limit", raw, api_env(meili, port, cached=False), port):
+            scenario("raw_limit", f"http://127.0.0.1:{port}/article", pages, check=has_article)
 
-    console.print("search_direct …")
+    if wanted("postgraphile"):
+        port = _free_port()
+        peer = postgraphile.start(DATABASE_URL, port)
+        try:
+            scenario(
+                "postgraphile",
+                f"http://127.0.0.1:{port}/graphql",
+                graphql_bodies(postgraphile.query(), [{"slug": s} for s in jobs.slugs]),
+                check=has_article,
+            )
+        finally:
+            postgraphile.stop(peer)
+
     direct = [
         search_articles.search_request(
             q, page=1, hits_per_page=10, where=w, sort=search_articles.Sort.RELEVANCE
         )
         for q, w in jobs.searches
     ]
-    scenarios["search_direct"] = load(
+    scenario(
+        "search_direct",
         f"{meili.url}/indexes/{INDEX_PREFIX}articles/search",
         direct,
         headers={"Authorization": f"Bearer {meili.master_key}", "Accept-Encoding": "identity"},
@@ -576,11 +621,40 @@ def report(results: dict[str, Any]) -> None:
         "database": make_url(DATABASE_URL).render_as_string(hide_password=True),
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
+    latest = RESULTS / "latest.json"
+    if latest.exists() and "soak" not in results:
+        # The soak runs on its own (`make bench-soak`): its last figures stay beside these.
+        previous = json.loads(latest.read_text())
+        if "soak" in previous:
+            results["soak"] = previous["soak"]
     text = json.dumps(results, indent=2) + "\n"
-    (RESULTS / "latest.json").write_text(text)
+    latest.write_text(text)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     (RESULTS / f"bench-{stamp}.json").write_text(text)
     console.print(f"written to {RESULTS / 'latest.json'} and bench-{stamp}.json")
+
+
+def report_selected(results: dict[str, Any]) -> None:
+    """A BENCH_SCENARIOS run: its table, and the targets whose both sides were measured."""
+    scenarios = results["scenarios"]
+    table = Table(title=f"selected scenarios, {SECONDS}s each (not written to bench/results/)")
+    for column in ("scenario", "requests/s", "p50 ms", "p99 ms", "errors"):
+        table.add_column(column, justify="left" if column == "scenario" else "right")
+    for name, outcome in scenarios.items():
+        table.add_row(
+            name,
+            f"{outcome['rps']:.0f}",
+            f"{outcome['p50_ms']:.2f}",
+            f"{outcome['p99_ms']:.2f}",
+            str(outcome["errors"]),
+        )
+    console.print(table)
+    for label, top, bottom, measure, target, higher in TARGETS:
+        if top in scenarios and bottom in scenarios:
+            value = scenarios[top][measure] / scenarios[bottom][measure]
+            met = value >= target if higher else value <= target
+            kind = "at least" if higher else "at most"
+            console.print(f"{label}: {value:.2f} ({kind} {target}: {'yes' if met else 'NO'})")
 
 
 async def ensure_index(meili: LocalMeilisearch) -> None:
