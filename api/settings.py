@@ -59,6 +59,9 @@ class Settings(BaseSettings):
         default=3, ge=1, description="readers' reports that hide a comment"
     )
     result_cache: bool = Field(default=True, description="cache readers' answers")
+    compiled_queries: bool = Field(
+        default=True, description="answer readers' queries on PostgreSQL with one statement"
+    )
     redis_url: str | None = Field(
         default=None, description="share the result cache between workers (unset: in-process)"
     )

@@ -64,7 +64,9 @@ class CommentReport(Base):
 COMMENT_ORDER = (Comment.created_at, Comment.id)
 
 
-def _visible(stmt: sa.Select[Any], article_ids: Sequence[int] | None = None) -> sa.Select[Any]:
+def visible_comments(
+    stmt: sa.Select[Any], article_ids: Sequence[int] | None = None
+) -> sa.Select[Any]:
     """Only what a reader sees: a published comment under a published story, whose parent (if
     any) is published too, so that a reply never surfaces from a rejected thread.
 
@@ -90,7 +92,9 @@ def _visible(stmt: sa.Select[Any], article_ids: Sequence[int] | None = None) -> 
 async def visible_comments_by_ids(
     conn: AsyncConnection, ids: Sequence[int]
 ) -> dict[int, sa.Row[Any]]:
-    result = await conn.execute(_visible(sa.select(Comment.__table__).where(Comment.id.in_(ids))))
+    result = await conn.execute(
+        visible_comments(sa.select(Comment.__table__).where(Comment.id.in_(ids)))
+    )
     return {row.id: row for row in result}
 
 
@@ -99,7 +103,7 @@ async def comment_counts_by_article(
 ) -> dict[int, int]:
     """Visible comments per article, replies included: the number a reader sees."""
     result = await conn.execute(
-        _visible(sa.select(Comment.article_id, sa.func.count()), article_ids).group_by(
+        visible_comments(sa.select(Comment.article_id, sa.func.count()), article_ids).group_by(
             Comment.article_id
         )
     )
@@ -112,7 +116,7 @@ async def thread_counts_by_article(
 ) -> dict[int, int]:
     """Visible top-level comments per article."""
     result = await conn.execute(
-        _visible(
+        visible_comments(
             sa.select(Comment.article_id, sa.func.count()).where(Comment.parent_id.is_(None)),
             article_ids,
         ).group_by(Comment.article_id)
@@ -125,7 +129,7 @@ async def reply_counts_by_parent(
     conn: AsyncConnection, parent_ids: Sequence[int]
 ) -> dict[int, int]:
     result = await conn.execute(
-        _visible(
+        visible_comments(
             sa.select(Comment.parent_id, sa.func.count()).where(Comment.parent_id.in_(parent_ids))
         ).group_by(Comment.parent_id)
     )
@@ -137,7 +141,7 @@ async def threads_by_article(
     conn: AsyncConnection, article_ids: Sequence[int], page: PageRequest
 ) -> dict[int, Page]:
     """A page of each article's visible top-level comments, in one statement."""
-    stmt = _visible(sa.select(Comment.__table__).where(Comment.parent_id.is_(None)))
+    stmt = visible_comments(sa.select(Comment.__table__).where(Comment.parent_id.is_(None)))
     return await fetch_pages_by_parent(
         conn, stmt, Comment.article_id, article_ids, COMMENT_ORDER, page
     )
@@ -147,7 +151,7 @@ async def replies_by_parent(
     conn: AsyncConnection, parent_ids: Sequence[int], page: PageRequest
 ) -> dict[int, Page]:
     """A page of visible replies under each comment, in one statement."""
-    stmt = _visible(sa.select(*Comment.__table__.c))
+    stmt = visible_comments(sa.select(*Comment.__table__.c))
     return await fetch_pages_by_parent(
         conn, stmt, Comment.parent_id, parent_ids, COMMENT_ORDER, page
     )

@@ -1,0 +1,712 @@
+"""Readers' queries compiled to one PostgreSQL statement that builds the answer's JSON.
+
+An anonymous query over the read schema (stories, their sections, bylines, topics, body, people
+and comment counts; topics, people, sections and the story lists with their filters, order and
+cursors) is answered by one statement whose result is the JSON the resolvers' answer serialises
+to, byte for byte: no Python object per field, no round trip per relation. Whatever this module
+does not know (search, suggestions, comments threads, `node`, editors' fields, a mutation, any
+request with a token, any argument the resolvers would refuse) returns None, and Strawberry's
+resolvers answer as they always do; `COMPILED_QUERIES=false` sends every query there (the
+reference path). tests/api/test_compiled.py runs both paths over the same data and compares the
+bytes.
+
+Arguments are bound parameters, never text in the statement. Cache tags come back from the same
+statement (a comma-separated column), so the result cache drops a compiled answer exactly when
+it would drop the resolvers' one.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from functools import lru_cache
+from typing import Any
+
+import orjson
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLField,
+    GraphQLObjectType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+    validate,
+)
+from graphql.execution.values import get_argument_values, get_directive_values, get_variable_values
+from graphql.type import GraphQLIncludeDirective, GraphQLSkipDirective
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from api import cache
+from api.limits import Limits, estimate_cost, parse_document
+from api.loaders import reading
+from api.relay import MAX_PAGE_SIZE, decode_cursor
+from models import json_sql as j
+
+logger = logging.getLogger("newsroom.compiled")
+
+ARTICLE_KEY = (datetime, int)
+# A to-one or list child: the SELECT that computes it beside its parent's row, and its alias.
+Lateral = tuple[str, str]
+# A field: its JSON text expression, the lateral it needs (if any), its cache tags expression.
+Field = tuple[str, Lateral | None, str]
+
+
+class NotCompiled(Exception):
+    """This query, or these arguments, take the resolvers' path."""
+
+
+@dataclass
+class Statement:
+    """SQL text with $n parameters, built while walking the selection."""
+
+    params: list[Any] = field(default_factory=list)
+    _aliases: int = 0
+
+    def param(self, value: Any, cast: str) -> str:
+        self.params.append(value)
+        return f"${len(self.params)}::{cast}"
+
+    def alias(self, prefix: str) -> str:
+        self._aliases += 1
+        return f"{prefix}{self._aliases}"
+
+
+@dataclass
+class Compiled:
+    sql: str
+    params: list[Any]
+    keys: list[str]
+    # Tags every answer of this query reads whatever the rows (LIST for a list).
+    tags: set[str]
+    # Root keys whose null answer reads LIST ("not found" must end when the story appears).
+    nullable_roots: list[str]
+
+
+class _Walker:
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        fragments: dict[str, FragmentDefinitionNode],
+        variables: Any,
+    ) -> None:
+        self.schema = schema
+        self.fragments = fragments
+        self.variables = variables
+        self.statement = Statement()
+        self.tags: set[str] = set()
+
+    # -- the selection, as the executor collects it -------------------------------------------
+
+    def collect(
+        self, type_: GraphQLObjectType, selections: list[SelectionSetNode]
+    ) -> dict[str, list[FieldNode]]:
+        fields: dict[str, list[FieldNode]] = {}
+        for selection_set in selections:
+            self._collect(type_, selection_set, fields, set())
+        return fields
+
+    def _collect(
+        self,
+        type_: GraphQLObjectType,
+        selection_set: SelectionSetNode,
+        fields: dict[str, list[FieldNode]],
+        visited: set[str],
+    ) -> None:
+        for selection in selection_set.selections:
+            if not self._included(selection):
+                continue
+            if isinstance(selection, FieldNode):
+                key = selection.alias.value if selection.alias else selection.name.value
+                fields.setdefault(key, []).append(selection)
+            elif isinstance(selection, InlineFragmentNode):
+                if self._applies(selection.type_condition, type_):
+                    self._collect(type_, selection.selection_set, fields, visited)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                fragment = self.fragments.get(name)
+                if name in visited or fragment is None:
+                    continue
+                visited.add(name)
+                if self._applies(fragment.type_condition, type_):
+                    self._collect(type_, fragment.selection_set, fields, visited)
+
+    def _included(self, node: Any) -> bool:
+        skip = get_directive_values(GraphQLSkipDirective, node, self.variables)
+        if skip and skip.get("if") is True:
+            return False
+        include = get_directive_values(GraphQLIncludeDirective, node, self.variables)
+        return not (include and include.get("if") is False)
+
+    def _applies(self, condition: Any, type_: GraphQLObjectType) -> bool:
+        if condition is None:
+            return True
+        named = self.schema.get_type(condition.name.value)
+        if named is type_:
+            return True
+        return bool(named) and self.schema.is_sub_type(named, type_)  # type: ignore[arg-type]
+
+    def arguments(self, field_def: GraphQLField, node: FieldNode) -> dict[str, Any]:
+        return get_argument_values(field_def, node, self.variables)
+
+    # -- objects --------------------------------------------------------------------------------
+
+    def object_select(
+        self, type_name: str, nodes: list[FieldNode], source: str, row: str, extra: str = ""
+    ) -> str:
+        """SELECT j (the object's JSON) and t (its cache tags) for each row of `source`."""
+        type_ = self.schema.get_type(type_name)
+        assert isinstance(type_, GraphQLObjectType)
+        fields = self.collect(type_, [n.selection_set for n in nodes if n.selection_set])
+        builder = _OBJECTS.get(type_name)
+        if builder is None:
+            raise NotCompiled(type_name)
+        pairs: list[tuple[str, str]] = []
+        laterals: list[Lateral] = []
+        tag_parts: list[str] = list(_OWN_TAGS.get(type_name, lambda r: [])(row))
+        for key, field_nodes in fields.items():
+            name = field_nodes[0].name.value
+            if name == "__typename":
+                pairs.append((key, j.literal(j.string_literal(type_name))))
+                continue
+            field_def = type_.fields.get(name)
+            if field_def is None:
+                raise NotCompiled(f"{type_name}.{name}")
+            value, lateral, tag = builder(self, row, name, field_def, field_nodes)
+            pairs.append((key, value))
+            if lateral is not None:
+                laterals.append(lateral)
+            if tag:
+                tag_parts.append(tag)
+        columns = f"{j.obj(pairs)} AS j, {j.tags(*tag_parts)} AS t{extra}"
+        return f"SELECT {columns} FROM {source} {row}{_joins(laterals)}"
+
+    def child(self, type_name: str, nodes: list[FieldNode], source: str) -> Field:
+        """A to-one child: its JSON (null when absent), the lateral that computes it, its tags."""
+        name = self.statement.alias("o")
+        row = self.statement.alias("r")
+        select = self.object_select(type_name, nodes, source, row)
+        return f"coalesce({name}.j, 'null')", (select, name), f"{name}.t"
+
+    def children(self, type_name: str, nodes: list[FieldNode], source: str, order: str) -> Field:
+        """A list child: `source` rows must carry the column `o` to order them by."""
+        name = self.statement.alias("l")
+        row = self.statement.alias("r")
+        inner = self.object_select(type_name, nodes, source, row, extra=f", {row}.o AS o")
+        items = self.statement.alias("i")
+        lateral = (
+            f"SELECT {j.array(f'{items}.j', f'{items}.o')} AS j, "
+            f"string_agg({items}.t, ',') AS t FROM ({inner}) {items}"
+        )
+        return f"{name}.j", (lateral, name), f"{name}.t"
+
+    # -- story lists ----------------------------------------------------------------------------
+
+    def article_connection(
+        self, nodes: list[FieldNode], arguments: dict[str, Any], scope: str, count: str
+    ) -> Field:
+        """A connection of published stories: `scope` is the FROM and WHERE that picks them
+        (alias `a`... given by the caller as `{row}`), `count` the SQL that counts them."""
+        self.tags.add(cache.LIST)
+        first = arguments.get("first")
+        if not isinstance(first, int) or first < 0 or first > MAX_PAGE_SIZE:
+            raise NotCompiled("first")
+        if arguments.get("last") is not None or arguments.get("before") is not None:
+            raise NotCompiled("backward paging")
+        order = arguments.get("orderBy", arguments.get("order_by"))
+        descending = _enum_name(order) != "OLDEST"
+        row = self.statement.alias("a")
+        where = scope.replace("{row}", row)
+        after = arguments.get("after")
+        if after is not None:
+            try:
+                at, pk = decode_cursor(after, ARTICLE_KEY)
+            except Exception as exc:  # the resolvers say what is wrong with it
+                raise NotCompiled("after") from exc
+            op = "<" if descending else ">"
+            at_param = self.statement.param(at, "timestamptz")
+            pk_param = self.statement.param(pk, "integer")
+            where += f" AND ({row}.published_at, {row}.id) {op} ({at_param}, {pk_param})"
+        direction = "DESC" if descending else "ASC"
+        ordering = f"{row}.published_at {direction}, {row}.id {direction}"
+        limit = self.statement.param(first + 1, "integer")
+        first_param = self.statement.param(first, "integer")
+        page = (
+            f"(SELECT {row}.*, row_number() OVER (ORDER BY {ordering}) AS o FROM {where} "
+            f"ORDER BY {ordering} LIMIT {limit})"
+        )
+        type_ = self.schema.get_type("ArticleConnection")
+        assert isinstance(type_, GraphQLObjectType)
+        fields = self.collect(type_, [n.selection_set for n in nodes if n.selection_set])
+        name = self.statement.alias("c")
+        p = self.statement.alias("p")
+        # The page is read once: every row's node and edge are laterals beside it, and the
+        # aggregates below leave out the extra row that only tells whether a next page exists.
+        on_page = f"{p}.o <= {first_param}"
+        laterals: list[Lateral] = []
+        aggregates: list[str] = []
+        pairs: list[tuple[str, str]] = []
+        item_tags: list[str] = []
+        for key, field_nodes in fields.items():
+            field_name = field_nodes[0].name.value
+            if field_name == "__typename":
+                pairs.append((key, j.literal('"ArticleConnection"')))
+            elif field_name == "totalCount":
+                pairs.append((key, f"({count.replace('{row}', self.statement.alias('n'))})::text"))
+            elif field_name in ("nodes", "edges"):
+                item = self.statement.alias("x")
+                source = f"(SELECT {p}.* WHERE {on_page})"
+                if field_name == "nodes":
+                    select = self.object_select(
+                        "Article", field_nodes, source, self.statement.alias("r")
+                    )
+                else:
+                    select = self._edge(field_nodes, source)
+                laterals.append((select, item))
+                item_tags.append(f"{item}.t")
+                column = self.statement.alias("v")
+                aggregates.append(
+                    f"coalesce('[' || string_agg({item}.j, ',' ORDER BY {p}.o) "
+                    f"FILTER (WHERE {on_page}) || ']', '[]') AS {column}"
+                )
+                pairs.append((key, f"{name}.{column}"))
+            elif field_name == "pageInfo":
+                pairs.append((key, self._page_info(field_nodes, name, first_param)))
+            else:
+                raise NotCompiled(f"ArticleConnection.{field_name}")
+        cursor = j.time_id_cursor(f"{p}.published_at", f"{p}.id")
+        aggregates += [
+            "count(*) AS rows",
+            f"(array_agg({cursor} ORDER BY {p}.o DESC) FILTER (WHERE {on_page}))[1] AS end_cursor",
+            f"string_agg({j.tags(*_article_tags(p), *item_tags)}, ',') "
+            f"FILTER (WHERE {on_page}) AS t",
+        ]
+        lateral = f"SELECT {', '.join(aggregates)} FROM {page} {p}{_joins(laterals)}"
+        return j.obj(pairs), (lateral, name), f"{name}.t"
+
+    def _edge(self, nodes: list[FieldNode], source: str) -> str:
+        type_ = self.schema.get_type("ArticleEdge")
+        assert isinstance(type_, GraphQLObjectType)
+        fields = self.collect(type_, [n.selection_set for n in nodes if n.selection_set])
+        row = self.statement.alias("r")
+        pairs: list[tuple[str, str]] = []
+        laterals: list[Lateral] = []
+        node_tags: list[str] = []
+        for key, field_nodes in fields.items():
+            name = field_nodes[0].name.value
+            if name == "__typename":
+                pairs.append((key, j.literal('"ArticleEdge"')))
+            elif name == "cursor":
+                cursor = j.time_id_cursor(f"{row}.published_at", f"{row}.id")
+                pairs.append((key, f"'\"' || {cursor} || '\"'"))
+            elif name == "node":
+                node = self.statement.alias("e")
+                inner = self.object_select(
+                    "Article", field_nodes, f"(SELECT {row}.*)", self.statement.alias("r")
+                )
+                laterals.append((inner, node))
+                node_tags.append(f"{node}.t")
+                pairs.append((key, f"{node}.j"))
+            else:
+                raise NotCompiled(f"ArticleEdge.{name}")
+        columns = f"{j.obj(pairs)} AS j, {j.tags(*node_tags)} AS t"
+        return f"SELECT {columns} FROM {source} {row}{_joins(laterals)}"
+
+    def _page_info(self, nodes: list[FieldNode], connection: str, first_param: str) -> str:
+        type_ = self.schema.get_type("PageInfo")
+        assert isinstance(type_, GraphQLObjectType)
+        fields = self.collect(type_, [n.selection_set for n in nodes if n.selection_set])
+        pairs: list[tuple[str, str]] = []
+        for key, field_nodes in fields.items():
+            name = field_nodes[0].name.value
+            if name == "__typename":
+                pairs.append((key, j.literal('"PageInfo"')))
+            elif name == "hasNextPage":
+                pairs.append((key, j.boolean(f"{connection}.rows > {first_param}")))
+            elif name == "endCursor":
+                pairs.append((key, f"coalesce('\"' || {connection}.end_cursor || '\"', 'null')"))
+            else:
+                raise NotCompiled(f"PageInfo.{name}")
+        return j.obj(pairs)
+
+
+def _joins(laterals: list[Lateral]) -> str:
+    return "".join(f" LEFT JOIN LATERAL ({select}) {name} ON true" for select, name in laterals)
+
+
+def _enum_name(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, Enum):
+        return value.name
+    return str(value)
+
+
+def _article_tags(row: str) -> list[str]:
+    return [f"'article:' || {row}.id"]
+
+
+# -- the fields of each type: (JSON text, lateral or "", tags or "") --------------------------
+
+Builder = Callable[[_Walker, str, str, GraphQLField, list[FieldNode]], Field]
+
+
+def _scalar(expr: str) -> Field:
+    return expr, None, ""
+
+
+def _article(
+    w: _Walker, row: str, name: str, field_def: GraphQLField, nodes: list[FieldNode]
+) -> Field:
+    if name == "id":
+        return _scalar(j.global_id("Article", f"{row}.id"))
+    if name in ("slug", "title", "dek", "language"):
+        return _scalar(j.string(f"{row}.{name}"))
+    if name == "status":
+        return _scalar(f"'\"' || upper({row}.status::text) || '\"'")
+    if name == "publishedAt":
+        return _scalar(j.iso_time(f"{row}.published_at"))
+    if name == "updatedAt":
+        return _scalar(j.iso_time(f"{row}.updated_at"))
+    if name == "section":
+        return w.child("Section", nodes, f"(SELECT * FROM sections WHERE id = {row}.section_id)")
+    if name == "authors":
+        source = (
+            f"(SELECT au.*, aa.position AS o FROM article_authors aa "
+            f"JOIN authors au ON au.id = aa.author_id WHERE aa.article_id = {row}.id)"
+        )
+        return w.children("Author", nodes, source, "o")
+    if name == "topics":
+        source = (
+            f"(SELECT tp.*, at.position AS o FROM article_topics at "
+            f"JOIN topics tp ON tp.id = at.topic_id WHERE at.article_id = {row}.id)"
+        )
+        return w.children("Topic", nodes, source, "o")
+    if name == "people":
+        # The resolvers' order: first mentioned first, then by name.
+        source = (
+            f"(SELECT m.role, m.mention_count, p.id, p.slug, p.name, p.aliases, p.description, "
+            f"row_number() OVER (ORDER BY m.position, p.name) AS o FROM mentions m "
+            f"JOIN people p ON p.id = m.person_id "
+            f"WHERE m.article_id = {row}.id AND m.suppressed IS false)"
+        )
+        return w.children("Mention", nodes, source, "o")
+    if name == "body":
+        return _body(w, row, nodes)
+    if name == "commentCount":
+        return (
+            f"({j.visible_comment_count(f'{row}.id')})::text",
+            None,
+            f"'comments:' || {row}.id",
+        )
+    raise NotCompiled(f"Article.{name}")
+
+
+def _body(w: _Walker, row: str, nodes: list[FieldNode]) -> Field:
+    block = w.statement.alias("b")
+    cases = []
+    for type_name, stored in (("Paragraph", "paragraph"), ("Heading", "heading")):
+        type_ = w.schema.get_type(type_name)
+        assert isinstance(type_, GraphQLObjectType)
+        fields = w.collect(type_, [n.selection_set for n in nodes if n.selection_set])
+        pairs = []
+        for key, field_nodes in fields.items():
+            field_name = field_nodes[0].name.value
+            if field_name == "__typename":
+                pairs.append((key, j.literal(j.string_literal(type_name))))
+            elif field_name == "text":
+                pairs.append((key, j.string(f"{block}.e->>'text'")))
+            else:
+                raise NotCompiled(f"{type_name}.{field_name}")
+        cases.append(f"WHEN {j.literal(stored)} THEN {j.obj(pairs)}")
+    item = f"(CASE {block}.e->>'type' {' '.join(cases)} END)"
+    name = w.statement.alias("l")
+    lateral = (
+        f"SELECT {j.array(item, f'{block}.o')} AS j "
+        f"FROM json_array_elements({row}.body) WITH ORDINALITY AS {block}(e, o)"
+    )
+    return f"{name}.j", (lateral, name), ""
+
+
+def _section(
+    w: _Walker, row: str, name: str, field_def: GraphQLField, nodes: list[FieldNode]
+) -> Field:
+    if name == "id":
+        return _scalar(j.global_id("Section", f"{row}.id"))
+    if name in ("slug", "name"):
+        return _scalar(j.string(f"{row}.{name}"))
+    raise NotCompiled(f"Section.{name}")
+
+
+def _author(
+    w: _Walker, row: str, name: str, field_def: GraphQLField, nodes: list[FieldNode]
+) -> Field:
+    if name in ("slug", "name"):
+        return _scalar(j.string(f"{row}.{name}"))
+    raise NotCompiled(f"Author.{name}")
+
+
+def _stories_of(
+    w: _Walker, nodes: list[FieldNode], field_def: GraphQLField, join: str, parent: str
+) -> Field:
+    arguments = w.arguments(field_def, nodes[0])
+    scope = f"articles {{row}} {join} AND {j.published('{row}')}".replace("%PARENT%", parent)
+    count = f"SELECT count(*) FROM articles {{row}} {join} AND {j.published('{row}')}".replace(
+        "%PARENT%", parent
+    )
+    return w.article_connection(nodes, arguments, scope, count)
+
+
+_BY_TOPIC = "JOIN article_topics bt ON bt.article_id = {row}.id WHERE bt.topic_id = %PARENT%"
+_BY_PERSON = (
+    "JOIN mentions bm ON bm.article_id = {row}.id "
+    "WHERE bm.person_id = %PARENT% AND bm.suppressed IS false"
+)
+
+
+def _topic(
+    w: _Walker, row: str, name: str, field_def: GraphQLField, nodes: list[FieldNode]
+) -> Field:
+    if name == "id":
+        return _scalar(j.global_id("Topic", f"{row}.id"))
+    if name in ("slug", "name", "description"):
+        return _scalar(j.string(f"{row}.{name}"))
+    if name == "articles":
+        return _stories_of(w, nodes, field_def, _BY_TOPIC, f"{row}.id")
+    raise NotCompiled(f"Topic.{name}")
+
+
+def _person(
+    w: _Walker, row: str, name: str, field_def: GraphQLField, nodes: list[FieldNode]
+) -> Field:
+    if name == "id":
+        return _scalar(j.global_id("Person", f"{row}.id"))
+    if name in ("slug", "name", "description"):
+        return _scalar(j.string(f"{row}.{name}"))
+    if name == "aliases":
+        alias = w.statement.alias("al")
+        return _scalar(
+            f"(SELECT {j.array(f'to_json({alias}.v)::text', f'{alias}.o')} FROM "
+            f"json_array_elements_text(CASE json_typeof({row}.aliases) WHEN 'array' "
+            f"THEN {row}.aliases ELSE '[]'::json END) "
+            f"WITH ORDINALITY AS {alias}(v, o))"
+        )
+    if name == "articles":
+        return _stories_of(w, nodes, field_def, _BY_PERSON, f"{row}.id")
+    raise NotCompiled(f"Person.{name}")
+
+
+def _mention(
+    w: _Walker, row: str, name: str, field_def: GraphQLField, nodes: list[FieldNode]
+) -> Field:
+    if name == "role":
+        return _scalar(j.string(f"{row}.role"))
+    if name == "mentionCount":
+        return _scalar(f"{row}.mention_count::text")
+    if name == "person":
+        return w.child("Person", nodes, f"(SELECT {row}.*)")
+    raise NotCompiled(f"Mention.{name}")
+
+
+_OBJECTS: dict[str, Builder] = {
+    "Article": _article,
+    "Section": _section,
+    "Author": _author,
+    "Topic": _topic,
+    "Person": _person,
+    "Mention": _mention,
+}
+_OWN_TAGS: dict[str, Callable[[str], list[str]]] = {
+    "Article": _article_tags,
+    "Section": lambda row: [f"'section:' || {row}.id"],
+    "Topic": lambda row: [f"'topic:' || {row}.id"],
+    "Person": lambda row: [f"'person:' || {row}.id"],
+    # The resolvers build the person of every mention, selected or not.
+    "Mention": lambda row: [f"'person:' || {row}.id"],
+}
+
+
+# -- root fields ----------------------------------------------------------------------------
+
+
+def _root(w: _Walker, nodes: list[FieldNode], query_type: GraphQLObjectType) -> str:
+    name = nodes[0].name.value
+    field_def = query_type.fields[name]
+    if name == "__typename":
+        return "SELECT '\"Query\"' AS j, NULL AS t"
+    arguments = w.arguments(field_def, nodes[0])
+    if name in ("article", "topic", "person"):
+        slug = w.statement.param(arguments["slug"], "text")
+        table, type_name, extra = {
+            "article": ("articles", "Article", " AND " + j.published("s")),
+            "topic": ("topics", "Topic", ""),
+            "person": ("people", "Person", ""),
+        }[name]
+        row = w.statement.alias("r")
+        source = f"(SELECT * FROM {table} s WHERE s.slug = {slug}{extra})"
+        return w.object_select(type_name, nodes, source, row)
+    if name == "articles":
+        where = _filter(w, arguments.get("filter"))
+        scope = f"articles {{row}} WHERE {j.published('{row}')}{where}"
+        count = f"SELECT count(*) FROM {scope}"
+        return _alone(w.article_connection(nodes, arguments, scope, count))
+    if name == "sections":
+        w.tags.add(cache.LIST)
+        source = "(SELECT s.*, row_number() OVER (ORDER BY s.name) AS o FROM sections s)"
+        return _alone(w.children("Section", nodes, source, "o"))
+    raise NotCompiled(f"Query.{name}")
+
+
+def _alone(field: Field) -> str:
+    value, lateral, tags = field
+    joins = _joins([lateral] if lateral else [])
+    return f"SELECT {value} AS j, {tags or 'NULL'} AS t FROM (SELECT 1) d{joins}"
+
+
+def _filter(w: _Walker, given: Any) -> str:
+    """`models.listing._filtered` in SQL text over `{row}`; the differential test holds the
+    two to the same answers."""
+    if given is None:
+        return ""
+    where = given.to_model()  # refuses a time without a zone, as the resolver does
+    sql = ""
+    if where.topics:
+        slugs = w.statement.param(list(where.topics), "text[]")
+        sql += (
+            f" AND NOT EXISTS (SELECT 1 FROM unnest({slugs}) ft(slug) WHERE NOT EXISTS ("
+            "SELECT 1 FROM article_topics fa JOIN topics ftt ON ftt.id = fa.topic_id "
+            "WHERE fa.article_id = {row}.id AND ftt.slug = ft.slug))"
+        )
+    if where.people:
+        slugs = w.statement.param(list(where.people), "text[]")
+        sql += (
+            f" AND NOT EXISTS (SELECT 1 FROM unnest({slugs}) fp(slug) WHERE NOT EXISTS ("
+            "SELECT 1 FROM mentions fm JOIN people fpp ON fpp.id = fm.person_id "
+            "WHERE fm.article_id = {row}.id AND fpp.slug = fp.slug AND fm.suppressed IS false))"
+        )
+    if where.section is not None:
+        section = w.statement.param(where.section, "text")
+        sql += f" AND {{row}}.section_id IN (SELECT id FROM sections WHERE slug = {section})"
+    if where.published_after is not None:
+        after = w.statement.param(where.published_after, "timestamptz")
+        sql += f" AND {{row}}.published_at >= {after}"
+    if where.published_before is not None:
+        before = w.statement.param(where.published_before, "timestamptz")
+        sql += f" AND {{row}}.published_at < {before}"
+    if where.language is not None:
+        sql += f" AND {{row}}.language = {w.statement.param(where.language, 'text')}"
+    return sql
+
+
+def compile_query(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation_name: str | None,
+    raw_variables: dict[str, Any] | None,
+) -> Compiled | None:
+    """The statement that answers this query with these variables, or None for the resolvers."""
+    operation = _operation(document, operation_name)
+    if operation is None or operation.operation is not OperationType.QUERY:
+        return None
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    coerced = get_variable_values(schema, operation.variable_definitions or (), raw_variables or {})
+    if isinstance(coerced, list):  # the resolvers' path reports the errors
+        return None
+    walker = _Walker(schema, fragments, coerced)
+    query_type = schema.query_type
+    assert query_type is not None
+    try:
+        fields = walker.collect(query_type, [operation.selection_set])
+        columns, laterals, keys, nullable = [], [], [], []
+        for n, (key, nodes) in enumerate(fields.items()):
+            laterals.append((_root(walker, nodes, query_type), f"q{n}"))
+            columns.append(f"q{n}.j, q{n}.t")
+            keys.append(key)
+            if nodes[0].name.value in ("article", "topic", "person"):
+                nullable.append(key)
+    except NotCompiled as exc:
+        logger.debug("not compiled: %s", exc)
+        return None
+    except Exception:  # a refused argument (a bad cursor, a time without a zone): the
+        return None  # resolvers answer it, with the error they always give
+    sql = f"SELECT {', '.join(columns)} FROM (SELECT 1) root{_joins(laterals)}"
+    return Compiled(sql, walker.statement.params, keys, walker.tags, nullable)
+
+
+def _operation(document: DocumentNode, name: str | None) -> OperationDefinitionNode | None:
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if name is None:
+        return operations[0] if len(operations) == 1 else None
+    return next((o for o in operations if o.name and o.name.value == name), None)
+
+
+def assemble(compiled: Compiled, row: Any) -> tuple[bytes, set[str]]:
+    """The answer's `data` JSON and the cache tags it read, from the statement's one row."""
+    parts = []
+    tags = set(compiled.tags)
+    for n, key in enumerate(compiled.keys):
+        value = row[2 * n]
+        if value is None:
+            value = "null"
+        if value == "null" and key in compiled.nullable_roots:
+            tags.add(cache.LIST)
+        parts.append(f'"{key}":{value}')
+        found = row[2 * n + 1]
+        if found:
+            tags.update(t for t in found.split(",") if t)
+    return ("{" + ",".join(parts) + "}").encode(), tags
+
+
+@lru_cache(maxsize=256)
+def _valid(schema: GraphQLSchema, document: DocumentNode) -> bool:
+    # Documents are cached by their text (api.limits.parse_document): validated once each.
+    return not validate(schema, document)
+
+
+async def answer(
+    schema: Any,
+    engine: AsyncEngine,
+    query: str,
+    operation_name: str | None,
+    variables: dict[str, Any] | None,
+    limits: Limits,
+) -> tuple[bytes, set[str]] | None:
+    """The whole response body and its cache tags, or None for the resolvers' path."""
+    core: GraphQLSchema = schema._schema
+    try:
+        parsed = parse_document(query, limits)
+        shape = parsed.shape(operation_name)
+    except Exception:  # too large, not GraphQL, over a limit: the resolvers' path refuses it
+        return None
+    if shape is None or not _valid(core, parsed.document):
+        return None
+    cost = estimate_cost(core, parsed.document, operation_name, variables or {})
+    if cost is None or cost > limits.max_cost:
+        return None
+    plan = compile_query(core, parsed.document, operation_name, variables)
+    if plan is None:
+        return None
+    async with reading(engine).connect() as conn:
+        raw = await conn.get_raw_connection()
+        row = await raw.driver_connection.fetchrow(plan.sql, *plan.params)  # type: ignore[union-attr]
+    data, tags = assemble(plan, row)
+    extensions = orjson.dumps(
+        {
+            "cost": {
+                "requested": cost,
+                "limit": limits.max_cost,
+                "depth": shape.depth,
+                "fields": shape.fields,
+            }
+        }
+    )
+    return b'{"data":' + data + b',"extensions":' + extensions + b"}", tags

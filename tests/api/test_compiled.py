@@ -1,0 +1,375 @@
+"""The compiled read path (api/compiled.py) answers with the resolvers' bytes and cache tags.
+
+Every contract query and a generated family of queries run through both paths over data that
+holds what readers must not see (drafts, unpublished and deleted stories, held and rejected
+comments, suppressed mentions) and what serialisation gets wrong (quotes, control characters,
+non-ASCII, empty strings, microseconds). On SQLite both paths are the resolvers' (the compiler
+is PostgreSQL's), so there the test checks that nothing changes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import httpx
+import orjson
+import pytest
+import sqlalchemy as sa
+from asgi_lifespan import LifespanManager
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from api import cache, compiled
+from api.app import create_app
+from api.context import Context
+from api.limits import Limits
+from api.schema import build_schema
+from api.settings import Settings
+from models import Article, Mention, Person
+from models.importer import import_lines
+from models.session import AsyncSession
+from tests.conftest import SAMPLE, contract
+
+CONTRACT = ["article-page", "latest-articles", "topic-page", "person-page", "related-widget"]
+ODD = 'Quote " back\\slash \x01\x1f tab\t new\nline é ünï 🦆 \u2028 </script>'
+
+
+def _record(slug: str, **changes: object) -> str:
+    record = json.loads(SAMPLE.read_text().splitlines()[1])
+    record.update({"slug": slug, "comments": [], **changes})
+    return json.dumps(record)
+
+
+@pytest.fixture
+async def corpus(sessions: async_sessionmaker[AsyncSession], db: AsyncEngine) -> None:
+    lines = [
+        *SAMPLE.read_text().splitlines(),
+        _record("a-draft", status="draft", title="A draft"),
+        _record("an-unpublished-story", status="unpublished", title="Taken down"),
+        _record(
+            "odd-text",
+            title=ODD,
+            dek="",
+            topics=["Ünïcode Topic", "War in Ukraine"],
+            authors=["Zoë O'Brien", "AFP"],
+            published_at="2024-03-04T10:00:00.123456+00:00",
+            body=[{"type": "heading", "text": ODD}, {"type": "paragraph", "text": "Plain."}],
+            comments=[
+                {"id": "p1", "body": "Held", "status": "pending"},
+                {"id": "r1", "body": "Rejected", "status": "rejected"},
+                {"id": "r2", "body": "Reply to a rejected one", "parent_id": "r1"},
+                {"id": "ok", "body": ODD, "author_name": ODD},
+                {"id": "ok2", "body": "A reply", "parent_id": "ok"},
+            ],
+        ),
+        _record("deleted-story", title="Deleted"),
+        _record("same-time", published_at="2024-03-04T09:00:00Z", section="news"),
+    ]
+    report = await import_lines(sessions, lines)
+    assert report.errors == []
+    async with db.begin() as conn:
+        await conn.execute(
+            sa.update(Article)
+            .where(Article.slug == "deleted-story")
+            .values(deleted_at=datetime.now(UTC))
+        )
+        ids = dict((await conn.execute(sa.select(Article.slug, Article.id))).all())
+        people = {}
+        for slug, name, aliases in (
+            ("dmitry-peskov", "Dmitry Peskov", ["Peskov", ODD]),
+            ("olaf-scholz", "Olaf Scholz", []),
+            ("ödön-ünïcode", ODD, None),
+        ):
+            people[slug] = (
+                await conn.execute(
+                    sa.insert(Person)
+                    .values(slug=slug, name=name, aliases=aliases, description=None)
+                    .returning(Person.id)
+                )
+            ).scalar_one()
+        mentions = [
+            ("odd-text", "dmitry-peskov", "Kremlin spokesman", 3, 0, False),
+            ("odd-text", "olaf-scholz", None, 1, 1, False),
+            ("odd-text", "ödön-ünïcode", ODD, 1, 1, False),
+            ("same-time", "dmitry-peskov", "", 2, 0, True),  # an editor took him off
+            ("a-draft", "olaf-scholz", "Chancellor", 1, 0, False),
+            ("deleted-story", "olaf-scholz", "Chancellor", 1, 0, False),
+        ]
+        for story, person, role, count, position, suppressed in mentions:
+            await conn.execute(
+                sa.insert(Mention).values(
+                    article_id=ids[story],
+                    person_id=people[person],
+                    role=role,
+                    mention_count=count,
+                    position=position,
+                    suppressed=suppressed,
+                )
+            )
+
+
+@pytest.fixture
+async def both(db: AsyncEngine, corpus: None) -> AsyncIterator[tuple[httpx.AsyncClient, ...]]:
+    clients = []
+    managers = []
+    for on in (False, True):
+        settings_ = Settings(result_cache=False, compiled_queries=on)
+        manager = LifespanManager(create_app(settings_, engine=db))
+        await manager.__aenter__()
+        managers.append(manager)
+        transport = httpx.ASGITransport(app=manager.app)
+        clients.append(httpx.AsyncClient(transport=transport, base_url="http://test"))
+    yield tuple(clients)
+    for client in clients:
+        await client.aclose()
+    for manager in managers:
+        await manager.__aexit__(None, None, None)
+
+
+async def _same(
+    both: tuple[httpx.AsyncClient, ...], query: str, variables: dict[str, object] | None = None
+) -> bytes:
+    payload = {"query": query, "variables": variables or {}}
+    resolvers, compiled_ = [await c.post("/graphql", json=payload) for c in both]
+    assert compiled_.status_code == resolvers.status_code
+    assert compiled_.content == resolvers.content, query
+    return resolvers.content
+
+
+SLUGS = [
+    "kremlin-says-leaked-german-officers-call-proves-west-involved-in-ukraine",
+    "odd-text",
+    "a-draft",
+    "an-unpublished-story",
+    "deleted-story",
+    "no-such-story",
+]
+
+
+@pytest.mark.parametrize("name", CONTRACT)
+async def test_contract_queries_answer_the_same_bytes(
+    both: tuple[httpx.AsyncClient, ...], name: str
+) -> None:
+    for slug in [*SLUGS, "war-in-ukraine", "dmitry-peskov", "olaf-scholz"]:
+        await _same(both, contract(name), {"slug": slug})
+
+
+async def test_every_page_of_a_list_answers_the_same_bytes(
+    both: tuple[httpx.AsyncClient, ...],
+) -> None:
+    query = contract("latest-articles")
+    for order in ("NEWEST", "OLDEST"):
+        after = None
+        for _ in range(10):
+            text = query.replace("orderBy: NEWEST", f"orderBy: {order}")
+            answer = orjson.loads(await _same(both, text, {"first": 2, "after": after}))
+            info = answer["data"]["articles"]["pageInfo"]
+            if not info["hasNextPage"]:
+                break
+            after = info["endCursor"]
+
+
+async def test_a_refused_argument_gets_the_resolvers_error(
+    both: tuple[httpx.AsyncClient, ...],
+) -> None:
+    query = contract("latest-articles")
+    for variables in (
+        {"first": 101},
+        {"first": -1},
+        {"after": "not-a-cursor"},
+        {"filter": {"publishedAfter": "2024-01-01T00:00:00"}},
+    ):
+        body = orjson.loads(await _same(both, query, variables))
+        assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+# -- generated queries ----------------------------------------------------------------------
+
+_names = st.sampled_from(["a", "b", "x_1"])
+
+
+def _fields(options: dict[str, st.SearchStrategy[str]]) -> st.SearchStrategy[str]:
+    """A non-empty selection drawn from `options` (name -> strategy of its text), with
+    aliases, `__typename` and directives mixed in."""
+
+    @st.composite
+    def build(draw: st.DrawFn) -> str:
+        chosen = draw(st.lists(st.sampled_from(sorted(options)), min_size=1, max_size=6))
+        parts = []
+        for name in chosen:
+            text = draw(options[name])
+            if draw(st.booleans()) and draw(st.booleans()):
+                text = f"{draw(_names)}{len(parts)}: {text}"
+            directive = draw(
+                st.sampled_from(["", "", "", " @include(if: $yes)", " @skip(if: $yes)"])
+            )
+            if directive:
+                head, brace, rest = text.partition(" {")
+                text = head + directive + (brace + rest if brace else "")
+            parts.append(text)
+        if draw(st.booleans()):
+            parts.append("__typename")
+        return " ".join(parts)
+
+    return build()
+
+
+def _plain(name: str) -> st.SearchStrategy[str]:
+    return st.just(name)
+
+
+def _nested(name: str, inner: st.SearchStrategy[str], args: str = "") -> st.SearchStrategy[str]:
+    return inner.map(lambda selection: f"{name}{args} {{ {selection} }}")
+
+
+SECTION = _fields({n: _plain(n) for n in ("id", "slug", "name")})
+TOPIC_PLAIN = _fields({n: _plain(n) for n in ("id", "slug", "name", "description")})
+PERSON_PLAIN = _fields({n: _plain(n) for n in ("id", "slug", "name", "aliases", "description")})
+BODY = st.sampled_from(
+    [
+        "__typename ... on Paragraph { text } ... on Heading { text }",
+        "... on Paragraph { text }",
+        "...Block",
+        "__typename",
+    ]
+)
+ARTICLE_FLAT = {
+    n: _plain(n)
+    for n in ("id", "slug", "title", "dek", "language", "status", "publishedAt", "updatedAt")
+}
+ARTICLE_FLAT |= {
+    "commentCount": _plain("commentCount"),
+    "section": _nested("section", SECTION),
+    "authors": _nested("authors", _fields({"slug": _plain("slug"), "name": _plain("name")})),
+    "topics": _nested("topics", TOPIC_PLAIN),
+    "body": _nested("body", BODY),
+    "people": _nested(
+        "people",
+        _fields(
+            {
+                "role": _plain("role"),
+                "mentionCount": _plain("mentionCount"),
+                "person": _nested("person", PERSON_PLAIN),
+            }
+        ),
+    ),
+}
+ARTICLE = _fields(ARTICLE_FLAT)
+PAGE_ARGS = st.builds(
+    lambda first, order: f"(first: {first}, orderBy: {order})",
+    st.integers(0, 4),
+    st.sampled_from(["NEWEST", "OLDEST"]),
+)
+
+
+def _connection(node: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    return _fields(
+        {
+            "totalCount": _plain("totalCount"),
+            "pageInfo": _nested(
+                "pageInfo",
+                _fields({"hasNextPage": _plain("hasNextPage"), "endCursor": _plain("endCursor")}),
+            ),
+            "nodes": _nested("nodes", node),
+            "edges": _nested(
+                "edges", _fields({"cursor": _plain("cursor"), "node": _nested("node", node)})
+            ),
+        }
+    )
+
+
+TOPIC = _fields(
+    {
+        **{n: _plain(n) for n in ("id", "slug", "name", "description")},
+        "articles": st.tuples(PAGE_ARGS, _connection(ARTICLE)).map(
+            lambda t: f"articles{t[0]} {{ {t[1]} }}"
+        ),
+    }
+)
+FILTERS = st.sampled_from(
+    [
+        "",
+        ', filter: {topics: ["war-in-ukraine"]}',
+        ', filter: {topics: ["war-in-ukraine", "germany"]}',
+        ', filter: {people: ["dmitry-peskov"]}',
+        ', filter: {section: "news", language: "en"}',
+        ', filter: {publishedAfter: "2024-03-04T09:30:00+01:00"}',
+        ', filter: {publishedBefore: "2024-03-04T10:00:00.123456Z", topics: []}',
+    ]
+)
+ROOT = _fields(
+    {
+        "article": st.tuples(st.sampled_from(SLUGS), ARTICLE).map(
+            lambda t: f'article(slug: "{t[0]}") {{ {t[1]} }}'
+        ),
+        "articles": st.tuples(st.integers(0, 5), FILTERS, _connection(ARTICLE)).map(
+            lambda t: f"articles(first: {t[0]}{t[1]}) {{ {t[2]} }}"
+        ),
+        "topic": st.tuples(st.sampled_from(["war-in-ukraine", "unicode-topic", "none"]), TOPIC).map(
+            lambda t: f'topic(slug: "{t[0]}") {{ {t[1]} }}'
+        ),
+        "person": st.tuples(
+            st.sampled_from(["dmitry-peskov", "olaf-scholz", "ödön-ünïcode", "nobody"]),
+            _fields(
+                {
+                    **{n: _plain(n) for n in ("id", "slug", "name", "aliases")},
+                    "articles": st.tuples(PAGE_ARGS, _connection(ARTICLE)).map(
+                        lambda t: f"articles{t[0]} {{ {t[1]} }}"
+                    ),
+                }
+            ),
+        ).map(lambda t: f'person(slug: "{t[0]}") {{ {t[1]} }}'),
+        "sections": _nested("sections", SECTION),
+    }
+)
+FRAGMENT = "fragment Block on Block { __typename ... on Heading { text } }"
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(selection=ROOT, yes=st.booleans())
+async def test_generated_queries_answer_the_same_bytes_and_tags(
+    both: tuple[httpx.AsyncClient, ...], db: AsyncEngine, selection: str, yes: bool
+) -> None:
+    declared = "($yes: Boolean!)" if "$yes" in selection else ""
+    query = f"query Q{declared} {{ {selection} }}"
+    if "...Block" in query:
+        query += " " + FRAGMENT
+    body = orjson.loads(await _same(both, query, {"yes": yes}))
+    if db.dialect.name == "postgresql" and "errors" not in body:
+        assert await _compiled_tags(db, query, {"yes": yes}) == await _resolver_tags(
+            db, query, {"yes": yes}
+        )
+
+
+SCHEMA = build_schema(Limits())
+
+
+async def _resolver_tags(db: AsyncEngine, query: str, variables: dict[str, object]) -> set[str]:
+    reads = cache.collect()
+    result = await SCHEMA.execute(
+        query, variable_values=variables, context_value=Context.create(db)
+    )
+    assert not result.errors, result.errors
+    return _effective(reads)
+
+
+async def _compiled_tags(db: AsyncEngine, query: str, variables: dict[str, object]) -> set[str]:
+    answer = await compiled.answer(SCHEMA, db, query, "Q", variables, Limits())
+    return (
+        _effective(answer[1]) if answer is not None else await _resolver_tags(db, query, variables)
+    )
+
+
+def _effective(tags: set[str]) -> set[str]:
+    """What decides when an answer is dropped: every change but a comment's drops `list`
+    (api.cache.tags_for), so beside `list` only comment tags still matter."""
+    if cache.LIST in tags:
+        return {t for t in tags if t == cache.LIST or t.startswith("comments")}
+    return set(tags)
