@@ -42,7 +42,8 @@ class PageRequest:
 
     @property
     def size(self) -> int:
-        return self.last if self.last is not None else self.first  # type: ignore[return-value]
+        """The rows the page holds at most: `last` or `first`, whichever was given."""
+        return self.last if self.last is not None else self.first or 0
 
 
 @dataclass(slots=True)
