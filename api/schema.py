@@ -15,6 +15,7 @@ from api.comment import CommentMutation, CommentQuery
 from api.correction import CorrectionMutation, CorrectionQuery
 from api.editing import EditorMutation, EditorQuery
 from api.errors import log_unexpected
+from api.execution import FlatObjectExecution
 from api.limits import Limits, QueryLimits
 from api.node import Node, resolve_node
 from api.person import PersonQuery
@@ -72,6 +73,9 @@ def build_schema(limits: Limits | None = None) -> Schema:
             lambda: ValidationCache(maxsize=128),
             StorableText,
         ],
+        # Facet values and other objects of scalars only, completed without a resolver call
+        # per field (api/execution.py).
+        execution_context_class=FlatObjectExecution,
     )
 
 

@@ -3,12 +3,13 @@ search engine is unreachable, marked `degraded`."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import re
 from datetime import datetime
 from enum import Enum
-from typing import Any
+from typing import Any, NamedTuple
 
 import strawberry
 
@@ -19,6 +20,7 @@ from api.errors import BadUserInput
 from api.loaders import read
 from api.person import Person
 from api.topic import Topic
+from models import article as article_model
 from models import listing
 from search import articles as search_articles
 from search.errors import SearchError
@@ -131,19 +133,37 @@ def _mark_plain(text: str, words: list[str]) -> str:
     return pattern.sub(r"<mark>\1</mark>", escaped)
 
 
-def _facets(page: search_articles.SearchPage) -> SearchFacets:
-    def values(kind: str) -> list[FacetValue]:
-        return [
-            FacetValue(value=value, count=count, kind=kind)
-            for value, count in page.facets.get(kind, [])
-        ]
+# What the search answer is served from: tuples, not Strawberry objects. A page has up to 400
+# facet values; graphql-core reads fields off any object (these types check none), and
+# api/execution.py completes an object of scalars in one loop.
+class _FacetCount(NamedTuple):  # a FacetValue
+    value: str
+    count: int
+    kind: str
 
-    return SearchFacets(
-        topics=values("topics"),
-        people=values("people"),
-        sections=values("sections"),
-        years=values("years"),
-    )
+
+class _Highlight(NamedTuple):  # a Highlight
+    title: str
+    snippet: str
+
+
+class _Hit(NamedTuple):  # a SearchHit
+    article: Article
+    highlight: _Highlight
+
+
+class _Section(NamedTuple):  # a row of models.article.sections_by_ids
+    id: int
+    slug: str
+    name: str
+
+
+def _facets(page: search_articles.SearchPage) -> SearchFacets:
+    facets = {
+        kind: [_FacetCount(value, count, kind) for value, count in page.facets.get(kind, ())]
+        for kind in ("topics", "people", "sections", "years")
+    }
+    return SearchFacets(**facets)
 
 
 async def _from_engine(
@@ -158,20 +178,24 @@ async def _from_engine(
         where=where,
         sort=search_articles.Sort(sort.value),
     )
-    rows = await info.context.loaders.article_by_id.load_many([h.article_id for h in found.hits])
-    facets = _facets(found)
-    hits = []
-    for hit, row in zip(found.hits, rows, strict=True):
+    ids = [hit.article_id for hit in found.hits]
+    # One statement checks the hits against SQL and reads their sections, which a results page
+    # shows: the section loader is primed, so `section` costs no statement of its own.
+    rows = (
+        await read(info.context.engine, article_model.published_articles_with_sections, ids)
+        if ids
+        else {}
+    )
+    sections = info.context.loaders.section_by_id
+    hits: list[Any] = []
+    for hit in found.hits:
+        row = rows.get(hit.article_id)
         if row is None:
             # The index is behind SQL (the outbox will catch up): never show what SQL hides.
             logger.warning("search hit %s is not a published story; skipped", hit.article_id)
             continue
-        hits.append(
-            SearchHit(
-                article=Article.from_row(row),
-                highlight=Highlight(title=hit.title, snippet=hit.snippet),
-            )
-        )
+        sections.prime(row.section_id, _Section(row.section_id, row.section_slug, row.section_name))
+        hits.append(_Hit(Article.from_row(row), _Highlight(hit.title, hit.snippet)))
     return SearchResult(
         total_hits=found.total_hits,
         total_pages=found.total_pages,
@@ -180,7 +204,7 @@ async def _from_engine(
         processing_time_ms=found.processing_time_ms,
         degraded=False,
         hits=hits,
-        facets=facets,
+        facets=_facets(found),
     )
 
 
@@ -267,17 +291,14 @@ class SearchQuery:
         cache.read(cache.LIST, cache.SEARCH)
         engine = info.context.engine
         last_word = (search_articles.tokenize(text) or [text])[-1]
-        people = await read(engine, listing.people_with_prefix, last_word, limit)
-        topics = await read(engine, listing.topics_with_prefix, last_word, limit)
-        articles: list[Any] | None = None
-        if info.context.search is not None:
-            try:
-                ids = await search_articles.suggest_articles(info.context.search, text, limit)
-                found = await info.context.loaders.article_by_id.load_many(ids)
-                articles = [row for row in found if row is not None]
-            except SearchError as exc:
-                logger.warning("suggestions from SQL, search engine unavailable: %s", exc)
-                cache.read(cache.VOLATILE)
+        # Three independent reads at once: people and topics from SQL, stories from the search
+        # engine. (gather, not a TaskGroup: a lost database must stay the error it is, not
+        # become an ExceptionGroup, so that it is answered as SERVICE_UNAVAILABLE.)
+        people, topics, articles = await asyncio.gather(
+            read(engine, listing.people_with_prefix, last_word, limit),
+            read(engine, listing.topics_with_prefix, last_word, limit),
+            _suggested_articles(info, text, limit),
+        )
         if articles is None:
             articles = await read(engine, listing.published_titles_with_prefix, last_word, limit)
         return Suggestions(
@@ -285,6 +306,22 @@ class SearchQuery:
             people=[Person.from_row(row) for row in people],
             topics=[Topic.from_row(row) for row in topics],
         )
+
+
+async def _suggested_articles(info: Info, text: str, limit: int) -> list[Any] | None:
+    """The search engine's suggested stories that SQL shows readers, or None without it."""
+    if info.context.search is None:
+        return None
+    try:
+        ids = await search_articles.suggest_articles(info.context.search, text, limit)
+    except SearchError as exc:
+        logger.warning("suggestions from SQL, search engine unavailable: %s", exc)
+        cache.read(cache.VOLATILE)
+        return None
+    if not ids:
+        return []
+    found = await read(info.context.engine, article_model.published_articles_by_ids, ids)
+    return [found[pk] for pk in ids if pk in found]
 
 
 async def related_to(info: Info, article_id: int, limit: int) -> list[Article]:

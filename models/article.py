@@ -153,6 +153,23 @@ async def published_articles_by_ids(
     return {row.id: row for row in result}
 
 
+async def published_articles_with_sections(
+    conn: AsyncConnection, ids: Sequence[int]
+) -> dict[int, sa.Row[Any]]:
+    """Published articles (without body) by id, each with its section's `section_slug` and
+    `section_name`, in one statement; unknown or unpublished ids are absent."""
+    result = await conn.execute(
+        sa.select(
+            *SUMMARY_COLUMNS,
+            Section.slug.label("section_slug"),
+            Section.name.label("section_name"),
+        )
+        .join(Section, Section.id == Article.section_id)
+        .where(Article.id.in_(ids), is_published())
+    )
+    return {row.id: row for row in result}
+
+
 async def bodies_by_article(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, list[Any]]:
     result = await conn.execute(sa.select(Article.id, Article.body).where(Article.id.in_(ids)))
     return {row.id: row.body for row in result}

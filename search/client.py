@@ -2,7 +2,9 @@
 
 Built on meilisearch-python-sdk's AsyncClient (its httpx pool, task waiting and swap); searches
 and settings go through its HTTP client as plain JSON, which skips model parsing on the hot path
-and lets the versioned settings file be sent as it is.
+and lets the versioned settings file be sent as it is. Bodies are encoded and answers decoded
+once, with orjson: a search answer with its facets is about 8 KB, which the standard library's
+json took about four times as long to read.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx2
+import orjson
 from meilisearch_python_sdk import AsyncClient
 from meilisearch_python_sdk.errors import (
     MeilisearchApiError,
@@ -26,6 +29,7 @@ from search.errors import SearchRejected, SearchUnavailable
 # Gzip answers are written in pieces and meet delayed ACKs on keep-alive connections: every
 # search then waits about 40 ms. Uncompressed answers on loopback take about 2.5 ms.
 IDENTITY = {"Accept-Encoding": "identity"}
+JSON = {"Content-Type": "application/json"}
 TASK_TIMEOUT_MS = 120_000
 
 
@@ -60,11 +64,20 @@ class SearchClient:
 
     async def _send(self, method: str, path: str, body: Any = None) -> Any:
         """One raw request; answers the decoded JSON or raises a search error."""
+        content = None if body is None else orjson.dumps(body)
+        headers = None if body is None else JSON
         async with translated():
-            response = await self.sdk.http_client.request(method, path, json=body)
+            response = await self.sdk.http_client.request(
+                method, path, content=content, headers=headers
+            )
         if response.status_code >= 500 or response.status_code == 429:
             raise SearchUnavailable(f"{method} {path} answered {response.status_code}")
-        payload = response.json() if response.content else None
+        try:
+            payload = orjson.loads(response.content) if response.content else None
+        except orjson.JSONDecodeError:
+            if response.status_code < 400:
+                raise SearchUnavailable(f"{method} {path} answered no JSON") from None
+            payload = None
         if response.status_code >= 400:
             code = payload.get("code") if isinstance(payload, dict) else None
             raise SearchRejected(f"{code}: {payload}" if code else response.text)
