@@ -45,10 +45,13 @@ from typing import Any
 import asyncpg
 import httpx
 import sqlalchemy as sa
+from asgi_lifespan import LifespanManager
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy.engine import make_url
 
+from api.app import create_app
+from api.settings import Settings
 from bench import corpus, postgraphile, soak
 from models import Article, Section, Topic, migrate
 from models.article import is_published
@@ -335,6 +338,36 @@ def has_article(answer: dict[str, Any]) -> bool:
     return "errors" not in answer and answer["data"]["article"] is not None
 
 
+def same_pages(url: str, query: str, slugs: list[str]) -> None:
+    """Refuse to measure a peer at `url` whose page differs from our API's for any of `slugs`
+    (compared parsed: the peer's JSON may be spaced differently; our `extensions`, the query's
+    cost, is metadata no peer sends)."""
+    ours = asyncio.run(our_pages(query, slugs))
+    for slug in [*slugs, "no-such-story"]:
+        body = {"query": query, "variables": {"slug": slug}}
+        theirs = httpx.post(url, json=body, timeout=30).json()
+        if "errors" in ours[slug] or theirs != {"data": ours[slug]["data"]}:
+            raise SystemExit(f"{url} answers {slug} unlike our API:\n{theirs}\n{ours[slug]}")
+    console.print(f"same pages as our API for {len(slugs)} stories")
+
+
+async def our_pages(query: str, slugs: list[str]) -> dict[str, Any]:
+    """Our API's answers for `slugs` (and a missing one), from the app in this process."""
+    engine = create_engine(DATABASE_URL)
+    app = create_app(Settings(result_cache=False), engine=engine)
+    try:
+        async with LifespanManager(app) as manager:
+            transport = httpx.ASGITransport(app=manager.app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://bench") as http:
+                answers = {}
+                for slug in [*slugs, "no-such-story"]:
+                    body = {"query": query, "variables": {"slug": slug}}
+                    answers[slug] = (await http.post("/graphql", json=body)).json()
+                return answers
+    finally:
+        await engine.dispose()
+
+
 # The run ----------------------------------------------------------------------------------------
 
 
@@ -420,9 +453,11 @@ SCENARIOS = (
     "article_page_uncached_without_related",
     "article_page_cached",
     "raw_limit",
+    "one_statement_limit",
     "postgraphile",
     "search_direct",
 )
+SAME_PAGE_SAMPLE = 50  # stories whose one-statement page is compared with ours before the run
 
 
 def run_scenarios(meili: LocalMeilisearch, jobs: Workload) -> dict[str, Any]:
@@ -431,6 +466,10 @@ def run_scenarios(meili: LocalMeilisearch, jobs: Workload) -> dict[str, Any]:
     search_query = (CONTRACT / "site-search.graphql").read_text()
     pages = graphql_bodies(page_query, [{"slug": s} for s in jobs.slugs])
     popular = graphql_bodies(page_query, [{"slug": s} for s in jobs.popular])
+    # PostGraphile's page has no related stories (no search engine behind it), nor do the
+    # one-statement limit's: the same page without them compares like with like.
+    page_without_related = without_related(page_query)
+    pages_without_related = graphql_bodies(page_without_related, [{"slug": s} for s in jobs.slugs])
     scenarios: dict[str, Outcome] = {}
     memory: dict[str, Any] = {}
     api = [sys.executable, "-m", "api.cli", "serve"]
@@ -468,12 +507,10 @@ def run_scenarios(meili: LocalMeilisearch, jobs: Workload) -> dict[str, Any]:
                 connections=LATENCY_CONNECTIONS,
                 check=lambda a: "errors" not in a and not a["data"]["search"]["degraded"],
             )
-            # PostGraphile's page has no related stories: the same page without them compares
-            # GraphQL execution with GraphQL execution.
             scenario(
                 "article_page_uncached_without_related",
                 url,
-                graphql_bodies(without_related(page_query), [{"slug": s} for s in jobs.slugs]),
+                pages_without_related,
                 check=has_article,
             )
             memory["api_uncached_end"] = peak_memory_mb(pid)
@@ -493,6 +530,15 @@ def run_scenarios(meili: LocalMeilisearch, jobs: Workload) -> dict[str, Any]:
         raw += ["--log-level", "warning", "--no-access-log"]
         with server("raw-limit", raw, api_env(meili, port, cached=False), port):
             scenario("raw_limit", f"http://127.0.0.1:{port}/article", pages, check=has_article)
+
+    if wanted("one_statement_limit"):
+        port = _free_port()
+        one = [sys.executable, "-m", "uvicorn", "bench.one_statement:app", "--port", str(port)]
+        one += ["--log-level", "warning", "--no-access-log"]
+        with server("one-statement-limit", one, api_env(meili, port, cached=False), port):
+            url = f"http://127.0.0.1:{port}/article"
+            same_pages(url, page_without_related, jobs.slugs[:SAME_PAGE_SAMPLE])
+            scenario("one_statement_limit", url, pages_without_related, check=has_article)
 
     if wanted("postgraphile"):
         port = _free_port()
