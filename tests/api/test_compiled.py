@@ -172,6 +172,27 @@ async def test_every_page_of_a_list_answers_the_same_bytes(
             after = info["endCursor"]
 
 
+async def test_every_page_back_from_the_end_answers_the_same_bytes(
+    both: tuple[httpx.AsyncClient, ...],
+) -> None:
+    query = (
+        "query ($last: Int, $before: String, $order: ArticleOrder!) { articles(last: $last, "
+        "before: $before, orderBy: $order) { totalCount pageInfo { hasPreviousPage "
+        "hasNextPage startCursor endCursor } edges { cursor node { slug publishedAt } } } }"
+    )
+    for order in ("NEWEST", "OLDEST"):
+        before = None
+        for _ in range(10):
+            variables = {"last": 2, "before": before, "order": order}
+            answer = orjson.loads(await _same(both, query, variables))
+            info = answer["data"]["articles"]["pageInfo"]
+            if not info["hasPreviousPage"]:
+                break
+            before = info["startCursor"]
+        else:
+            pytest.fail("paging back never reached the start")
+
+
 async def test_a_refused_argument_gets_the_resolvers_error(
     both: tuple[httpx.AsyncClient, ...],
 ) -> None:
@@ -259,8 +280,8 @@ ARTICLE_FLAT |= {
 }
 ARTICLE = _fields(ARTICLE_FLAT)
 PAGE_ARGS = st.builds(
-    lambda first, order: f"(first: {first}, orderBy: {order})",
-    st.integers(0, 4),
+    lambda size, order: f"({size}orderBy: {order})",
+    st.sampled_from(["", "first: 0, ", "first: 2, ", "last: 1, ", "last: 3, ", "first: 4, "]),
     st.sampled_from(["NEWEST", "OLDEST"]),
 )
 
@@ -271,7 +292,12 @@ def _connection(node: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
             "totalCount": _plain("totalCount"),
             "pageInfo": _nested(
                 "pageInfo",
-                _fields({"hasNextPage": _plain("hasNextPage"), "endCursor": _plain("endCursor")}),
+                _fields(
+                    {
+                        n: _plain(n)
+                        for n in ("hasNextPage", "hasPreviousPage", "startCursor", "endCursor")
+                    }
+                ),
             ),
             "nodes": _nested("nodes", node),
             "edges": _nested(
@@ -305,9 +331,11 @@ ROOT = _fields(
         "article": st.tuples(st.sampled_from(SLUGS), ARTICLE).map(
             lambda t: f'article(slug: "{t[0]}") {{ {t[1]} }}'
         ),
-        "articles": st.tuples(st.integers(0, 5), FILTERS, _connection(ARTICLE)).map(
-            lambda t: f"articles(first: {t[0]}{t[1]}) {{ {t[2]} }}"
-        ),
+        "articles": st.tuples(
+            st.sampled_from(["first: 0", "first: 3", "last: 2", "last: 5", "first: 1"]),
+            FILTERS,
+            _connection(ARTICLE),
+        ).map(lambda t: f"articles({t[0]}{t[1]}) {{ {t[2]} }}"),
         "topic": st.tuples(st.sampled_from(["war-in-ukraine", "unicode-topic", "none"]), TOPIC).map(
             lambda t: f'topic(slug: "{t[0]}") {{ {t[1]} }}'
         ),
