@@ -14,6 +14,7 @@ from models.correction import Correction
 from models.enums import ArticleStatus, BlockType, CommentStatus, CorrectionStatus, Role
 from models.outbox import OutboxEntry
 from models.person import Mention, Person
+from models.related import RelatedArticle, RelatedChange, RelatedState
 from models.token import ApiToken
 from models.topic import Topic
 
@@ -35,6 +36,9 @@ __all__ = [
     "Mention",
     "OutboxEntry",
     "Person",
+    "RelatedArticle",
+    "RelatedChange",
+    "RelatedState",
     "Role",
     "Section",
     "Topic",

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from models.article import ArticleTopic
 from models.base import Base, utcnow
 from models.person import Mention
+from models.related import note_changes
 
 
 class Priority(IntEnum):
@@ -75,10 +76,13 @@ def enqueue_articles(
 ) -> None:
     """Announce, inside the caller's transaction, that these articles' documents changed."""
     now = utcnow()
+    ids = list(dict.fromkeys(article_ids))
     session.add_all(
         OutboxEntry(article_id=article_id, created_at=now, available_at=now, priority=priority)
-        for article_id in dict.fromkeys(article_ids)
+        for article_id in ids
     )
+    # What a search document holds is what related lists read: they hear of it here too.
+    note_changes(session, ids, priority)
 
 
 async def enqueue_articles_of_topic(session: AsyncSession, topic_id: int) -> None:
