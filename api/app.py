@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import re
@@ -40,6 +41,7 @@ from api.services import SearchService, open_search
 from api.settings import Settings
 from models import screening
 from models.people import PeopleWorker
+from models.related_job import RelatedWorker, watch_lists
 from models.session import create_engine
 from models.token import identify
 from search.errors import SearchError
@@ -61,6 +63,7 @@ class Services:
     cache: ResultCache | None = None
     persisted: http_cache.PersistedQueries | None = None
     people: PeopleWorker | None = None
+    related: RelatedWorker | None = None
 
 
 class GraphQLApp(GraphQL[Context, None]):
@@ -443,11 +446,13 @@ def create_app(
     settings: Settings | None = None,
     engine: AsyncEngine | None = None,
     search: SearchService | None = None,
+    related: RelatedWorker | None = None,
 ) -> Starlette:
     """Build the application.
 
     Pass `engine` and `search` to share ones the caller owns (tests do); otherwise the app opens
-    the database, starts or joins Meilisearch and runs the outbox worker for its lifetime.
+    the database, starts or joins Meilisearch and runs the outbox worker for its lifetime. A
+    `related` worker given is wired to the result cache but not run (tests drain it).
     """
     settings = settings or Settings()
 
@@ -495,12 +500,15 @@ def create_app(
                     cache.tags_for(changed)
                 )
             people_task = asyncio.create_task(app.state.services.people.run(stop_people))
+        stop_related = asyncio.Event()
+        related_tasks = _start_related(app, settings, related, owns_engine, stop_related)
         try:
             yield
         finally:
             stop_people.set()
             if people_task is not None:
                 await people_task
+            await _stop_related(app, related_tasks, stop_related)
             if owns_search and service is not None:
                 await service.close()
             elif service is not None:
@@ -537,6 +545,58 @@ def create_app(
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(ReaderCORS, allow_origins=settings.cors_allow_origins.split(","))
     return app
+
+
+def _start_related(
+    app: Starlette,
+    settings: Settings,
+    given: RelatedWorker | None,
+    owns_engine: bool,
+    stop: asyncio.Event,
+) -> list[asyncio.Task[None]]:
+    """The related-stories job in this process (RELATED_WORKER), and the watch that drops
+    cached pages whose lists another process stored."""
+    from api.related import list_tags
+
+    services: Services = app.state.services
+    engine = app.state.engine
+    run = owns_engine and settings.related_worker
+    services.related = RelatedWorker(engine) if run else given
+    app.state.owns_related = run
+    tasks: list[asyncio.Task[None]] = []
+    if services.cache is not None:
+        invalidate = services.cache.invalidate
+
+        async def relisted(ids: set[int]) -> None:
+            await invalidate(list_tags(ids))
+
+        if services.related is not None:
+            services.related.on_change = relisted
+        if owns_engine:
+            tasks.append(asyncio.create_task(watch_lists(engine, relisted, stop)))
+    if run and services.related is not None:
+        tasks.append(asyncio.create_task(services.related.run(stop)))
+    return tasks
+
+
+async def _stop_related(
+    app: Starlette, tasks: list[asyncio.Task[None]], stop: asyncio.Event
+) -> None:
+    """A batch in progress may finish within a few seconds; one still running is cancelled,
+    and its stories go back at once."""
+    stop.set()
+    if tasks:
+        _, running = await asyncio.wait(tasks, timeout=5.0)
+        for task in running:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    worker: RelatedWorker | None = app.state.services.related
+    if worker is not None:
+        worker.on_change = None
+        if app.state.owns_related:
+            worker.close()
 
 
 def _frozen(lifespan: Any) -> Any:

@@ -35,8 +35,6 @@ if TYPE_CHECKING:
     from api.person import Mention
     from api.topic import Topic
 
-MAX_RELATED = 20
-
 
 @strawberry.type(description="A section of the site, such as News or Sport.")
 class Section(Node):
@@ -223,15 +221,15 @@ class Article(Node):
         return build_connection(page, Comment.from_row, comment_key, total)
 
     @strawberry.field(
-        description="Stories to read next: same people and topics, similar words, recent; "
-        "never this story or a near-duplicate of it. Empty while search is unavailable."
+        description="Stories to read next (limit 0 to 20): similar words, same people and "
+        "topics, recent, not all alike; never this story or a near-duplicate of it, and only "
+        "published ones. Computed ahead by a background job: empty until it has run for a "
+        "new story, and unaffected by the search engine."
     )
     async def related(self, info: Info, limit: int = 5) -> list[Article]:
-        from api.search import related_to
+        from api.related import related_of
 
-        if limit < 0 or limit > MAX_RELATED:
-            raise BadUserInput("limit", f"must be between 0 and {MAX_RELATED}, got {limit}")
-        return await related_to(info, self.pk, limit)
+        return await related_of(info, self.pk, limit)
 
 
 ARTICLE_KEY = (datetime, int)

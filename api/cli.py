@@ -34,6 +34,8 @@ token = typer.Typer(help="Bearer tokens for editors and moderators.", no_args_is
 app.add_typer(token, name="token")
 people_cli = typer.Typer(help="People mentioned in stories.", no_args_is_help=True)
 app.add_typer(people_cli, name="people")
+related_cli = typer.Typer(help="Related stories, computed ahead.", no_args_is_help=True)
+app.add_typer(related_cli, name="related")
 console = Console(stderr=True)
 
 DEMO_FILES = ("demo/sample-articles.jsonl", "demo/bbc-news.jsonl")
@@ -181,6 +183,47 @@ def people_extract(
                 soft_wrap=True,
             )
         finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+
+
+@related_cli.command("refresh")
+def related_refresh(
+    all_: Annotated[
+        bool, typer.Option("--all", help="Compute every story's list again, not only due ones.")
+    ] = False,
+) -> None:
+    """Compute the related lists that are due: changed stories, the lists around them, and
+    lists a day old.
+
+    Safe beside other runs and the API's workers: each story is claimed by one of them.
+    Interrupted, it hands back what it had not stored; a run goes on until nothing is due.
+    """
+    from models import related
+    from models.related_job import RelatedWorker
+
+    _as_bulk_work()
+
+    async def run() -> None:
+        engine = create_engine(_settings().resolved_database_url)
+        worker = RelatedWorker(engine, batch_size=500)
+        try:
+            if all_:
+                await related.request_full_pass(engine)
+            await related.take_changes(engine)
+            await related.mark_unlisted(engine)
+            started = time.perf_counter()
+            with _progress() as progress:
+                task = progress.add_task("related", total=await related.count_due(engine))
+                await worker.drain(lambda n: progress.advance(task, n))
+            console.print(
+                f"computed related stories for {worker.computed} stories ({worker.failed} "
+                f"failed) in {time.perf_counter() - started:.1f}s",
+                soft_wrap=True,
+            )
+        finally:
+            worker.close()
             await engine.dispose()
 
     asyncio.run(run())

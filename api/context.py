@@ -68,6 +68,9 @@ class Context:
         people = getattr(self.services, "people", None)
         if people is not None:
             people.notify()
+        related = getattr(self.services, "related", None)
+        if related is not None:
+            related.notify()
 
 
 Info: TypeAlias = strawberry.Info[Context, None]

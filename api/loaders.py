@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from strawberry.dataloader import DataLoader
 
-from models import article, comment, document, listing, people, person, topic
+from models import article, comment, document, listing, people, person, related, topic
 
 K = TypeVar("K", bound=Hashable)
 A = TypeVar("A", bound=Hashable)
@@ -49,6 +49,8 @@ class Loaders:
         self.replies_by_parent = grouped(comment.replies_by_parent)
         self.articles_by_topic = grouped(listing.published_articles_by_topic)
         self.articles_by_person = grouped(listing.published_articles_by_person)
+        # Keyed by (story, limit): every story of a page asks with the same limit, one statement.
+        self.related_by_article = grouped(related.related_by_article)
 
     def _by_key(self, fetch: Fetch[K, V]) -> DataLoader[K, V | None]:
         async def load(keys: list[K]) -> list[V | None]:

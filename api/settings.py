@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     meili_index_prefix: str = Field(default="", description="prefix of every index name")
     search_worker: bool = Field(default=True, description="drain the outbox in this process")
     people_worker: bool = Field(default=True, description="extract people in this process")
+    related_worker: bool = Field(
+        default=True, description="compute related stories in this process"
+    )
     log_level: str = "info"
     comment_rate_limit: str = Field(default="5/minute", description="comments per client address")
     correction_rate_limit: str = Field(default="5/minute", description="suggestions per address")

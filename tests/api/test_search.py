@@ -18,7 +18,6 @@ from tests.conftest import BBC, SAMPLE, SAMPLE_SLUG, contract, gql, gql_error
 SITE_SEARCH = contract("site-search")
 SEARCH_SUGGEST = contract("search-suggest")
 RELATED_WIDGET = contract("related-widget")
-ARTICLE_PAGE = contract("article-page")
 SAMPLE_LINES = SAMPLE.read_text().splitlines()
 
 
@@ -207,16 +206,6 @@ async def test_suggest_offers_stories_by_the_people_they_name_despite_a_typo(
     assert SAMPLE_SLUG in {a["slug"] for a in suggestions["articles"]}
 
 
-async def test_related_stories_are_never_the_story_itself(
-    search_client: httpx.AsyncClient, indexed: None
-) -> None:
-    related = (await gql(search_client, ARTICLE_PAGE, {"slug": SAMPLE_SLUG}))["article"]["related"]
-    assert related, "the sample has a related story about the same war"
-    assert related[0]["slug"] == "ukraine-jails-couple-for-helping-russia-strike-hospital"
-    assert SAMPLE_SLUG not in {a["slug"] for a in related}
-    assert len(related) <= 4
-
-
 async def test_search_answers_from_sql_when_meilisearch_is_unreachable(
     client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
@@ -230,20 +219,3 @@ async def test_search_answers_from_sql_when_meilisearch_is_unreachable(
     assert [a["slug"] for a in suggestions["articles"]] == [SAMPLE_SLUG]
     related = (await gql(client, RELATED_WIDGET, {"slug": SAMPLE_SLUG}))["article"]["related"]
     assert related == []
-
-
-async def test_related_stories_leave_out_near_duplicates(
-    search_client: httpx.AsyncClient,
-    sessions: async_sessionmaker[AsyncSession],
-    search: SearchService,
-) -> None:
-    sample = json.loads(SAMPLE_LINES[0])
-    twin = {**sample, "slug": "twin", "comments": [], "title": sample["title"] + " (update)"}
-    await import_lines(sessions, [*SAMPLE_LINES, json.dumps(twin)])
-    await search.worker.drain()
-
-    related = await gql(search_client, RELATED_WIDGET, {"slug": SAMPLE_SLUG, "limit": 5})
-
-    slugs_found = [a["slug"] for a in related["article"]["related"]]
-    assert "twin" not in slugs_found
-    assert slugs_found == ["ukraine-jails-couple-for-helping-russia-strike-hospital"]
