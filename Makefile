@@ -89,7 +89,8 @@ nginx:
 		if [ "$$(id -u)" = 0 ]; then apt-get install -y -qq nginx >/dev/null || { apt-get update -qq && apt-get install -y -qq nginx >/dev/null; }; \
 		else echo "the topology benchmark needs nginx: sudo apt-get install nginx" >&2; exit 1; fi; }
 
-## Our API next to a hand-written endpoint and PostGraphile on PostgreSQL (BENCH_DATABASE_URL).
+## Our API next to its limits (hand-written endpoints) and PostGraphile 4 and 5 on PostgreSQL
+## (BENCH_DATABASE_URL); about 10 minutes, the soak apart. BENCH_SCENARIOS=a,b runs only those.
 bench: install-dev wrk
 	$(BIN)/python -m bench.suite
 
