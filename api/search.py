@@ -1,5 +1,5 @@
-"""GraphQL for site search, search-box suggestions and related stories; SQL answers when the
-search engine is unreachable, marked `degraded`."""
+"""GraphQL for site search and search-box suggestions; SQL answers when the search engine is
+unreachable, marked `degraded`."""
 
 from __future__ import annotations
 
@@ -322,25 +322,3 @@ async def _suggested_articles(info: Info, text: str, limit: int) -> list[Any] | 
         return []
     found = await read(info.context.engine, article_model.published_articles_by_ids, ids)
     return [found[pk] for pk in ids if pk in found]
-
-
-async def related_to(info: Info, article_id: int, limit: int) -> list[Article]:
-    """The related-stories widget; empty when the search engine is unreachable."""
-    client = info.context.search
-    cache.read(cache.LIST, cache.SEARCH)
-    if client is None:
-        cache.read(cache.VOLATILE)
-    if client is None or limit == 0:
-        return []
-    loaders = info.context.loaders
-    source = await loaders.article_source_by_id.load(article_id)
-    if source is None:
-        return []
-    try:
-        ids = await search_articles.related_articles(client, source, limit)
-    except SearchError as exc:
-        logger.warning("related stories unavailable: %s", exc)
-        cache.read(cache.VOLATILE)
-        return []
-    rows = await loaders.article_by_id.load_many(ids)
-    return [Article.from_row(row) for row in rows if row is not None]
