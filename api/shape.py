@@ -33,6 +33,9 @@ class Shape:
     aliases: int = 0
     depth: int = 0
     spreads: int = 0
+    # The most times one response key is selected side by side in one selection set: they
+    # must all merge, which validation checks pairwise.
+    repeats: int = 0
 
 
 _EMPTY = Shape()
@@ -45,7 +48,8 @@ def _capped(value: int) -> int:
 def _shape(selection_set: SelectionSetNode, fragments: dict[str, Shape]) -> Shape:
     """Recursion follows the document's own nesting, which the parser keeps under 200 levels;
     fragments are looked up, never walked again."""
-    fields = aliases = depth = spreads = 0
+    fields = aliases = depth = spreads = repeats = 0
+    keys: dict[str, int] = {}
     for selection in selection_set.selections:
         if isinstance(selection, FieldNode):
             below = (
@@ -54,6 +58,9 @@ def _shape(selection_set: SelectionSetNode, fragments: dict[str, Shape]) -> Shap
             fields += 1 + below.fields
             aliases += (selection.alias is not None) + below.aliases
             spreads += below.spreads
+            key = (selection.alias or selection.name).value
+            keys[key] = keys.get(key, 0) + 1
+            repeats = max(repeats, keys[key], below.repeats)
             if not selection.name.value.startswith("__"):
                 depth = max(depth, 1 + below.depth)
             continue
@@ -68,14 +75,15 @@ def _shape(selection_set: SelectionSetNode, fragments: dict[str, Shape]) -> Shap
         aliases += below.aliases
         depth = max(depth, below.depth)
         spreads += 1 + below.spreads
-    return Shape(_capped(fields), _capped(aliases), depth, _capped(spreads))
+        repeats = max(repeats, below.repeats)
+    return Shape(_capped(fields), _capped(aliases), depth, _capped(spreads), repeats)
 
 
 def _introspective(fragment: InlineFragmentNode | FragmentDefinitionNode, shape: Shape) -> Shape:
     condition = fragment.type_condition
     if condition is None or not condition.name.value.startswith("__"):
         return shape
-    return Shape(shape.fields, shape.aliases, 0, shape.spreads)
+    return Shape(shape.fields, shape.aliases, 0, shape.spreads, shape.repeats)
 
 
 def _spread_names(selection_set: SelectionSetNode) -> list[str]:
