@@ -809,6 +809,36 @@ def assemble(compiled: Compiled, row: Any) -> tuple[bytes, set[str]]:
 _generic: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
+_COSTS: OrderedDict[tuple[Any, ...], int | None] = OrderedDict()
+
+
+def _cost(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    query: str,
+    operation_name: str | None,
+    variables: dict[str, Any],
+) -> int | None:
+    """`estimate_cost`, kept per document and the variables that can change it (page sizes,
+    the booleans of directives); a slug or a cursor does not."""
+    key = (id(schema), query, operation_name, _cost_signature(variables))
+    if key not in _COSTS:
+        _COSTS[key] = estimate_cost(schema, document, operation_name, variables)
+        if len(_COSTS) > MAX_PLANS:
+            _COSTS.popitem(last=False)
+    return _COSTS[key]
+
+
+def _cost_signature(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, dict):
+        return tuple(sorted((k, _cost_signature(v)) for k, v in value.items()))
+    if isinstance(value, list):
+        return tuple(_cost_signature(v) for v in value)
+    return type(value).__name__
+
+
 def _has_nul(value: Any) -> bool:
     if isinstance(value, str):
         return "\x00" in value
@@ -844,7 +874,7 @@ async def answer(
         return None
     if shape is None or not _valid(core, parsed.document):
         return None
-    cost = estimate_cost(core, parsed.document, operation_name, variables or {})
+    cost = _cost(core, parsed.document, query, operation_name, variables or {})
     if cost is None or cost > limits.max_cost:
         return None
     found = plan(core, query, parsed.document, operation_name, variables)
