@@ -49,6 +49,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from api import cache
 from api.limits import Limits, estimate_cost, parse_document
 from api.loaders import reading
+from api.related import MAX_RELATED
 from api.relay import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, decode_cursor
 from models import json_sql as j
 
@@ -471,6 +472,8 @@ def _article(
         return w.children("Mention", nodes, source, "o")
     if name == "body":
         return _body(w, row, nodes)
+    if name == "related":
+        return _related(w, row, field_def, nodes)
     if name == "commentCount":
         return (
             f"({j.visible_comment_count(f'{row}.id')})::text",
@@ -478,6 +481,24 @@ def _article(
             f"'comments:' || {row}.id",
         )
     raise NotCompiled(f"Article.{name}")
+
+
+def _related(w: _Walker, row: str, field_def: GraphQLField, nodes: list[FieldNode]) -> Field:
+    """The stored list (models/related.py), published stories only, best first."""
+    arguments = w.arguments(field_def, nodes[0])
+
+    def limit(variables: Any) -> int:
+        value = arguments(variables).get("limit")
+        if not isinstance(value, int) or not 0 <= value <= MAX_RELATED:
+            raise Refused("limit")
+        return value
+
+    source = (
+        f"(SELECT rs.*, ra.rank AS o FROM related_articles ra JOIN articles rs "
+        f"ON rs.id = ra.related_id WHERE ra.article_id = {row}.id AND {j.published('rs')} "
+        f"ORDER BY ra.rank LIMIT {w.statement.param(limit, 'integer')})"
+    )
+    return w.children("Article", nodes, source, "o")
 
 
 def _body(w: _Walker, row: str, nodes: list[FieldNode]) -> Field:

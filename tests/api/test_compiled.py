@@ -30,6 +30,7 @@ from api.schema import build_schema
 from api.settings import Settings
 from models import Article, Mention, Person
 from models.importer import import_lines
+from models.related_job import RelatedWorker
 from models.session import AsyncSession
 from tests.conftest import SAMPLE, contract
 
@@ -70,7 +71,12 @@ async def corpus(sessions: async_sessionmaker[AsyncSession], db: AsyncEngine) ->
     ]
     report = await import_lines(sessions, lines)
     assert report.errors == []
+    await RelatedWorker(db).drain()
     async with db.begin() as conn:
+        # In lists already: what readers may see is decided when the list is read.
+        await conn.execute(
+            sa.update(Article).where(Article.slug == "same-time").values(status="unpublished")
+        )
         await conn.execute(
             sa.update(Article)
             .where(Article.slug == "deleted-story")
@@ -278,7 +284,15 @@ ARTICLE_FLAT |= {
         ),
     ),
 }
-ARTICLE = _fields(ARTICLE_FLAT)
+ARTICLE = _fields(
+    {
+        **ARTICLE_FLAT,
+        "related": st.tuples(
+            st.sampled_from(["", "(limit: 0)", "(limit: 2)"]),
+            _fields({n: _plain(n) for n in ("id", "slug", "title", "publishedAt", "commentCount")}),
+        ).map(lambda t: f"related{t[0]} {{ {t[1]} }}"),
+    }
+)
 PAGE_ARGS = st.builds(
     lambda size, order: f"({size}orderBy: {order})",
     st.sampled_from(["", "first: 0, ", "first: 2, ", "last: 1, ", "last: 3, ", "first: 4, "]),
@@ -401,3 +415,15 @@ def _effective(tags: set[str]) -> set[str]:
     if cache.LIST in tags:
         return {t for t in tags if t == cache.LIST or t.startswith("comments")}
     return set(tags)
+
+
+async def test_the_article_page_is_compiled_related_stories_included(
+    both: tuple[httpx.AsyncClient, ...], db: AsyncEngine
+) -> None:
+    variables = {"slug": SLUGS[0]}
+    page = orjson.loads(await _same(both, contract("article-page"), variables))
+    related = page["data"]["article"]["related"]
+    assert related, "the job stored a list for the sample story"
+    assert "same-time" not in {story["slug"] for story in related}, "unpublished since"
+    answer = await compiled.answer(SCHEMA, db, contract("article-page"), None, variables, Limits())
+    assert (answer is not None) == (db.dialect.name == "postgresql")
