@@ -143,30 +143,48 @@ async def article_by_slug(conn: AsyncConnection, slug: str) -> sa.Row[Any] | Non
     return result.first()
 
 
+# Built once: building a SELECT and its WHERE took about 3 ms a call, more than PostgreSQL takes
+# to answer it. The ids are one expanding parameter, and SQLAlchemy memoises the statement's
+# cache key on the object, so each call only binds them.
+_IDS = sa.bindparam("ids", expanding=True)
+_PUBLISHED_BY_IDS = sa.select(*SUMMARY_COLUMNS).where(Article.id.in_(_IDS), is_published())
+# What a story's card shows (api.article.Article.from_row reads these), and its section's.
+CARD_COLUMNS = (
+    Article.id,
+    Article.slug,
+    Article.title,
+    Article.dek,
+    Article.language,
+    Article.status,
+    Article.published_at,
+    Article.updated_at,
+    Article.section_id,
+)
+_PUBLISHED_WITH_SECTIONS = (
+    sa.select(
+        *CARD_COLUMNS,
+        Section.slug.label("section_slug"),
+        Section.name.label("section_name"),
+    )
+    .join(Section, Section.id == Article.section_id)
+    .where(Article.id.in_(_IDS), is_published())
+)
+
+
 async def published_articles_by_ids(
     conn: AsyncConnection, ids: Sequence[int]
 ) -> dict[int, sa.Row[Any]]:
     """Published articles (without body) by id; unknown or unpublished ids are absent."""
-    result = await conn.execute(
-        sa.select(*SUMMARY_COLUMNS).where(Article.id.in_(ids), is_published())
-    )
+    result = await conn.execute(_PUBLISHED_BY_IDS, {"ids": list(ids)})
     return {row.id: row for row in result}
 
 
 async def published_articles_with_sections(
     conn: AsyncConnection, ids: Sequence[int]
 ) -> dict[int, sa.Row[Any]]:
-    """Published articles (without body) by id, each with its section's `section_slug` and
+    """Published articles' card columns by id, each with its section's `section_slug` and
     `section_name`, in one statement; unknown or unpublished ids are absent."""
-    result = await conn.execute(
-        sa.select(
-            *SUMMARY_COLUMNS,
-            Section.slug.label("section_slug"),
-            Section.name.label("section_name"),
-        )
-        .join(Section, Section.id == Article.section_id)
-        .where(Article.id.in_(ids), is_published())
-    )
+    result = await conn.execute(_PUBLISHED_WITH_SECTIONS, {"ids": list(ids)})
     return {row.id: row for row in result}
 
 
