@@ -13,7 +13,10 @@ from api.services import SearchService
 from models.importer import import_lines
 from models.people import PeopleWorker
 from models.session import AsyncSession
-from tests.conftest import BBC, SAMPLE, SAMPLE_SLUG, contract, gql, gql_error
+from search.client import SearchClient
+from search.server import _free_port
+from search.worker import OutboxWorker
+from tests.conftest import BBC, SAMPLE, SAMPLE_SLUG, contract, gql, gql_error, serve
 
 SITE_SEARCH = contract("site-search")
 SEARCH_SUGGEST = contract("search-suggest")
@@ -219,3 +222,23 @@ async def test_search_answers_from_sql_when_meilisearch_is_unreachable(
     assert [a["slug"] for a in suggestions["articles"]] == [SAMPLE_SLUG]
     related = (await gql(client, RELATED_WIDGET, {"slug": SAMPLE_SLUG}))["article"]["related"]
     assert related == []
+
+
+async def test_search_and_suggest_answer_from_sql_when_meilisearch_stops_answering(
+    db: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """The app was given a search engine, and nothing listens where it is any more."""
+    await import_lines(sessions, SAMPLE_LINES)
+    gone = SearchClient(f"http://127.0.0.1:{_free_port()}", "key", timeout=2)
+    service = SearchService(client=gone, worker=OutboxWorker(db, gone))
+    try:
+        async with serve(db, service) as client:
+            result = (await gql(client, SITE_SEARCH, {"q": "pistorius"}))["search"]
+            suggestions = (await gql(client, SEARCH_SUGGEST, {"prefix": "kre"}))["suggest"]
+    finally:
+        await gone.aclose()
+
+    assert result["degraded"] is True
+    assert slugs(result) == [SAMPLE_SLUG]
+    assert result["facets"]["topics"] == []
+    assert [a["slug"] for a in suggestions["articles"]] == [SAMPLE_SLUG]
