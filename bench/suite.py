@@ -56,6 +56,7 @@ from bench import corpus, postgraphile, soak
 from models import Article, Section, Topic, migrate
 from models.article import is_published
 from models.document import published_ids_in_batches, published_sources
+from models.related_job import RelatedWorker
 from models.session import create_engine
 from search import articles as search_articles
 from search.client import SearchClient
@@ -127,7 +128,12 @@ async def prepare_corpus(url: str = DATABASE_URL, **sizes: int) -> dict[str, int
         await migrate.upgrade(engine)
         started = time.perf_counter()
         counts = await corpus.generate(engine, seed=SEED, **sizes)
-        console.print(f"corpus ready in {time.perf_counter() - started:.1f}s: {counts}")
+        # Every story's related list, computed ahead as the API's job would (the servers run
+        # without the job: its work would be measured with the readers').
+        lists = await RelatedWorker(engine).drain()
+        console.print(
+            f"corpus ready in {time.perf_counter() - started:.1f}s: {counts}, {lists} lists"
+        )
         return counts
     finally:
         await engine.dispose()
@@ -280,6 +286,7 @@ def api_env(meili: LocalMeilisearch, port: int, *, cached: bool) -> dict[str, st
         "LOG_LEVEL": "warning",
         "PEOPLE_WORKER": "false",
         "SEARCH_WORKER": "false",
+        "RELATED_WORKER": "false",
         "RESULT_CACHE": "true" if cached else "false",
     }
 
