@@ -281,6 +281,7 @@ class Claim:
     priority: int
     input_hash: str | None
     noticed_at: datetime | None
+    due_at: datetime
     lease: datetime
 
     def held(self) -> sa.ColumnElement[bool]:
@@ -334,6 +335,7 @@ async def claim_batch(engine: AsyncEngine, limit: int) -> list[Claim]:
                 RelatedState.priority,
                 RelatedState.input_hash,
                 RelatedState.noticed_at,
+                RelatedState.due_at,
             )
         )
         claims = [Claim(*row, lease=lease) for row in rows]
@@ -397,6 +399,36 @@ class Computed:
     input_hash: str | None
 
 
+@dataclass(slots=True)
+class _Reason:
+    """Why a list may need computing again: the most urgent priority among its changed
+    stories, and the latest time one of those changes was seen (None: a change no one noted,
+    which no list can know of)."""
+
+    priority: int
+    seen: datetime | None
+
+    def add(self, claim: Claim) -> None:
+        self.priority = min(self.priority, claim.priority)
+        if self.seen is not None and claim.noticed_at is not None:
+            self.seen = max(self.seen, claim.noticed_at)
+        else:
+            self.seen = None
+
+
+def _reason(reasons: dict[int, _Reason], list_id: int, claim: Claim) -> None:
+    if list_id in reasons:
+        reasons[list_id].add(claim)
+    else:
+        reasons[list_id] = _Reason(claim.priority, claim.noticed_at)
+
+
+def _chunks(ids: Iterable[int], size: int = 1_000) -> list[list[int]]:
+    """Bound lists of ids: both drivers cap a statement's parameters near 32,000."""
+    ordered = sorted(ids)
+    return [ordered[start : start + size] for start in range(0, len(ordered), size)]
+
+
 async def fan_out_targets(
     conn: AsyncConnection,
     changed: Mapping[int, tuple[Claim, list[tuple[int, float]]]],
@@ -406,63 +438,73 @@ async def fan_out_targets(
     change: the lists they are in (they may leave, or move), and the lists of their `reach`
     (story, score) in which they now score more than the list's lowest (they may enter).
 
-    A list ranked with a corpus read after every one of its changes was seen knows of them
-    already, as do the lists in `computing` (ranked with this batch's corpus): those are left.
+    Left alone: the lists in `computing` (ranked with this batch's corpus), lists due already
+    that no one holds (they will be ranked with a later corpus), and lists ranked with a corpus
+    read after every one of their changes was seen.
     """
     if not changed:
         return {}
-    # For each list: the priority, and the latest time one of its changes was seen (None: a
-    # change no one noted, which no list can have known of).
-    reasons: dict[int, tuple[int, datetime | None]] = {}
-
-    def add(list_id: int, claim: Claim) -> None:
-        priority, seen = reasons.get(list_id, (BULK, claim.noticed_at))
-        if seen is not None and claim.noticed_at is not None:
-            seen = max(seen, claim.noticed_at)
-        else:
-            seen = None
-        reasons[list_id] = (min(priority, claim.priority), seen)
-
-    containing = await conn.execute(
-        sa.select(RelatedArticle.article_id, RelatedArticle.related_id).where(
-            RelatedArticle.related_id.in_(list(changed))
-        )
-    )
-    for row in containing:
-        add(row.article_id, changed[row.related_id][0])
-    reach: dict[int, list[tuple[int, float]]] = {}
-    for story_id, (_, scored) in changed.items():
+    containing: dict[int, _Reason] = {}
+    for chunk in _chunks(changed):
+        for row in await conn.execute(
+            sa.select(RelatedArticle.article_id, RelatedArticle.related_id).where(
+                RelatedArticle.related_id.in_(chunk)
+            )
+        ):
+            _reason(containing, row.article_id, changed[row.related_id][0])
+    entering: dict[int, list[tuple[Claim, float]]] = {}
+    for claim, scored in changed.values():
         for other, score in scored:
-            reach.setdefault(other, []).append((story_id, score))
-    if reach:
+            entering.setdefault(other, []).append((claim, score))
+    candidates = (set(containing) | set(entering)) - computing - set(changed)
+    now = utcnow()
+    state: dict[int, Any] = {}
+    for chunk in _chunks(candidates):
+        for row in await conn.execute(
+            sa.select(
+                RelatedState.article_id,
+                RelatedState.synced_at,
+                RelatedState.due_at,
+                RelatedState.claimed_until,
+                RelatedState.priority,
+            ).where(RelatedState.article_id.in_(chunk))
+        ):
+            state[row.article_id] = row
+
+    def waiting(list_id: int, priority: int) -> bool:
+        row = state.get(list_id)
+        unclaimed = row is None or row.claimed_until is None or row.claimed_until <= now
+        return row is not None and row.due_at <= now and unclaimed and row.priority <= priority
+
+    reasons = {
+        i: r for i, r in containing.items() if i in candidates and not waiting(i, r.priority)
+    }
+    maybe = [
+        i
+        for i, pairs in entering.items()
+        if i in candidates and not waiting(i, min(c.priority for c, _ in pairs))
+    ]
+    lowest: dict[int, float] = {}
+    for chunk in _chunks(maybe):
         full = (
             sa.select(RelatedArticle.article_id, sa.func.min(RelatedArticle.score))
-            .where(RelatedArticle.article_id.in_(list(reach)))
+            .where(RelatedArticle.article_id.in_(chunk))
             .group_by(RelatedArticle.article_id)
             .having(sa.func.count() >= LIST_SIZE)
         )
-        lowest: dict[int, float] = {row[0]: row[1] for row in await conn.execute(full)}
-        for other, scores in reach.items():
-            for story_id, score in scores:
-                if other not in lowest or score > lowest[other]:
-                    add(other, changed[story_id][0])
-    for list_id in [*computing, *changed]:
-        reasons.pop(list_id, None)
-    if not reasons:
-        return {}
-    synced = {
-        row.article_id: row.synced_at
-        for row in await conn.execute(
-            sa.select(RelatedState.article_id, RelatedState.synced_at).where(
-                RelatedState.article_id.in_(list(reasons))
-            )
+        lowest.update({row[0]: row[1] for row in await conn.execute(full)})
+    for list_id in maybe:
+        for claim, score in entering[list_id]:
+            if list_id not in lowest or score > lowest[list_id]:
+                _reason(reasons, list_id, claim)
+
+    def knows(list_id: int, reason: _Reason) -> bool:
+        synced = state[list_id].synced_at if list_id in state else None
+        return (
+            reason.seen is not None and synced is not None and synced > reason.seen + CLOCK_MARGIN
         )
-    }
-    return {
-        list_id: priority
-        for list_id, (priority, seen) in reasons.items()
-        if seen is None or synced.get(list_id) is None or synced[list_id] <= seen + CLOCK_MARGIN
-    }
+
+    return {i: r.priority for i, r in reasons.items() if not knows(i, r)}
 
 
 async def store(

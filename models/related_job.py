@@ -158,6 +158,14 @@ class RelatedWorker:
         claimed stories are published."""
         synced_at = utcnow()
         claimed = [c.article_id for c in claims]
+        # A claimed story is read again unless the corpus read it after it fell due: so the
+        # daily sweep catches a change no one noted (a direct SQL edit), and a first pass does
+        # not read every story twice.
+        reread = {
+            c.article_id
+            for c in claims
+            if c.article_id not in self._read_at or self._read_at[c.article_id] <= c.due_at
+        }
         full = time.monotonic() - self._full_sync >= FULL_SYNC_EVERY_SECONDS
         since = None if full else self._last_sync - CLOCK_MARGIN
         async with self.engine.connect() as conn:
@@ -171,7 +179,7 @@ class RelatedWorker:
             for listed in found.values()
             if listed.published
             and (
-                listed.article_id in claimed
+                listed.article_id in reread
                 or listed.article_id not in self.corpus
                 or (
                     listed.input_hash is not None

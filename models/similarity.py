@@ -131,10 +131,11 @@ _HASHER = HashingVectorizer(
 
 
 def _shingles(words: list[str]) -> np.ndarray:
-    """4-word shingles of the first SHINGLE_WORDS words, hashed: sorted unique numbers."""
+    """4-word shingles of the first SHINGLE_WORDS words, hashed to 32 bits (two of a story's
+    400 colliding is a chance in 50,000): sorted unique numbers."""
     words = words[:SHINGLE_WORDS]
     if len(words) < SHINGLE_SIZE:
-        return np.array([], dtype=np.uint64)
+        return np.array([], dtype=np.uint32)
     # Each word hashed once, each shingle a polynomial of its words' hashes (wrapping in 64
     # bits): a number per shingle without building the tuples.
     hashed = np.fromiter((hash(w) for w in words), dtype=np.int64, count=len(words))
@@ -143,7 +144,7 @@ def _shingles(words: list[str]) -> np.ndarray:
     combined = np.zeros(count, dtype=np.uint64)
     for offset in range(SHINGLE_SIZE):
         combined = combined * np.uint64(1_000_003) + hashed[offset : offset + count]
-    return np.unique(combined)
+    return np.unique((combined >> np.uint64(32)).astype(np.uint32))
 
 
 def _jaccard(a: np.ndarray, b: np.ndarray) -> float:
@@ -163,7 +164,7 @@ def _tfidf(entries: Sequence[_Entry]) -> sp.csr_matrix:
     indptr = np.zeros(documents + 1, dtype=np.int64)
     np.cumsum([len(e.columns) for e in entries], out=indptr[1:])
     columns = np.concatenate([e.columns for e in entries]) if entries else np.zeros(0, np.int32)
-    counts = np.concatenate([e.counts for e in entries]) if entries else np.zeros(0, np.float32)
+    counts = np.concatenate([e.counts for e in entries]) if entries else np.zeros(0, np.uint16)
     frequency = np.bincount(columns, minlength=N_FEATURES)
     kept = (frequency >= 2) & (frequency <= max(2, MAX_DOCUMENT_SHARE * documents))
     idf = np.log((1 + documents) / (1 + frequency)) + 1
@@ -171,7 +172,7 @@ def _tfidf(entries: Sequence[_Entry]) -> sp.csr_matrix:
     # in bookkeeping than in arithmetic.
     remap = np.full(N_FEATURES, -1, dtype=np.int64)
     remap[kept] = np.arange(np.count_nonzero(kept))
-    data = ((1 + np.log(counts)) * idf[columns]).astype(np.float32)
+    data = ((1 + np.log(counts.astype(np.float32))) * idf[columns]).astype(np.float32)
     data[~kept[columns]] = 0
     weighted = sp.csr_matrix(
         (data, np.maximum(remap[columns], 0).astype(np.int32), indptr),
@@ -197,7 +198,7 @@ class _Entry:
     story: Story  # without its text: the entry's counts and shingles hold what ranking needs
     fingerprint: str
     columns: np.ndarray  # hashed words, each once
-    counts: np.ndarray  # how often each occurs
+    counts: np.ndarray  # how often each occurs (16 bits: a story is read up to MAX_TEXT)
     shingles: np.ndarray
 
 
@@ -253,7 +254,7 @@ class Corpus:
                     replace(story, title="", dek=None, body=""),
                     fingerprint,
                     counts.indices[span].astype(np.int32),
-                    counts.data[span].copy(),
+                    counts.data[span].astype(np.uint16),
                     _shingles(words[row][1]),
                 )
             self._snapshot = None
