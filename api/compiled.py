@@ -18,7 +18,6 @@ it would drop the resolvers' one.
 from __future__ import annotations
 
 import logging
-import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -826,10 +825,6 @@ def assemble(compiled: Compiled, row: Any) -> tuple[bytes, set[str]]:
     return ("{" + ",".join(parts) + "}").encode(), tags
 
 
-# Connections on which compiled statements run with generic plans (see `answer`).
-_generic: weakref.WeakSet[Any] = weakref.WeakSet()
-
-
 _COSTS: OrderedDict[tuple[Any, ...], int | None] = OrderedDict()
 
 
@@ -907,12 +902,6 @@ async def answer(
             raw = await conn.get_raw_connection()
             driver = raw.driver_connection
             assert driver is not None
-            if driver not in _generic:
-                # A compiled statement is planned in about 2 to 6 ms (its many subqueries), run
-                # in about 1: asyncpg prepares it once per connection, and a generic plan keeps
-                # PostgreSQL from planning it again for each new slug or cursor.
-                await driver.execute("SET plan_cache_mode = force_generic_plan")
-                _generic.add(driver)
             row = await driver.fetchrow(compiled.sql, *params)
     except Exception as exc:  # the database is away, say: the resolvers answer with the error
         logger.warning("compiled query failed, answering with the resolvers: %s", exc)
