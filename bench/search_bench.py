@@ -3,7 +3,9 @@
 1. latency of site search through GraphQL next to the same searches sent straight to Meilisearch;
 2. known-item search: each BBC title with one word misspelt, share whose story ranks first, next
    to a plain SQL full-text baseline (SQLite FTS5, bm25);
-3. related stories: precision@5 of sharing the story's BBC category, next to a title-keyword query.
+3. related stories: precision@5 of sharing the story's BBC category, next to a title-keyword query
+   (ours: the lists the related-stories job computed, as `related` serves them; the Meilisearch
+   multi-search of before issue 14 beside them; `make bench-related` measures more of it).
 
 Run with `make bench-search`. Everything runs on this machine: a scratch SQLite database, a
 Meilisearch of its own and the API with one uvicorn worker, all under var/bench-search/.
@@ -32,6 +34,8 @@ from models import migrate
 from models.article import Article
 from models.document import published_sources
 from models.importer import import_lines
+from models.related import related_by_article
+from models.related_job import RelatedWorker
 from models.session import create_engine, session_factory
 from search import articles as search_articles
 from search.client import SearchClient
@@ -132,17 +136,24 @@ async def main() -> None:
     known_item_fts = fts5_baseline(records, queries)
 
     # 3. Related stories, precision@5 by BBC category.
+    worker = RelatedWorker(engine, batch_size=500)
+    try:
+        await worker.drain()
+    finally:
+        worker.close()
     async with engine.connect() as conn:
         ids = list((await conn.execute(sa.select(Article.id).order_by(Article.id))).scalars())
         sample = random.Random(SEED).sample(ids, min(RELATED_SAMPLE, len(ids)))
         sources = await published_sources(conn, sample)
         slug_by_id = dict((await conn.execute(sa.select(Article.id, Article.slug))).all())
-    ours, baseline = [], []
+        lists = await related_by_article(conn, sample, 5)
+    ours, before, baseline = [], [], []
     for article_id in sample:
         source = sources[article_id]
         category = section_of[source.slug]
+        ours.append(sum(section_of[row.slug] == category for row in lists[article_id]) / 5)
         related = await search_articles.related_articles(client, source, 5)
-        ours.append(sum(section_of[slug_by_id[i]] == category for i in related) / 5)
+        before.append(sum(section_of[slug_by_id[i]] == category for i in related) / 5)
         plain = await client.search(
             client.articles,
             source.title,
@@ -154,6 +165,7 @@ async def main() -> None:
             sum(section_of[slug_by_id[int(h["id"])]] == category for h in plain["hits"]) / 5
         )
     precision, precision_baseline = statistics.mean(ours), statistics.mean(baseline)
+    precision_before = statistics.mean(before)
 
     # 1. Latency: GraphQL through one uvicorn worker, next to the same search sent directly.
     port = _free_port()
@@ -233,6 +245,7 @@ async def main() -> None:
         },
         "related_precision_at_5": {
             "ours": precision,
+            "meilisearch_multi_search_before_issue_14": precision_before,
             "title_keyword_baseline": precision_baseline,
             "articles": len(sample),
         },
@@ -249,6 +262,7 @@ async def main() -> None:
     for label, ours_v, base_v in (
         ("known item ranked first, one typo (vs FTS5)", known_item, known_item_fts),
         ("related precision@5 (vs title keywords)", precision, precision_baseline),
+        ("  the same, before issue 14 (multi-search)", precision_before, precision_baseline),
     ):
         print(f"{label:44} {ours_v:10.3f} {base_v:10.3f} {ours_v / max(base_v, 1e-9):8.2f}")
     RESULTS.mkdir(parents=True, exist_ok=True)

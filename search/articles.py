@@ -1,4 +1,5 @@
-"""Reader searches on the article index: site search, suggestions and related stories.
+"""Reader searches on the article index: site search, suggestions, and the related stories of
+before issue 14 (benchmarks compare with them).
 
 Query text only ever travels as `q`; filters are built here from structured values, quoted,
 so nothing a reader types can become filter syntax.
@@ -226,7 +227,9 @@ CANDIDATES_PER_TERM = 30
 
 
 async def related_articles(client: SearchClient, source: ArticleSource, limit: int) -> list[int]:
-    """Stories about the same thing, best first.
+    """Stories about the same thing, best first: the method `related` used before issue 14,
+    kept as the reference bench/raw_limit.py and bench/search_bench.py compare with (the API
+    reads lists the related-stories job computed, models/related.py).
 
     Meilisearch has no "more like this", and one query of the story's words would demand that a
     document match (nearly) all of them. So each key term is searched on its own, in one
