@@ -56,6 +56,7 @@ SAVE = contract("editor-save-article")
 READY = """
 query Ready($sample: String!) {
   typo: search(query: "Pistorious") { degraded hits { article { slug } } }
+  offered: suggest(prefix: "Pistorious") { articles { slug } }
   probe: search(query: "onerror") { hits { article { slug } } }
   article(slug: $sample) { related(limit: 4) { slug } }
 }
@@ -134,12 +135,19 @@ async def _seed_payload_story(client: httpx.AsyncClient, editor: dict[str, str])
 
 
 def _ready(data: dict[str, Any]) -> bool:
-    """Search has the sample and the payload story, and enough stories to relate four."""
+    """Search has the sample with its people (suggestions offer it by a name its headline does
+    not hold) and the payload story, and the job has related four stories to the sample."""
     if data["typo"]["degraded"]:
         return False
     typo = {hit["article"]["slug"] for hit in data["typo"]["hits"]}
     probe = {hit["article"]["slug"] for hit in data["probe"]["hits"]}
-    return SAMPLE_SLUG in typo and XSS_SLUG in probe and len(data["article"]["related"]) == 4
+    offered = {story["slug"] for story in data["offered"]["articles"]}
+    return (
+        SAMPLE_SLUG in typo
+        and SAMPLE_SLUG in offered
+        and XSS_SLUG in probe
+        and len(data["article"]["related"]) == 4
+    )
 
 
 async def _wait_ready(
