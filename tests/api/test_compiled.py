@@ -371,7 +371,7 @@ FRAGMENT = "fragment Block on Block { __typename ... on Heading { text } }"
 
 
 @settings(
-    max_examples=60,
+    max_examples=40,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

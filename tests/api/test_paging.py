@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -228,11 +229,9 @@ async def test_paging_back_from_the_end_reads_the_forward_pages_in_reverse(
         assert p["totalCount"] == spec.size
 
 
-@pytest.mark.parametrize("name", CONNECTIONS)
-async def test_a_forward_cursor_reads_back_with_before(
-    client: httpx.AsyncClient, paged: dict, name: str
+async def _a_forward_cursor_reads_back_with_before(
+    client: httpx.AsyncClient, paged: dict, spec: Any
 ) -> None:
-    spec = CONNECTIONS[name]
     first, second = (await walk_forward(client, spec, paged, 2))[:2]
 
     back = await page(client, spec, paged, last=2, before=second["pageInfo"]["startCursor"])
@@ -247,11 +246,7 @@ async def test_a_forward_cursor_reads_back_with_before(
     assert (await page(client, spec, paged, last=1, **around))["pageInfo"]["hasPreviousPage"]
 
 
-@pytest.mark.parametrize("name", CONNECTIONS)
-async def test_empty_pages_have_no_cursors(
-    client: httpx.AsyncClient, paged: dict, name: str
-) -> None:
-    spec = CONNECTIONS[name]
+async def _empty_pages_have_no_cursors(client: httpx.AsyncClient, paged: dict, spec: Any) -> None:
     start = (await page(client, spec, paged, first=1))["pageInfo"]["startCursor"]
 
     none_before = await page(client, spec, paged, last=3, before=start)
@@ -268,11 +263,9 @@ async def test_empty_pages_have_no_cursors(
     assert zero["pageInfo"]["startCursor"] is None and zero["pageInfo"]["endCursor"] is None
 
 
-@pytest.mark.parametrize("name", CONNECTIONS)
-async def test_the_default_page_is_read_forward(
-    client: httpx.AsyncClient, paged: dict, name: str
+async def _the_default_page_is_read_forward(
+    client: httpx.AsyncClient, paged: dict, spec: Any
 ) -> None:
-    spec = CONNECTIONS[name]
     default = await page(client, spec, paged)
     # Relay clients send the direction they do not page in as null.
     assert await page(client, spec, paged, first=None, last=None) == default
@@ -290,11 +283,9 @@ REFUSED = [
 ]
 
 
-@pytest.mark.parametrize("name", CONNECTIONS)
-async def test_bad_backward_arguments_are_refused_naming_the_argument(
-    client: httpx.AsyncClient, paged: dict, name: str
+async def _bad_backward_arguments_are_refused_naming_the_argument(
+    client: httpx.AsyncClient, paged: dict, spec: Any
 ) -> None:
-    spec = CONNECTIONS[name]
     headers = paged[spec.role] if spec.role else None
     for arguments, argument, says in REFUSED:
         error = await gql_error(client, spec.document, arguments, headers)
@@ -302,6 +293,18 @@ async def test_bad_backward_arguments_are_refused_naming_the_argument(
         assert error["extensions"]["code"] == "BAD_USER_INPUT", arguments
         assert error["extensions"]["argument"] == argument, arguments
         assert f'"{argument}"' in error["message"] and says in error["message"], arguments
+
+
+@pytest.mark.parametrize("name", CONNECTIONS)
+async def test_cursors_empty_pages_defaults_and_refusals_of_each_connection(
+    client: httpx.AsyncClient, paged: dict, name: str
+) -> None:
+    # One test per connection for four checks: the data they read costs most of the time.
+    spec = CONNECTIONS[name]
+    await _a_forward_cursor_reads_back_with_before(client, paged, spec)
+    await _empty_pages_have_no_cursors(client, paged, spec)
+    await _the_default_page_is_read_forward(client, paged, spec)
+    await _bad_backward_arguments_are_refused_naming_the_argument(client, paged, spec)
 
 
 # Walks from any item to both ends, in pages of any size: every item once, none twice.
