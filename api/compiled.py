@@ -554,9 +554,7 @@ def _stories_of(
 ) -> Field:
     arguments = w.arguments(field_def, nodes[0])
     scope = f"articles {{row}} {join} AND {j.published('{row}')}".replace("%PARENT%", parent)
-    count = f"SELECT count(*) FROM articles {{row}} {join} AND {j.published('{row}')}".replace(
-        "%PARENT%", parent
-    )
+    count = f"SELECT count(*) FROM {scope}"
     return w.article_connection(nodes, arguments, scope, count, _default_first(field_def))
 
 
