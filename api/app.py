@@ -42,7 +42,7 @@ from api.settings import Settings
 from models import screening
 from models.people import PeopleWorker
 from models.related_job import RelatedWorker, watch_lists
-from models.session import create_engine
+from models.session import ReadPool, create_engine, is_postgresql
 from models.token import identify
 from search.errors import SearchError
 
@@ -188,21 +188,15 @@ class GraphQLApp(GraphQL[Context, None]):
         """The answer from one compiled statement (api/compiled.py), or None when the query
         takes the resolvers' path: editors (a token), mutations, what the compiler does not
         cover, SQLite, COMPILED_QUERIES=false."""
-        services: Services = request.app.state.services
         operation: http_cache.Operation | None = getattr(request.state, "operation", None)
-        engine: AsyncEngine = request.app.state.engine
-        if (
-            operation is None
-            or not services.settings.compiled_queries
-            or engine.dialect.name != "postgresql"
-            or "authorization" in request.headers
-        ):
+        pool: ReadPool | None = request.app.state.read_pool
+        if operation is None or pool is None or "authorization" in request.headers:
             return None
         query = getattr(request.state, "persisted_query", None) or operation.query
         if not query:
             return None
         answer = await compiled.answer(
-            self.schema, engine, query, operation.operation_name, operation.variables, self.limits
+            self.schema, pool, query, operation.operation_name, operation.variables, self.limits
         )
         if answer is None:
             return None
@@ -463,11 +457,16 @@ def create_app(
             settings.ensure_data_dir()
             # Worker processes started by uvicorn (WORKERS > 1) log JSON lines too.
             observability.configure_logging(settings.log_level)
+        compiling = settings.compiled_queries and _on_postgresql(settings, engine)
+        # Compiled reads (most of what anonymous readers ask) take their connections from a pool
+        # of their own: half of DATABASE_POOL_SIZE, so the process's total stays what it was.
+        read_size = max(1, settings.database_pool_size // 2) if compiling else 0
         app.state.engine = engine or create_engine(
             settings.resolved_database_url,
-            pool_size=settings.database_pool_size,
+            pool_size=max(1, settings.database_pool_size - read_size),
             max_overflow=settings.database_max_overflow,
         )
+        app.state.read_pool = ReadPool(app.state.engine.url, read_size) if compiling else None
         service = await _open_search(settings, app.state.engine) if owns_search else search
         result_cache = _open_result_cache(settings)
         app.state.services = Services(
@@ -516,6 +515,8 @@ def create_app(
             if result_cache is not None:
                 await result_cache.close()
             await app.state.services.limits.close()
+            if app.state.read_pool is not None:
+                await app.state.read_pool.close()
             if owns_engine:
                 await app.state.engine.dispose()
 
@@ -616,6 +617,12 @@ def _frozen(lifespan: Any) -> Any:
                 gc.unfreeze()
 
     return frozen
+
+
+def _on_postgresql(settings: Settings, engine: AsyncEngine | None) -> bool:
+    if engine is not None:
+        return engine.dialect.name == "postgresql"
+    return is_postgresql(settings.resolved_database_url)
 
 
 def _open_result_cache(settings: Settings) -> ResultCache | None:

@@ -446,9 +446,12 @@ def serve(
 def _run_uvicorn(settings: Settings, reload: bool) -> None:
     import uvicorn
 
+    from api.transport import CoalescingHttpToolsProtocol
+
     uvicorn.run(
         "api.app:create_app",
         factory=True,
+        http=CoalescingHttpToolsProtocol,
         host=settings.host,
         port=settings.port,
         reload=reload,

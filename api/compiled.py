@@ -43,14 +43,13 @@ from graphql import (
 )
 from graphql.execution.values import get_argument_values, get_directive_values, get_variable_values
 from graphql.type import GraphQLIncludeDirective, GraphQLSkipDirective
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api import cache
 from api.limits import Limits, estimate_cost, parse_document
-from api.loaders import reading
 from api.related import MAX_RELATED
 from api.relay import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, decode_cursor
 from models import json_sql as j
+from models.session import ReadPool
 
 logger = logging.getLogger("newsroom.compiled")
 
@@ -871,14 +870,15 @@ def _has_nul(value: Any) -> bool:
 
 
 @lru_cache(maxsize=256)
-def _valid(schema: GraphQLSchema, document: DocumentNode) -> bool:
-    # Documents are cached by their text (api.limits.parse_document): validated once each.
-    return not validate(schema, document)
+def _valid(schema: GraphQLSchema, query: str, limits: Limits) -> bool:
+    # Kept by the text, as parse_document keeps the document (which it returns from its cache
+    # here): a graphql-core node's hash walks the whole tree, 3 % of a page's time as a key.
+    return not validate(schema, parse_document(query, limits).document)
 
 
 async def answer(
     schema: Any,
-    engine: AsyncEngine,
+    pool: ReadPool,
     query: str,
     operation_name: str | None,
     variables: dict[str, Any] | None,
@@ -893,7 +893,7 @@ async def answer(
         shape = parsed.shape(operation_name)
     except Exception:  # too large, not GraphQL, over a limit: the resolvers' path refuses it
         return None
-    if shape is None or not _valid(core, parsed.document):
+    if shape is None or not _valid(core, query, limits):
         return None
     cost = _cost(core, parsed.document, query, operation_name, variables or {})
     if cost is None or cost > limits.max_cost:
@@ -903,22 +903,10 @@ async def answer(
         return None
     compiled, params = found
     try:
-        async with reading(engine).connect() as conn:
-            raw = await conn.get_raw_connection()
-            driver = raw.driver_connection
-            assert driver is not None
-            if compiled.generic:
-                # A story's page is planned in 2 to 6 ms and run in about 1: planned once, it
-                # serves every slug. Not a list's page: a generic plan of `LIMIT $n` sorted all
-                # 10,000 stories (114 ms against 22). The setting is put back at once, so that
-                # no other statement on this pooled connection is planned generically.
-                await driver.execute("SET plan_cache_mode = force_generic_plan")
-                try:
-                    row = await driver.fetchrow(compiled.sql, *params)
-                finally:
-                    await driver.execute("SET plan_cache_mode = auto")
-            else:
-                row = await driver.fetchrow(compiled.sql, *params)
+        # A story's page is planned in 2 to 6 ms and run in about 1: planned generically, once,
+        # it serves every slug. Not a list's page: a generic plan of `LIMIT $n` sorted all
+        # 10,000 stories (114 ms against 22).
+        row = await pool.fetchrow(compiled.sql, params, generic=compiled.generic)
     except Exception as exc:  # the database is away, say: the resolvers answer with the error
         logger.warning("compiled query failed, answering with the resolvers: %s", exc)
         return None

@@ -11,6 +11,7 @@ import logging
 import re
 import time
 from collections.abc import Iterator
+from functools import cache
 from typing import Any
 
 from prometheus_client import (
@@ -111,8 +112,9 @@ def record(request: Request, operation: str | None, response: Response, started:
     name = operation_label(operation)
     codes: list[str] = getattr(request.state, "error_codes", [])
     cache_outcome = response.headers.get("x-cache")
-    REQUESTS.labels(name, str(response.status_code)).inc()
-    LATENCY.labels(name).observe(elapsed)
+    requests, latency = _series(name, response.status_code)
+    requests.inc()
+    latency.observe(elapsed)
     for code in codes:
         ERRORS.labels(code).inc()
     if cache_outcome:
@@ -128,6 +130,12 @@ def record(request: Request, operation: str | None, response: Response, started:
             "error_codes": codes,
         },
     )
+
+
+@cache  # bounded: MAX_OPERATION_LABELS names, a few statuses
+def _series(operation: str, status: int) -> tuple[Any, Any]:
+    # prometheus_client's labels() takes a lock and formats its key on every call.
+    return REQUESTS.labels(operation, str(status)), LATENCY.labels(operation)
 
 
 async def metrics(request: Request) -> Response:
