@@ -8,7 +8,6 @@ import gc
 import logging
 import re
 import time
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -195,8 +194,15 @@ class GraphQLApp(GraphQL[Context, None]):
         query = getattr(request.state, "persisted_query", None) or operation.query
         if not query:
             return None
+        services: Services = request.app.state.services
         answer = await compiled.answer(
-            self.schema, pool, query, operation.operation_name, operation.variables, self.limits
+            self.schema,
+            pool,
+            query,
+            operation.operation_name,
+            operation.variables,
+            self.limits,
+            services.search.client if services.search is not None else None,
         )
         if answer is None:
             return None
@@ -205,7 +211,9 @@ class GraphQLApp(GraphQL[Context, None]):
         request.state.failed = False
         request.state.not_executed = False
         response = Response(body, media_type="application/json")
-        response.headers["X-Request-ID"] = _given_request_id(request) or uuid.uuid4().hex
+        response.headers["X-Request-ID"] = (
+            _given_request_id(request) or observability.new_request_id()
+        )
         return response
 
     def should_render_graphql_ide(self, request: Any) -> bool:
@@ -366,7 +374,7 @@ def _cached_response(
         "Cache-Control": f"public, max-age={settings.http_max_age}",
         "Vary": "Accept, Authorization",
         "X-Cache": "HIT" if hit else "MISS",
-        "X-Request-ID": request_id or _given_request_id(request) or uuid.uuid4().hex,
+        "X-Request-ID": request_id or _given_request_id(request) or observability.new_request_id(),
     }
     if request.method == "GET" and http_cache.etag_matches(request, entry.etag):
         return Response(status_code=304, headers=headers)

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 import orjson
@@ -39,17 +39,22 @@ from graphql import (
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
+    get_named_type,
     validate,
 )
 from graphql.execution.values import get_argument_values, get_directive_values, get_variable_values
 from graphql.type import GraphQLIncludeDirective, GraphQLSkipDirective
+from strawberry.types.arguments import convert_arguments
 
 from api import cache
 from api.limits import Limits, estimate_cost, parse_document
 from api.related import MAX_RELATED
 from api.relay import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, decode_cursor
+from api.search import search_arguments
 from models import json_sql as j
 from models.session import ReadPool
+from search import articles as search_articles
+from search.client import SearchClient
 
 logger = logging.getLogger("newsroom.compiled")
 
@@ -104,6 +109,9 @@ class Compiled:
     # Whether PostgreSQL may plan it once for all values (see `answer`): not with a list page,
     # whose best plan depends on its size.
     generic: bool = False
+    # A site search (`search` alone at the root): Meilisearch's page first, then the statement
+    # for its hits, whose first parameter is the hits' ids.
+    search: SearchPlan | None = None
 
     def bind(self, variables: Any) -> list[Any]:
         """The parameters for these variables (Refused if the resolvers would refuse them)."""
@@ -175,7 +183,7 @@ class _Walker:
         return bool(named) and self.schema.is_sub_type(named, type_)  # type: ignore[arg-type]
 
     def arguments(self, field_def: GraphQLField, node: FieldNode) -> Arguments:
-        return Arguments(field_def, node)
+        return Arguments(field_def, node, self.schema._strawberry_schema)  # type: ignore[attr-defined]
 
     # -- objects --------------------------------------------------------------------------------
 
@@ -392,12 +400,20 @@ class Arguments:
 
     field_def: GraphQLField
     node: FieldNode
+    schema: Any = None  # Strawberry's, for `converted`
 
     def __call__(self, variables: Any) -> dict[str, Any]:
         return get_argument_values(self.field_def, self.node, variables)
 
     def get(self, name: str) -> Getter:
         return lambda variables: self(variables).get(name)
+
+    def converted(self, variables: Any) -> dict[str, Any]:
+        """As the resolver receives them: by their Python names, input objects as their
+        classes (a `SearchFilter`, an `ArticleFilter`), enums as members."""
+        field = self.field_def.extensions["strawberry-definition"]
+        registry = self.schema.schema_converter.scalar_registry
+        return convert_arguments(self(variables), field.arguments, registry, self.schema.config)
 
 
 def _cursor_part(arguments: Arguments, argument: str, index: int) -> Getter:
@@ -669,14 +685,14 @@ def _alone(field: Field) -> str:
 def _filter(w: _Walker, arguments: Arguments) -> str:
     """`models.listing._filtered` in SQL text over `{row}`; the differential test holds the
     two to the same answers."""
-    given = arguments(w.variables).get("filter")
+    given = arguments.converted(w.variables).get("filter")
     if given is None:
         return ""
     where = _model_filter(given)
 
     def value(name: str) -> Getter:
         def get(variables: Any) -> Any:
-            found = getattr(_model_filter(arguments(variables).get("filter")), name)
+            found = getattr(_model_filter(arguments.converted(variables).get("filter")), name)
             return list(found) if isinstance(found, tuple) else found
 
         return get
@@ -717,6 +733,162 @@ def _model_filter(given: Any) -> Any:
         raise Refused("filter") from exc
 
 
+# -- site search ------------------------------------------------------------------------------
+
+# An object the search answer writes in Python: (response key, field name, its own selection).
+Selection = list[tuple[str, str, "Selection"]]
+# The fields of each object, by type; `label` is left to the resolvers (it reads SQL per value).
+_SEARCH_FIELDS = {
+    "SearchResult": {
+        "totalHits",
+        "totalPages",
+        "page",
+        "hitsPerPage",
+        "processingTimeMs",
+        "degraded",
+        "hits",
+        "facets",
+    },
+    "SearchHit": {"article", "highlight"},
+    "Highlight": {"title", "snippet"},
+    "SearchFacets": {"topics", "people", "sections", "years"},
+    "FacetValue": {"value", "count"},
+}
+_PAGE_FIELDS = {
+    "totalHits": "total_hits",
+    "totalPages": "total_pages",
+    "page": "page",
+    "hitsPerPage": "hits_per_page",
+    "processingTimeMs": "processing_time_ms",
+}
+
+
+@dataclass
+class SearchPlan:
+    """`search` at the root: its arguments, its selection, and a statement over the hits' ids
+    ($1) that answers one row per published hit, with the story's JSON when it is selected."""
+
+    key: str
+    arguments: Arguments
+    selection: Selection
+
+    def request(self, variables: Any) -> tuple[str, int, int, Any, search_articles.Sort]:
+        """What to ask Meilisearch; Refused for what the resolver refuses (api/search.py)."""
+        given = self.arguments.converted(variables)
+        page, per_page = given["page"], given["hits_per_page"]
+        try:
+            text, where = search_arguments(given["query"], page, per_page, given.get("filter"))
+        except Exception as exc:
+            raise Refused("search") from exc
+        return text, page, per_page, where, search_articles.Sort(given["sort"].value)
+
+    def write(self, found: search_articles.SearchPage, stories: dict[int, str]) -> bytes:
+        """The `data` object, as the resolvers write it: hits SQL does not show are left out."""
+
+        def result(name: str, selection: Selection) -> str:
+            if name == "hits":
+                hits = [
+                    _json_object(selection, "SearchHit", partial(_hit, hit, stories[n]))
+                    for n, hit in enumerate(found.hits, 1)
+                    if n in stories
+                ]
+                return "[" + ",".join(hits) + "]"
+            if name == "facets":
+                return _json_object(selection, "SearchFacets", partial(_facet, found))
+            if name == "degraded":
+                return "false"
+            return _dumps(getattr(found, _PAGE_FIELDS[name]))
+
+        return (
+            "{" + _key(self.key) + _json_object(self.selection, "SearchResult", result) + "}"
+        ).encode()
+
+
+def _hit(hit: search_articles.Hit, story: str, name: str, selection: Selection) -> str:
+    if name == "article":
+        return story
+    return _json_object(selection, "Highlight", lambda field, _: _dumps(getattr(hit, field)))
+
+
+def _facet(found: search_articles.SearchPage, name: str, selection: Selection) -> str:
+    values = [
+        _json_object(
+            selection, "FacetValue", lambda field, _, v=v, c=c: _dumps(v if field == "value" else c)
+        )
+        for v, c in found.facets.get(name, ())
+    ]
+    return "[" + ",".join(values) + "]"
+
+
+def _json_object(
+    selection: Selection, type_name: str, value: Callable[[str, Selection], str]
+) -> str:
+    parts = [
+        _key(key) + (_dumps(type_name) if name == "__typename" else value(name, sub))
+        for key, name, sub in selection
+    ]
+    return "{" + ",".join(parts) + "}"
+
+
+def _key(key: str) -> str:
+    return j.string_literal(key) + ":"
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def _search(w: _Walker, key: str, nodes: list[FieldNode], field_def: GraphQLField) -> Compiled:
+    """The plan for `search` alone at the root (compile_query)."""
+    plan = SearchPlan(key, w.arguments(field_def, nodes[0]), [])
+    # The first parameter's getter gives the request for Meilisearch; its hits' ids replace it.
+    ids = w.statement.param(plan.request, "bigint[]")
+    stories: list[FieldNode] = []
+    plan.selection = _search_selection(w, "SearchResult", nodes, stories)
+    source = (
+        f"(SELECT a.*, u.o FROM unnest({ids}) WITH ORDINALITY u(id, o) "
+        f"JOIN articles a ON a.id = u.id WHERE {j.published('a')})"
+    )
+    if stories:
+        row = w.statement.alias("r")
+        inner = w.object_select("Article", stories, source, row, extra=f", {row}.o AS o")
+    else:
+        inner = f"SELECT NULL::text AS j, NULL::text AS t, h.o FROM {source} h"
+    sql = (
+        "SELECT array_agg(h.o ORDER BY h.o) AS o, array_agg(h.j ORDER BY h.o) AS j, "
+        f"string_agg(h.t, ',') AS t FROM ({inner}) h"
+    )
+    # The resolver reads these whatever is selected (api/search.py).
+    tags = {*w.tags, cache.LIST, cache.SEARCH}
+    return Compiled(sql, w.statement.getters, [key], tags, [], generic=True, search=plan)
+
+
+def _search_selection(
+    w: _Walker, type_name: str, nodes: list[FieldNode], stories: list[FieldNode]
+) -> Selection:
+    type_ = w.schema.get_type(type_name)
+    assert isinstance(type_, GraphQLObjectType)
+    selection: Selection = []
+    fields = w.collect(type_, [n.selection_set for n in nodes if n.selection_set])
+    for key, field_nodes in fields.items():
+        name = field_nodes[0].name.value
+        if name != "__typename" and name not in _SEARCH_FIELDS[type_name]:
+            raise NotCompiled(f"{type_name}.{name}")
+        if name == "article":
+            if stories:  # two selections of the hits' stories: one statement serves one
+                raise NotCompiled("SearchHit.article twice")
+            stories.extend(field_nodes)
+            selection.append((key, name, []))
+            continue
+        field_type = type_.fields[name].type if name != "__typename" else None
+        named = get_named_type(field_type) if field_type is not None else None
+        if isinstance(named, GraphQLObjectType):
+            selection.append((key, name, _search_selection(w, named.name, field_nodes, stories)))
+        else:
+            selection.append((key, name, []))
+    return selection
+
+
 def compile_query(
     schema: GraphQLSchema,
     document: DocumentNode,
@@ -733,6 +905,9 @@ def compile_query(
     assert query_type is not None
     try:
         fields = walker.collect(query_type, [operation.selection_set])
+        if [nodes[0].name.value for nodes in fields.values()] == ["search"]:
+            [(key, nodes)] = fields.items()
+            return _search(walker, key, nodes, query_type.fields["search"])
         columns, laterals, keys, nullable = [], [], [], []
         for n, (key, nodes) in enumerate(fields.items()):
             laterals.append((_root(walker, nodes, query_type), f"q{n}"))
@@ -876,6 +1051,38 @@ def _valid(schema: GraphQLSchema, query: str, limits: Limits) -> bool:
     return not validate(schema, parse_document(query, limits).document)
 
 
+async def _searched(
+    compiled: Compiled,
+    plan: SearchPlan,
+    params: list[Any],
+    pool: ReadPool,
+    client: SearchClient,
+) -> tuple[bytes, set[str]] | None:
+    """Meilisearch's page, then one statement for its hits; None for the resolvers (which
+    answer from SQL when the engine fails, and report the database when it fails)."""
+    text, page, per_page, where, sort = params[0]
+    try:
+        found = await search_articles.search_articles(
+            client, text, page=page, hits_per_page=per_page, where=where, sort=sort
+        )
+        ids = [hit.article_id for hit in found.hits]
+        row = await pool.fetchrow(compiled.sql, [ids, *params[1:]], generic=True)
+    except Exception as exc:
+        logger.warning("compiled search failed, answering with the resolvers: %s", exc)
+        return None
+    if row["o"] is None:
+        stories: dict[int, str] = {}
+    else:
+        stories = dict(zip(row["o"], row["j"] or [None] * len(row["o"]), strict=True))
+    for n, hit in enumerate(found.hits, 1):
+        if n not in stories:
+            # The index is behind SQL (the outbox will catch up): never show what SQL hides.
+            logger.warning("search hit %s is not a published story; skipped", hit.article_id)
+    tags = set(compiled.tags)
+    tags.update(t for t in (row["t"] or "").split(",") if t)
+    return plan.write(found, stories), tags
+
+
 async def answer(
     schema: Any,
     pool: ReadPool,
@@ -883,6 +1090,7 @@ async def answer(
     operation_name: str | None,
     variables: dict[str, Any] | None,
     limits: Limits,
+    search: SearchClient | None = None,
 ) -> tuple[bytes, set[str]] | None:
     """The whole response body and its cache tags, or None for the resolvers' path."""
     core: GraphQLSchema = schema._schema
@@ -902,15 +1110,20 @@ async def answer(
     if found is None:
         return None
     compiled, params = found
-    try:
-        # A story's page is planned in 2 to 6 ms and run in about 1: planned generically, once,
-        # it serves every slug. Not a list's page: a generic plan of `LIMIT $n` sorted all
-        # 10,000 stories (114 ms against 22).
-        row = await pool.fetchrow(compiled.sql, params, generic=compiled.generic)
-    except Exception as exc:  # the database is away, say: the resolvers answer with the error
-        logger.warning("compiled query failed, answering with the resolvers: %s", exc)
-        return None
-    data, tags = assemble(compiled, row)
+    if compiled.search is not None:
+        if search is None:
+            return None  # the resolvers answer from SQL, marked degraded
+        answered = await _searched(compiled, compiled.search, params, pool, search)
+        if answered is None:
+            return None
+        data, tags = answered
+    else:
+        try:
+            row = await pool.fetchrow(compiled.sql, params, generic=compiled.generic)
+        except Exception as exc:  # the database is away, say: the resolvers answer with it
+            logger.warning("compiled query failed, answering with the resolvers: %s", exc)
+            return None
+        data, tags = assemble(compiled, row)
     extensions = orjson.dumps(
         {
             "cost": {

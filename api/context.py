@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -13,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api import cache
 from api.loaders import Loaders
+from api.observability import new_request_id
 from models import changes
 from models.session import AsyncSession, session_factory
 from models.token import Identity
@@ -29,7 +29,7 @@ class Context:
     bad_token: bool = False
     client_address: str = "unknown"
     services: Any = None  # api.app.Services: settings, rate limits, the outbox worker
-    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    request_id: str = field(default_factory=new_request_id)
     # The parsed request, kept so that error messages can name the argument at fault.
     document: Any = None
 
@@ -41,7 +41,7 @@ class Context:
             engine=engine,
             loaders=Loaders(engine),
             search=search,
-            request_id=request_id or uuid.uuid4().hex,
+            request_id=request_id or new_request_id(),
         )
 
     def session(self) -> AsyncSession:

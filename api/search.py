@@ -251,6 +251,21 @@ async def _from_sql(
     )
 
 
+def search_arguments(
+    query: str, page: int, hits_per_page: int, filter: SearchFilter | None
+) -> tuple[str, search_articles.Where]:
+    """The text to search for and the conditions, or BadUserInput: the resolver's checks, which
+    the compiled path (api/compiled_search.py) makes too."""
+    text = _check_query(query)
+    if page < 1:
+        raise BadUserInput("page", f"must be 1 or more, got {page}")
+    if not 1 <= hits_per_page <= MAX_HITS_PER_PAGE:
+        raise BadUserInput(
+            "hitsPerPage", f"must be between 1 and {MAX_HITS_PER_PAGE}, got {hits_per_page}"
+        )
+    return text, filter.to_where() if filter else search_articles.Where()
+
+
 @strawberry.type
 class SearchQuery:
     @strawberry.field(description="Site search: typo-tolerant, highlighted, faceted.")
@@ -263,14 +278,7 @@ class SearchQuery:
         filter: SearchFilter | None = None,
         sort: SearchSort = SearchSort.RELEVANCE,
     ) -> SearchResult:
-        text = _check_query(query)
-        if page < 1:
-            raise BadUserInput("page", f"must be 1 or more, got {page}")
-        if not 1 <= hits_per_page <= MAX_HITS_PER_PAGE:
-            raise BadUserInput(
-                "hitsPerPage", f"must be between 1 and {MAX_HITS_PER_PAGE}, got {hits_per_page}"
-            )
-        where = filter.to_where() if filter else search_articles.Where()
+        text, where = search_arguments(query, page, hits_per_page, filter)
         cache.read(cache.LIST, cache.SEARCH)
         if info.context.search is not None:
             try:

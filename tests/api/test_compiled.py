@@ -10,7 +10,9 @@ is PostgreSQL's), so there the test checks that nothing changes.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 
 import httpx
@@ -27,11 +29,15 @@ from api.app import create_app
 from api.context import Context
 from api.limits import Limits
 from api.schema import build_schema
+from api.services import SearchService
 from api.settings import Settings
 from models import Article, Mention, Person
 from models.importer import import_lines
 from models.related_job import RelatedWorker
 from models.session import AsyncSession, ReadPool
+from search import articles as search_articles
+from search.articles import Sort, Where
+from search.client import SearchClient
 from tests.conftest import SAMPLE, contract
 
 CONTRACT = ["article-page", "latest-articles", "topic-page", "person-page", "related-widget"]
@@ -410,7 +416,11 @@ async def _compiled_tags(db: AsyncEngine, query: str, variables: dict[str, objec
 
 
 async def _compiled_answer(
-    db: AsyncEngine, query: str, operation_name: str | None, variables: dict[str, object]
+    db: AsyncEngine,
+    query: str,
+    operation_name: str | None,
+    variables: dict[str, object],
+    search: SearchClient | None = None,
 ) -> tuple[bytes, set[str]] | None:
     """The compiled path's answer, as the app gets it on PostgreSQL (None on SQLite, which
     keeps the resolvers)."""
@@ -418,7 +428,8 @@ async def _compiled_answer(
         return None
     pool = ReadPool(db.url, 1)
     try:
-        return await compiled.answer(SCHEMA, pool, query, operation_name, variables, Limits())
+        limits = Limits()
+        return await compiled.answer(SCHEMA, pool, query, operation_name, variables, limits, search)
     finally:
         await pool.close()
 
@@ -441,3 +452,85 @@ async def test_the_article_page_is_compiled_related_stories_included(
     assert "same-time" not in {story["slug"] for story in related}, "unpublished since"
     answer = await _compiled_answer(db, contract("article-page"), None, variables)
     assert (answer is not None) == (db.dialect.name == "postgresql")
+
+
+# -- site search: Meilisearch's hits, the stories from one statement ---------------------------
+
+
+@pytest.fixture
+async def searching(
+    db: AsyncEngine, corpus: None, search: SearchService
+) -> AsyncIterator[tuple[httpx.AsyncClient, ...]]:
+    """Both paths over one real Meilisearch, whose index is ahead of SQL: once indexed, the
+    sample story is unpublished behind the outbox's back, and SQL must hide it."""
+    await search.worker.drain()
+    async with db.begin() as conn:
+        await conn.execute(
+            sa.update(Article).where(Article.slug == SLUGS[0]).values(status="unpublished")
+        )
+    clients = []
+    async with AsyncExitStack() as stack:
+        for on in (False, True):
+            settings_ = Settings(result_cache=False, compiled_queries=on)
+            app = create_app(settings_, engine=db, search=search)
+            manager = await stack.enter_async_context(LifespanManager(app))
+            transport = httpx.ASGITransport(app=manager.app)
+            client = httpx.AsyncClient(transport=transport, base_url="http://test")
+            clients.append(await stack.enter_async_context(client))
+        yield tuple(clients)
+
+
+TOOK = re.compile(rb'"processingTimeMs":\d+')
+SEARCH_VARIANTS = [
+    contract("site-search"),
+    # Aliases, fragments, type names, directives, a story's own lists and counts.
+    """query Q($q: String!, $page: Int = 1, $per: Int = 3, $on: Boolean = true) {
+      found: search(query: $q, page: $page, hitsPerPage: $per) {
+        __typename n: totalHits ... on SearchResult { page hitsPerPage totalPages }
+        hits {
+          __typename h: highlight { __typename snippet t: title }
+          article @include(if: $on) { ...A commentCount related(limit: 2) { slug } }
+        }
+        facets { __typename topics { __typename count value } years @skip(if: $on) { value } }
+        degraded processingTimeMs
+      }
+    }
+    fragment A on Article { id title slug publishedAt section { name } authors { name } }""",
+    # Hits without their stories: SQL still decides which of them readers see.
+    "query Q($q: String!) { search(query: $q) { totalHits hits { highlight { title } } } }",
+]
+
+
+async def test_search_answers_the_same_bytes_and_hides_what_sql_hides(
+    searching: tuple[httpx.AsyncClient, ...], db: AsyncEngine, search: SearchService
+) -> None:
+    cases: list[dict[str, object]] = [
+        {"q": q} for q in ("Kremlin", "Taurus missile", "", "Deleted", "Taken down", "zzqx")
+    ]
+    cases += [
+        {"q": "", "sort": "NEWEST", "page": 2},
+        {"q": "", "sort": "OLDEST", "filter": {"section": "news"}},
+        {"q": "Scholz", "filter": {"topics": ["war-in-ukraine"], "people": ["olaf-scholz"]}},
+        {"q": "", "filter": {"publishedAfter": "2024-03-04T09:30:00Z"}},
+        {"q": "", "per": 1, "on": False},
+        {"q": "", "page": 0},  # refused by the resolver, on both paths
+        {"q": "x" * 501},
+    ]
+    for query in SEARCH_VARIANTS:
+        for variables in cases:
+            payload = {"query": query, "variables": variables}
+            resolvers, compiled_ = [await c.post("/graphql", json=payload) for c in searching]
+            # Two searches, so Meilisearch's own time may differ by a millisecond: all else may not.
+            body = TOOK.sub(b"", resolvers.content)
+            assert TOOK.sub(b"", compiled_.content) == body, (query, variables)
+            assert SLUGS[0].encode() not in body
+    behind = await search_articles.search_articles(
+        search.client, "", page=1, hits_per_page=50, where=Where(), sort=Sort.RELEVANCE
+    )
+    async with db.connect() as conn:
+        hidden = (await conn.execute(sa.select(Article.id).where(Article.slug == SLUGS[0]))).one()
+    assert hidden.id in {hit.article_id for hit in behind.hits}, "the index still holds it"
+    answer = await _compiled_answer(db, contract("site-search"), None, {"q": ""}, search.client)
+    assert (answer is not None) == (db.dialect.name == "postgresql")
+    if answer is not None:
+        assert SLUGS[0].encode() not in answer[0]
