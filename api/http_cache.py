@@ -115,6 +115,23 @@ def cache_key(document_digest: str, operation: Operation, role: str = READER) ->
     return hashlib.blake2b(raw, digest_size=20).hexdigest()
 
 
+class KnownBodies:
+    """Request bodies seen before and what they were found to be (their result-cache key and
+    operation name), by a digest of their bytes: bounded by count, whatever the bodies' size."""
+
+    def __init__(self, max_entries: int = 10_000) -> None:
+        self.max_entries = max_entries
+        self._known: OrderedDict[bytes, tuple[str, str | None]] = OrderedDict()
+
+    def get(self, body: bytes) -> tuple[str, str | None] | None:
+        return self._known.get(hashlib.blake2b(body, digest_size=16).digest())
+
+    def remember(self, body: bytes, found: tuple[str, str | None]) -> None:
+        self._known[hashlib.blake2b(body, digest_size=16).digest()] = found
+        if len(self._known) > self.max_entries:
+            self._known.popitem(last=False)
+
+
 def query_hash(query: str) -> str:
     return hashlib.sha256(query.encode()).hexdigest()
 
