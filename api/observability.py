@@ -117,27 +117,30 @@ def operation_label(name: str | None) -> str:
 def record(request: Request, operation: str | None, response: Response, started: float) -> None:
     """Count, time and log one answered request."""
     elapsed = time.perf_counter() - started
-    name = operation_label(operation)
-    codes: list[str] = getattr(request.state, "error_codes", [])
-    cache_outcome = response.headers.get("x-cache")
-    requests, latency = _series(name, response.status_code)
+    # Read off the scope's state as they were set on request.state: a name never set would
+    # cost an exception here on every request that went well.
+    codes: list[str] = request.scope.get("state", {}).get("error_codes", [])
+    headers = response.headers
+    cache_outcome = headers.get("x-cache")
+    requests, latency = _series(operation_label(operation), response.status_code)
     requests.inc()
     latency.observe(elapsed)
     for code in codes:
         ERRORS.labels(code).inc()
     if cache_outcome:
         _cache_series(cache_outcome.lower()).inc()
-    access_log.info(
-        "graphql request",
-        extra={
-            "request_id": response.headers.get("x-request-id"),
-            "operation": (operation or "-")[:100],
-            "duration_ms": round(elapsed * 1000, 2),
-            "status": response.status_code,
-            "cache": cache_outcome.lower() if cache_outcome else "bypass",
-            "error_codes": codes,
-        },
-    )
+    if access_log.isEnabledFor(logging.INFO):
+        access_log.info(
+            "graphql request",
+            extra={
+                "request_id": headers.get("x-request-id"),
+                "operation": (operation or "-")[:100],
+                "duration_ms": round(elapsed * 1000, 2),
+                "status": response.status_code,
+                "cache": cache_outcome.lower() if cache_outcome else "bypass",
+                "error_codes": codes,
+            },
+        )
 
 
 @cache  # bounded: MAX_OPERATION_LABELS names, a few statuses
