@@ -783,59 +783,51 @@ class SearchPlan:
         return text, page, per_page, where, search_articles.Sort(given["sort"].value)
 
     def write(self, found: search_articles.SearchPage, stories: dict[int, str]) -> bytes:
-        """The `data` object, as the resolvers write it: hits SQL does not show are left out."""
+        """The `data` object, as the resolvers write it: hits SQL does not show are left out.
+        Built as dicts in the selection's order (the stories' JSON as orjson fragments) and
+        written by one orjson call: a page has up to 400 facet values."""
 
-        def result(name: str, selection: Selection) -> str:
+        def result_value(name: str, selection: Selection) -> Any:
             if name == "hits":
-                hits = [
-                    _json_object(selection, "SearchHit", partial(_hit, hit, stories[n]))
+                return [
+                    _fields(selection, "SearchHit", partial(_hit, hit, stories[n]))
                     for n, hit in enumerate(found.hits, 1)
                     if n in stories
                 ]
-                return "[" + ",".join(hits) + "]"
             if name == "facets":
-                return _json_object(selection, "SearchFacets", partial(_facet, found))
+                return _fields(selection, "SearchFacets", partial(_facet, found))
             if name == "degraded":
-                return "false"
-            return _dumps(getattr(found, _PAGE_FIELDS[name]))
+                return False
+            return getattr(found, _PAGE_FIELDS[name])
 
-        return (
-            "{" + _key(self.key) + _json_object(self.selection, "SearchResult", result) + "}"
-        ).encode()
+        data = {self.key: _fields(self.selection, "SearchResult", result_value)}
+        return orjson.dumps(data)
 
 
-def _hit(hit: search_articles.Hit, story: str, name: str, selection: Selection) -> str:
+def _hit(hit: search_articles.Hit, story: str, name: str, selection: Selection) -> Any:
     if name == "article":
-        return story
-    return _json_object(selection, "Highlight", lambda field, _: _dumps(getattr(hit, field)))
+        return orjson.Fragment(story)
+    return _fields(selection, "Highlight", lambda field, _: getattr(hit, field))
 
 
-def _facet(found: search_articles.SearchPage, name: str, selection: Selection) -> str:
-    values = [
-        _json_object(
-            selection, "FacetValue", lambda field, _, v=v, c=c: _dumps(v if field == "value" else c)
-        )
-        for v, c in found.facets.get(name, ())
+def _facet(found: search_articles.SearchPage, name: str, selection: Selection) -> Any:
+    keys = [(k, n) for k, n, _ in selection]
+    return [
+        {
+            k: "FacetValue" if n == "__typename" else value if n == "value" else count
+            for k, n in keys
+        }
+        for value, count in found.facets.get(name, ())
     ]
-    return "[" + ",".join(values) + "]"
 
 
-def _json_object(
-    selection: Selection, type_name: str, value: Callable[[str, Selection], str]
-) -> str:
-    parts = [
-        _key(key) + (_dumps(type_name) if name == "__typename" else value(name, sub))
-        for key, name, sub in selection
-    ]
-    return "{" + ",".join(parts) + "}"
-
-
-def _key(key: str) -> str:
-    return j.string_literal(key) + ":"
-
-
-def _dumps(value: Any) -> str:
-    return orjson.dumps(value).decode()
+def _fields(
+    selection: Selection, type_name: str, value: Callable[[str, Selection], Any]
+) -> dict[str, Any]:
+    """One object of the answer: its fields' values by response key, in the selection's order."""
+    return {
+        key: type_name if name == "__typename" else value(name, sub) for key, name, sub in selection
+    }
 
 
 def _search(w: _Walker, key: str, nodes: list[FieldNode], field_def: GraphQLField) -> Compiled:
