@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -18,6 +18,9 @@ from models.session import AsyncSession, session_factory
 from models.token import Identity
 from search.client import SearchClient
 
+if TYPE_CHECKING:
+    from api.services import Services
+
 
 @dataclass
 class Context:
@@ -28,7 +31,7 @@ class Context:
     # A bearer token was sent but is unknown or revoked.
     bad_token: bool = False
     client_address: str = "unknown"
-    services: Any = None  # api.app.Services: settings, rate limits, the outbox worker
+    services: Services | None = None
     request_id: str = field(default_factory=new_request_id)
     # The parsed request, kept so that error messages can name the argument at fault.
     document: Any = None

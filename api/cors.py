@@ -16,6 +16,8 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.request_state import state_of
+
 PREFLIGHT_MAX_AGE = "600"
 
 
@@ -40,7 +42,7 @@ class ReaderCORS:
             return
         trusted = self.trusted(scope, origin.rstrip("/"))
         # The GraphQL view refuses mutations and credentials from an untrusted origin.
-        scope.setdefault("state", {})["foreign_origin"] = not trusted
+        state_of(scope).foreign_origin = not trusted
         if scope["method"] == "OPTIONS" and "access-control-request-method" in headers:
             await self._preflight(origin, trusted)(scope, receive, send)
             return

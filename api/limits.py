@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache, partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from graphql import (
     DocumentNode,
@@ -51,6 +51,9 @@ from api.errors import ErrorCode, QueryTooLarge
 from api.relay import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from api.shape import CEILING, Shape, measure_shapes
 
+if TYPE_CHECKING:
+    from api.settings import Settings
+
 SIZE_ARGUMENTS = ("first", "last", "limit", "hitsPerPage")
 DEFAULT_LIST_SIZE = 10
 # Our deepest input is ArticleInput.body[].text, three levels down; deeper JSON is refused before
@@ -77,6 +80,18 @@ class Limits:
     max_tokens: int = 1_000
     max_length: int = 50_000
     max_variable_values: int = 5_000
+
+    @classmethod
+    def of(cls, settings: Settings) -> Limits:
+        return cls(
+            max_depth=settings.max_query_depth,
+            max_aliases=settings.max_query_aliases,
+            max_fields=settings.max_query_fields,
+            max_cost=settings.max_query_cost,
+            max_tokens=settings.max_query_tokens,
+            max_length=settings.max_query_length,
+            max_variable_values=settings.max_variable_values,
+        )
 
 
 # Size: before and while parsing --------------------------------------------------------------

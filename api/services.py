@@ -12,8 +12,14 @@ import logging
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
 
+from api.cache import ResultCache, open_cache
+from api.http_cache import PersistedQueries
+from api.ratelimit import RateLimits
 from api.settings import Settings
+from models.people import PeopleWorker
+from models.related_job import RelatedWorker, watch_lists
 from search.client import SearchClient
 from search.errors import SearchError
 from search.indexes import ensure_articles_index
@@ -24,6 +30,20 @@ logger = logging.getLogger("newsroom.api")
 
 # How long a stopping process waits for the outbox batch in progress (one Meilisearch write).
 STOP_GRACE_SECONDS = 10.0
+
+
+@dataclass
+class Services:
+    """What every request may need besides the database: settings, search, rate limits, the
+    result cache, persisted queries and the background jobs this process runs."""
+
+    settings: Settings
+    search: SearchService | None
+    limits: RateLimits
+    cache: ResultCache | None = None
+    persisted: PersistedQueries | None = None
+    people: PeopleWorker | None = None
+    related: RelatedWorker | None = None
 
 
 @dataclass
@@ -82,3 +102,81 @@ async def open_search(settings: Settings, engine: AsyncEngine) -> SearchService:
         url, key = local.url, local.master_key
     client = SearchClient(url, key, prefix=settings.meili_index_prefix)
     return SearchService(client=client, worker=OutboxWorker(engine, client), local=local)
+
+
+def start_related(
+    app: Starlette,
+    settings: Settings,
+    given: RelatedWorker | None,
+    owns_engine: bool,
+    stop: asyncio.Event,
+) -> list[asyncio.Task[None]]:
+    """The related-stories job in this process (RELATED_WORKER), and the watch that drops
+    cached pages whose lists another process stored."""
+    from api.related import list_tags
+
+    services: Services = app.state.services
+    engine = app.state.engine
+    run = owns_engine and settings.related_worker
+    services.related = RelatedWorker(engine) if run else given
+    app.state.owns_related = run
+    tasks: list[asyncio.Task[None]] = []
+    if services.cache is not None:
+        invalidate = services.cache.invalidate
+
+        async def relisted(ids: set[int]) -> None:
+            await invalidate(list_tags(ids))
+
+        if services.related is not None:
+            services.related.on_change = relisted
+        if owns_engine:
+            tasks.append(asyncio.create_task(watch_lists(engine, relisted, stop)))
+    if run and services.related is not None:
+        tasks.append(asyncio.create_task(services.related.run(stop)))
+    return tasks
+
+
+async def stop_related(
+    app: Starlette, tasks: list[asyncio.Task[None]], stop: asyncio.Event
+) -> None:
+    """A batch in progress may finish within a few seconds; one still running is cancelled,
+    and its stories go back at once."""
+    stop.set()
+    if tasks:
+        _, running = await asyncio.wait(tasks, timeout=5.0)
+        for task in running:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    worker: RelatedWorker | None = app.state.services.related
+    if worker is not None:
+        worker.on_change = None
+        if app.state.owns_related:
+            worker.close()
+
+
+def open_result_cache(settings: Settings) -> ResultCache | None:
+    if not settings.result_cache:
+        return None
+    # Worker processes of one server without Redis tell each other of writes through a file.
+    shared = settings.data_dir / "result-cache.generation" if settings.workers > 1 else None
+    return open_cache(
+        settings.redis_url,
+        max_entries=settings.result_cache_entries,
+        max_bytes=settings.result_cache_bytes,
+        ttl_seconds=settings.result_cache_ttl,
+        shared_path=shared,
+    )
+
+
+async def open_search_or_none(settings: Settings, engine: AsyncEngine) -> SearchService | None:
+    try:
+        service = await open_search(settings, engine)
+    except SearchError as exc:
+        logger.error("search is off, answers are degraded: %s", exc)
+        return None
+    await service.prepare()
+    if settings.search_worker:
+        service.start_worker()
+    return service

@@ -31,8 +31,9 @@ from schemathesis.schemas import APIOperation
 from slugify import slugify
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.app import GRAPHQL_RESPONSE, create_app
+from api.app import create_app
 from api.settings import Settings
+from api.view import GRAPHQL_RESPONSE
 from models.importer import import_lines
 from models.session import session_factory
 from search.client import SearchClient
