@@ -27,7 +27,7 @@ from api.relay import (
     to_global_id,
 )
 from models import article as article_model
-from models import listing
+from models import enums, listing
 from models.enums import Role
 from models.pagination import PageRequest
 
@@ -67,11 +67,12 @@ Block = Annotated[Paragraph | Heading, strawberry.union("Block")]
 _BLOCK_TYPES = {"paragraph": Paragraph, "heading": Heading}
 
 
-@strawberry.enum(description="Where a story is in its life; readers only ever see PUBLISHED.")
-class ArticleStatus(Enum):
-    DRAFT = "draft"
-    PUBLISHED = "published"
-    UNPUBLISHED = "unpublished"
+# The models' enum, exposed as it is: one declaration of a story's statuses.
+ArticleStatus = strawberry.enum(
+    enums.ArticleStatus,
+    name="ArticleStatus",
+    description="Where a story is in its life; readers only ever see PUBLISHED.",
+)
 
 
 @strawberry.enum(description="Order of story lists by publication time.")

@@ -48,11 +48,11 @@ class CommentOrder(Enum):
     NEWEST = "newest"
 
 
-@strawberry.enum(description="Where a comment is in moderation; readers only see PUBLISHED.")
-class CommentStatus(Enum):
-    PUBLISHED = CommentStatusValue.PUBLISHED.value
-    PENDING = CommentStatusValue.PENDING.value
-    REJECTED = CommentStatusValue.REJECTED.value
+CommentStatus = strawberry.enum(
+    CommentStatusValue,
+    name="CommentStatus",
+    description="Where a comment is in moderation; readers only see PUBLISHED.",
+)
 
 
 @strawberry.type(description="A reader's comment; its body is plain text, never HTML.")

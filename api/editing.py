@@ -7,7 +7,6 @@ top-level UNAUTHENTICATED or FORBIDDEN error and nothing is written.
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
 from typing import Annotated, Any
 
 import sqlalchemy as sa
@@ -29,7 +28,7 @@ from api.relay import (
 )
 from api.results import NotFound, ValidationError
 from api.topic import Topic
-from models import editing, people
+from models import editing, enums, people
 from models.article import SUMMARY_COLUMNS, ArticleRevision
 from models.article import Article as ArticleRow
 from models.enums import ArticleStatus as Status
@@ -37,11 +36,7 @@ from models.enums import Role
 from models.pagination import fetch_page
 from models.person import Person as PersonRow
 
-
-@strawberry.enum
-class BlockType(Enum):
-    PARAGRAPH = "paragraph"
-    HEADING = "heading"
+BlockType = strawberry.enum(enums.BlockType, name="BlockType")
 
 
 @strawberry.input(description="A body block: a paragraph or a subheading.")

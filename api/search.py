@@ -8,7 +8,6 @@ import logging
 import math
 import re
 from datetime import datetime
-from enum import Enum
 from typing import Any, NamedTuple
 
 import strawberry
@@ -32,11 +31,10 @@ MAX_QUERY_LENGTH = 500
 MAX_SUGGESTIONS = 20
 
 
-@strawberry.enum(description="Order of search hits.")
-class SearchSort(Enum):
-    RELEVANCE = "relevance"
-    NEWEST = "newest"
-    OLDEST = "oldest"
+# search/'s own order, exposed as it is.
+SearchSort = strawberry.enum(
+    search_articles.Sort, name="SearchSort", description="Order of search hits."
+)
 
 
 @strawberry.input(description="Narrows search hits; every given condition must hold.")
@@ -167,7 +165,7 @@ def _facets(page: search_articles.SearchPage) -> SearchFacets:
 
 
 async def _from_engine(
-    info: Info, query: str, page: int, per_page: int, where: Any, sort: SearchSort
+    info: Info, query: str, page: int, per_page: int, where: Any, sort: search_articles.Sort
 ) -> SearchResult:
     assert info.context.search is not None
     found = await search_articles.search_articles(
@@ -176,7 +174,7 @@ async def _from_engine(
         page=page,
         hits_per_page=per_page,
         where=where,
-        sort=search_articles.Sort(sort.value),
+        sort=sort,
     )
     ids = [hit.article_id for hit in found.hits]
     # One statement checks the hits against SQL and reads their sections, which a results page
@@ -209,7 +207,7 @@ async def _from_engine(
 
 
 async def _from_sql(
-    info: Info, query: str, page: int, per_page: int, where: Any, sort: SearchSort
+    info: Info, query: str, page: int, per_page: int, where: Any, sort: search_articles.Sort
 ) -> SearchResult:
     words = search_articles.tokenize(query)
     article_filter = listing.ArticleFilter(
@@ -227,7 +225,7 @@ async def _from_sql(
             article_filter,
             offset=(page - 1) * per_page,
             limit=per_page,
-            newest_first=sort is not SearchSort.OLDEST,
+            newest_first=sort is not search_articles.Sort.OLDEST,
         ),
     )
     hits = [
@@ -276,7 +274,7 @@ class SearchQuery:
         page: int = 1,
         hits_per_page: int = 10,
         filter: SearchFilter | None = None,
-        sort: SearchSort = SearchSort.RELEVANCE,
+        sort: search_articles.Sort = search_articles.Sort.RELEVANCE,
     ) -> SearchResult:
         text, where = search_arguments(query, page, hits_per_page, filter)
         cache.read(cache.LIST, cache.SEARCH)
