@@ -210,19 +210,12 @@ async def _from_sql(
     info: Info, query: str, page: int, per_page: int, where: Any, sort: search_articles.Sort
 ) -> SearchResult:
     words = search_articles.tokenize(query)
-    article_filter = listing.ArticleFilter(
-        topics=where.topics,
-        people=where.people,
-        section=where.section,
-        published_after=where.published_after,
-        published_before=where.published_before,
-    )
     rows, total = await read(
         info.context.engine,
         lambda conn: listing.search_published(
             conn,
             words,
-            article_filter,
+            where,
             offset=(page - 1) * per_page,
             limit=per_page,
             newest_first=sort is not search_articles.Sort.OLDEST,

@@ -11,9 +11,7 @@ import html
 import math
 import re
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from enum import StrEnum
 from functools import cache
 from typing import Any
@@ -21,6 +19,7 @@ from typing import Any
 from stop_words import get_stop_words
 
 from models.document import ArticleSource
+from models.listing import ArticleFilter
 from search.client import SearchClient
 from search.documents import MARK_END, MARK_START
 
@@ -36,15 +35,8 @@ class Sort(StrEnum):
     OLDEST = "oldest"
 
 
-@dataclass(frozen=True, slots=True)
-class Where:
-    """Structured search filters; every given condition must hold."""
-
-    topics: Sequence[str] = ()
-    people: Sequence[str] = ()
-    section: str | None = None
-    published_after: datetime | None = None
-    published_before: datetime | None = None
+# Search narrows by the conditions story lists do: one type for both, the models'.
+Where = ArticleFilter
 
 
 @dataclass(slots=True)
@@ -79,6 +71,8 @@ def filter_expressions(where: Where, *, exclude_id: int | None = None) -> list[s
         clauses.append(f"published_at >= {int(where.published_after.timestamp())}")
     if where.published_before is not None:
         clauses.append(f"published_at < {int(where.published_before.timestamp())}")
+    if where.language is not None:
+        clauses.append(f"language = {_quoted(where.language)}")
     if exclude_id is not None:
         clauses.append(f"id != {int(exclude_id)}")
     return clauses
