@@ -85,6 +85,13 @@ class BadUserInput(ApiError):
         super().__init__(f'Invalid value for argument "{argument}": {message}', argument=argument)
 
 
+def require_between(argument: str, value: int, low: int, high: int) -> int:
+    """`value`, or BadUserInput naming the argument and the bounds it is held to."""
+    if not low <= value <= high:
+        raise BadUserInput(argument, f"must be between {low} and {high}, got {value}")
+    return value
+
+
 def _argument_using(document: Node, target: Node) -> str | None:
     """The name of the argument whose value is `target` or contains it."""
     found: list[str] = []

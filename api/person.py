@@ -9,7 +9,7 @@ import strawberry
 from api import cache
 from api.article import Article, ArticleOrder, article_page, articles_of
 from api.context import Info
-from api.errors import BadUserInput
+from api.errors import require_between
 from api.loaders import read
 from api.node import Node
 from api.relay import (
@@ -74,8 +74,7 @@ class Person(Node):
 
     @strawberry.field(description="Direct quotes attributed to the person, newest story first.")
     async def quotes(self, info: Info, first: int = 5) -> list[Quote]:
-        if first < 0 or first > MAX_PAGE_SIZE:
-            raise BadUserInput("first", f"must be between 0 and {MAX_PAGE_SIZE}, got {first}")
+        require_between("first", first, 0, MAX_PAGE_SIZE)
         cache.read(cache.LIST)
         loaders = info.context.loaders
         rows = await loaders.quotes_by_person.load((self.pk, first))

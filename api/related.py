@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from api import cache
 from api.context import Info
-from api.errors import BadUserInput
+from api.errors import require_between
 
 if TYPE_CHECKING:
     from api.article import Article
@@ -26,8 +26,7 @@ async def related_of(info: Info, article_id: int, limit: int) -> list[Article]:
     """The story's related stories that are published now, best first."""
     from api.article import Article
 
-    if limit < 0 or limit > MAX_RELATED:
-        raise BadUserInput("limit", f"must be between 0 and {MAX_RELATED}, got {limit}")
+    require_between("limit", limit, 0, MAX_RELATED)
     cache.read(*list_tags([article_id]))
     if limit == 0:
         return []

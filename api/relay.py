@@ -12,7 +12,7 @@ from typing import Annotated, Any, Generic, TypeVar
 import strawberry
 
 from api import cache
-from api.errors import BadUserInput
+from api.errors import BadUserInput, require_between
 from models.pagination import Page, PageRequest
 
 MAX_PAGE_SIZE = 100
@@ -138,8 +138,8 @@ def page_request(
     if first is None and last is None:
         first = info.get_argument_definition("first").metadata[DEFAULT_PAGE_SIZE]
     for argument, size in (("first", first), ("last", last)):
-        if size is not None and not 0 <= size <= MAX_PAGE_SIZE:
-            raise BadUserInput(argument, f"must be between 0 and {MAX_PAGE_SIZE}, got {size}")
+        if size is not None:
+            require_between(argument, size, 0, MAX_PAGE_SIZE)
     return PageRequest(
         first=first,
         after=decode_cursor(after, kinds, "after") if after is not None else None,

@@ -15,7 +15,7 @@ import strawberry
 from api import cache
 from api.article import Article, require_time_zones
 from api.context import Info
-from api.errors import BadUserInput
+from api.errors import BadUserInput, require_between
 from api.loaders import read
 from api.person import Person
 from api.topic import Topic
@@ -250,10 +250,7 @@ def search_arguments(
     text = _check_query(query)
     if page < 1:
         raise BadUserInput("page", f"must be 1 or more, got {page}")
-    if not 1 <= hits_per_page <= MAX_HITS_PER_PAGE:
-        raise BadUserInput(
-            "hitsPerPage", f"must be between 1 and {MAX_HITS_PER_PAGE}, got {hits_per_page}"
-        )
+    require_between("hitsPerPage", hits_per_page, 1, MAX_HITS_PER_PAGE)
     return text, filter.to_where() if filter else search_articles.Where()
 
 
@@ -283,8 +280,7 @@ class SearchQuery:
     @strawberry.field(description="Suggestions for the search box, matching from the first letter.")
     async def suggest(self, info: Info, prefix: str, limit: int = 8) -> Suggestions:
         text = _check_query(prefix)
-        if not 1 <= limit <= MAX_SUGGESTIONS:
-            raise BadUserInput("limit", f"must be between 1 and {MAX_SUGGESTIONS}, got {limit}")
+        require_between("limit", limit, 1, MAX_SUGGESTIONS)
         if not text:
             return Suggestions(articles=[], people=[], topics=[])
         cache.read(cache.LIST, cache.SEARCH)
