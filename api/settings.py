@@ -12,7 +12,7 @@ from search.server import MAX_INDEXING_MEMORY
 
 
 class Settings(BaseSettings):
-    """Every setting, its environment variable and its default (see README, Configuration)."""
+    """Every setting, its environment variable and its default (docs/configuration.md lists them; a test keeps it complete)."""
 
     model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
 
