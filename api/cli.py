@@ -200,7 +200,7 @@ def related_refresh(
     Safe beside other runs and the API's workers: each story is claimed by one of them.
     Interrupted, it hands back what it had not stored; a run goes on until nothing is due.
     """
-    from models import related
+    from models import related_queue
     from models.related_job import RelatedWorker
 
     _as_bulk_work()
@@ -210,12 +210,12 @@ def related_refresh(
         worker = RelatedWorker(engine, batch_size=500)
         try:
             if all_:
-                await related.request_full_pass(engine)
-            await related.take_changes(engine)
-            await related.mark_unlisted(engine)
+                await related_queue.request_full_pass(engine)
+            await related_queue.take_changes(engine)
+            await related_queue.mark_unlisted(engine)
             started = time.perf_counter()
             with _progress() as progress:
-                task = progress.add_task("related", total=await related.count_due(engine))
+                task = progress.add_task("related", total=await related_queue.count_due(engine))
                 await worker.drain(lambda n: progress.advance(task, n))
             console.print(
                 f"computed related stories for {worker.computed} stories ({worker.failed} "

@@ -46,8 +46,9 @@ from bench.corpus import generate
 from models import editing, migrate
 from models.article import Article, Section
 from models.importer import import_lines
-from models.related import RelatedArticle, count_due, related_by_article, request_full_pass
+from models.related import RelatedArticle, related_by_article
 from models.related_job import RelatedWorker
+from models.related_queue import count_due, request_full_pass
 from models.session import create_engine, session_factory
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from models.article import ArticleTopic
 from models.base import Base, utcnow
 from models.person import Mention
-from models.related import note_changes
+from models.related_queue import note_changes
 
 
 class Priority(IntEnum):

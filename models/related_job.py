@@ -1,5 +1,6 @@
 """The related-stories job: claims due stories, ranks them against the corpus it holds in
-memory and stores their lists (the SQL is models/related.py, the ranking models/similarity.py).
+memory and stores their lists (the SQL is models/related.py, related_queue.py and
+related_store.py, the ranking models/similarity.py).
 Any number of processes may run it on one database; each claims its stories first."""
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from models import related
+from models import related, related_queue, related_store
 from models.base import utcnow
 from models.document import ArticleSource, published_sources
-from models.related import CLOCK_MARGIN, LIST_SIZE, Claim, Computed
+from models.related import CLOCK_MARGIN, LIST_SIZE
+from models.related_queue import Claim
+from models.related_store import Computed
 from models.similarity import Corpus, Story
 
 logger = logging.getLogger("newsroom.related")
@@ -107,11 +110,11 @@ class RelatedWorker:
     async def run_once(self) -> int:
         """Take noted changes, then claim and compute one batch; answers how many stories it
         computed."""
-        await related.take_changes(self.engine)
+        await related_queue.take_changes(self.engine)
         if time.monotonic() - self._looked_for_unlisted >= UNLISTED_EVERY_SECONDS:
-            await related.mark_unlisted(self.engine)
+            await related_queue.mark_unlisted(self.engine)
             self._looked_for_unlisted = time.monotonic()
-        claims = await related.claim_batch(self.engine, self.batch_size)
+        claims = await related_queue.claim_batch(self.engine, self.batch_size)
         if not claims:
             return 0
         try:
@@ -122,7 +125,7 @@ class RelatedWorker:
                 raise
             # A bug in ranking must not stop the job: recorded, retried after a back-off.
             logger.exception("related stories failed for %s stories", len(claims))
-            await related.failed(self.engine, claims, f"{type(exc).__name__}: {exc}")
+            await related_queue.failed(self.engine, claims, f"{type(exc).__name__}: {exc}")
             self.failed += len(claims)
             return len(claims)
         except BaseException:
@@ -137,7 +140,7 @@ class RelatedWorker:
         """Stopped (Ctrl-C, shutdown) or the database went away: the stories go back now, or,
         with the database gone, when the lease ends."""
         with contextlib.suppress(sa.exc.SQLAlchemyError):
-            await related.release(self.engine, claims)
+            await related_queue.release(self.engine, claims)
 
     async def _compute(self, claims: list[Claim]) -> set[int]:
         synced_at, published = await self._sync(claims)
@@ -151,7 +154,7 @@ class RelatedWorker:
             computed.append(Computed(claim, found.related if found else [], fingerprint))
             if fingerprint != claim.input_hash:
                 changed[claim.article_id] = (claim, found.reach if found else [])
-        return await related.store(self.engine, computed, synced_at, changed)
+        return await related_store.store(self.engine, computed, synced_at, changed)
 
     async def _sync(self, claims: list[Claim]) -> tuple[datetime, set[int]]:
         """Bring the corpus in step with SQL; answers when SQL was read, and which of the

@@ -16,16 +16,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from models import Article, RelatedChange, RelatedState, editing
 from models.base import utcnow
 from models.importer import import_lines
-from models.related import (
+from models.related import related_by_article
+from models.related_job import RelatedWorker, watch_lists
+from models.related_queue import (
     claim_batch,
     count_due,
     mark_unlisted,
-    related_by_article,
     release,
     request_full_pass,
     take_changes,
 )
-from models.related_job import RelatedWorker, watch_lists
 from models.session import AsyncSession, create_engine, session_factory
 from tests.conftest import BBC, SAMPLE, SAMPLE_SLUG
 
