@@ -28,7 +28,7 @@ from api.relay import (
 )
 from api.results import NotFound, ValidationError
 from api.topic import Topic
-from models import editing, enums, people
+from models import editing, enums, mentions
 from models.article import SUMMARY_COLUMNS, ArticleRevision
 from models.article import Article as ArticleRow
 from models.enums import ArticleStatus as Status
@@ -225,13 +225,13 @@ class EditorMutation:
             info,
             article_slug,
             person_slug,
-            lambda s, a, p: people.pin_person(s, a, p, role),
+            lambda s, a, p: mentions.pin_person(s, a, p, role),
         )
 
     @strawberry.mutation(description="Take a person off a story; extraction won't add them back.")
     async def remove_person(self, info: Info, article_slug: str, person_slug: str) -> ArticleResult:
         _editor(info)
-        return await _on_story(info, article_slug, person_slug, people.remove_person)
+        return await _on_story(info, article_slug, person_slug, mentions.remove_person)
 
     @strawberry.mutation(description="Merge `from` into `into`, with all mentions; `from` goes.")
     async def merge_people(

@@ -715,7 +715,7 @@ class _Generator:
                         "suppressed": person in suppressed,
                     }
                 )
-            # Removing a person from a story removes their quotes from it too (models.people).
+            # Removing a person from a story removes their quotes from it too (models.mentions).
             for position, (person, text) in enumerate(said.items()):
                 if person in suppressed:
                     continue

@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from api.services import SearchService
 from models import Article, Mention, Person
 from models.importer import import_lines
-from models.people import PeopleWorker, count_pending, pin_person, remove_person
+from models.mentions import pin_person, remove_person
+from models.people import PeopleWorker, count_pending
 from models.session import AsyncSession
 from tests.conftest import SAMPLE, SAMPLE_SLUG, contract, gql
 

@@ -14,13 +14,8 @@ from models import Article, Person
 from models.base import utcnow
 from models.extraction import ExtractedPerson
 from models.importer import import_lines
-from models.people import (
-    PeopleWorker,
-    claim_batch,
-    count_pending,
-    link_person,
-    request_full_pass,
-)
+from models.mentions import link_person
+from models.people import PeopleWorker, claim_batch, count_pending, request_full_pass
 from models.session import AsyncSession, session_factory
 from tests.models.test_people import story
 
