@@ -28,7 +28,7 @@ from api.relay import (
 )
 from api.results import NotFound, ValidationError
 from api.topic import Topic
-from models import editing, enums, mentions
+from models import catalogue, editing, enums, mentions
 from models.article import SUMMARY_COLUMNS, ArticleRevision
 from models.article import Article as ArticleRow
 from models.enums import ArticleStatus as Status
@@ -174,7 +174,7 @@ class EditorMutation:
     async def create_section(self, info: Info, name: str) -> SectionResult:
         _editor(info)
         try:
-            section = await _write(info, lambda s: editing.create_section(s, name))
+            section = await _write(info, lambda s: catalogue.create_section(s, name))
         except editing.EditError as exc:
             return ValidationError(field=exc.field, message=exc.message)
         return SectionSaved(slug=section.slug, name=section.name)
@@ -184,12 +184,12 @@ class EditorMutation:
         self, info: Info, name: str, description: str | None = None
     ) -> TopicResult:
         _editor(info)
-        return await _topic(info, lambda s: editing.create_topic(s, name, description))
+        return await _topic(info, lambda s: catalogue.create_topic(s, name, description))
 
     @strawberry.mutation(description="Rename a topic; its slug stays, search follows at once.")
     async def rename_topic(self, info: Info, slug: str, name: str) -> TopicResult:
         _editor(info)
-        return await _topic(info, lambda s: editing.rename_topic(s, slug, name))
+        return await _topic(info, lambda s: catalogue.rename_topic(s, slug, name))
 
     @strawberry.mutation
     async def create_person(
@@ -201,18 +201,18 @@ class EditorMutation:
     ) -> PersonResult:
         _editor(info)
         return await _person(
-            info, lambda s: editing.create_person(s, name, aliases or [], description)
+            info, lambda s: catalogue.create_person(s, name, aliases or [], description)
         )
 
     @strawberry.mutation(description="Rename a person; the old name stays as an alias.")
     async def rename_person(self, info: Info, slug: str, name: str) -> PersonResult:
         _editor(info)
-        return await _person(info, lambda s: editing.rename_person(s, slug, name))
+        return await _person(info, lambda s: catalogue.rename_person(s, slug, name))
 
     @strawberry.mutation
     async def add_person_alias(self, info: Info, slug: str, alias: str) -> PersonResult:
         _editor(info)
-        return await _person(info, lambda s: editing.add_person_alias(s, slug, alias))
+        return await _person(info, lambda s: catalogue.add_person_alias(s, slug, alias))
 
     @strawberry.mutation(
         description="Keep a person on a story whatever extraction finds, with this role."
@@ -238,7 +238,7 @@ class EditorMutation:
         self, info: Info, from_: Annotated[str, strawberry.argument(name="from")], into: str
     ) -> PersonResult:
         _editor(info)
-        return await _person(info, lambda s: editing.merge_people(s, from_, into))
+        return await _person(info, lambda s: catalogue.merge_people(s, from_, into))
 
 
 async def _transition(info: Info, action: Any, slug: str) -> ArticleResult:
