@@ -6,25 +6,22 @@ A story's words are hashed once, when it is put in the corpus (scikit-learn's Ha
 no vocabulary to fit, so a word no story had before counts the moment a second story uses it).
 The inverse document frequencies are taken afresh from every story held whenever the corpus
 changed, so the weights are always those of the whole corpus, without a refit.
+Those words become numbers in models/vectors.py.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from functools import cache
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import HashingVectorizer
-from sklearn.preprocessing import normalize
-from sklearn.random_projection import SparseRandomProjection
-from stop_words import get_stop_words
 from threadpoolctl import threadpool_limits
+
+from models.vectors import HASHER, jaccard, shingles, sketch, stop_words, tfidf_matrix, tokens
 
 # How many of the best-scored stories the diversity pass chooses from.
 CANDIDATES = 60
@@ -48,20 +45,13 @@ DIVERSITY = 0.1
 # this high can be twins, so only those are compared.
 NEAR_TWIN = 0.5
 TWIN_COSINE = 0.5
-# The same between candidates, on sketched vectors (see `_sketch`), with room for their error.
-SKETCH = 256
+# The same between candidates, on sketched vectors (see `vectors.sketch`), with room for their
+# error.
 SKETCH_TWIN_COSINE = 0.35
-SHINGLE_WORDS = 400
-SHINGLE_SIZE = 4
 # Words are read up to here: a 200,000-character body costs no more than a long story.
 MAX_TEXT = 30_000
-# A word in more than this share of the stories says nothing about any of them.
-MAX_DOCUMENT_SHARE = 0.5
-N_FEATURES = 2**20
 # Stories ranked at once: their scores against the corpus are a few dense BLOCK x corpus arrays.
 BLOCK = 128
-
-_WORD = re.compile(r"(?u)\b\w\w+\b")  # scikit-learn's default token pattern
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,12 +77,12 @@ class Story:
     def words(self) -> tuple[list[str], list[str]]:
         """The words TF-IDF counts, and the words of the headline and body in order (for
         shingles)."""
-        stop = _stop_words(self.language)
-        title, body = _tokens(self.title), _tokens(self.body[:MAX_TEXT])
-        names = _tokens(" ".join(name for _, name in (*self.people, *self.topics)))
+        stop = stop_words(self.language)
+        title, body = tokens(self.title), tokens(self.body[:MAX_TEXT])
+        names = tokens(" ".join(name for _, name in (*self.people, *self.topics)))
         # Headline, standfirst and names say most about what a story is about: they count
         # more often (sublinear term frequency makes that a lift, not a takeover).
-        counted = title * 3 + _tokens(self.dek or "") * 2 + names * 2 + body
+        counted = title * 3 + tokens(self.dek or "") * 2 + names * 2 + body
         return [w for w in counted if w not in stop], title + body
 
 
@@ -103,94 +93,6 @@ class Ranked:
 
     related: list[tuple[int, float]]
     reach: list[tuple[int, float]]
-
-
-def _tokens(text: str) -> list[str]:
-    return _WORD.findall(text.lower())
-
-
-@cache
-def _stop_words(language: str) -> frozenset[str]:
-    try:
-        words = get_stop_words(language)
-    except Exception:  # stop-words raises its own error for languages it lacks
-        words = []
-    # In the form the tokenizer produces ("ain't" is "ain").
-    return frozenset(token for word in words for token in _tokens(word))
-
-
-def _identity(words: list[str]) -> list[str]:
-    return words
-
-
-# Words are hashed into a million columns (scikit-learn's murmurhash); the words themselves are
-# found by `Story.words`, once, for both TF-IDF and shingles.
-_HASHER = HashingVectorizer(
-    n_features=N_FEATURES, analyzer=_identity, alternate_sign=False, norm=None, dtype=np.float32
-)
-
-
-def _shingles(words: list[str]) -> np.ndarray:
-    """4-word shingles of the first SHINGLE_WORDS words, hashed to 32 bits (two of a story's
-    400 colliding is a chance in 50,000): sorted unique numbers."""
-    words = words[:SHINGLE_WORDS]
-    if len(words) < SHINGLE_SIZE:
-        return np.array([], dtype=np.uint32)
-    # Each word hashed once, each shingle a polynomial of its words' hashes (wrapping in 64
-    # bits): a number per shingle without building the tuples.
-    hashed = np.fromiter((hash(w) for w in words), dtype=np.int64, count=len(words))
-    hashed = hashed.astype(np.uint64)
-    count = len(words) - SHINGLE_SIZE + 1
-    combined = np.zeros(count, dtype=np.uint64)
-    for offset in range(SHINGLE_SIZE):
-        combined = combined * np.uint64(1_000_003) + hashed[offset : offset + count]
-    return np.unique((combined >> np.uint64(32)).astype(np.uint32))
-
-
-def _jaccard(a: np.ndarray, b: np.ndarray) -> float:
-    """Of two sorted arrays of unique values."""
-    if not len(a) or not len(b):
-        return 0.0
-    found = np.minimum(np.searchsorted(b, a), len(b) - 1)
-    shared = int(np.count_nonzero(b[found] == a))
-    return shared / (len(a) + len(b) - shared)
-
-
-def _tfidf(entries: Sequence[_Entry]) -> sp.csr_matrix:
-    """Sublinear term frequency and smoothed IDF, as scikit-learn's TfidfTransformer computes
-    them, over these stories, rows normalised; the words of one story only, or of more than
-    MAX_DOCUMENT_SHARE of them, left out."""
-    documents = len(entries)
-    indptr = np.zeros(documents + 1, dtype=np.int64)
-    np.cumsum([len(e.columns) for e in entries], out=indptr[1:])
-    columns = np.concatenate([e.columns for e in entries]) if entries else np.zeros(0, np.int32)
-    counts = np.concatenate([e.counts for e in entries]) if entries else np.zeros(0, np.uint16)
-    frequency = np.bincount(columns, minlength=N_FEATURES)
-    kept = (frequency >= 2) & (frequency <= max(2, MAX_DOCUMENT_SHARE * documents))
-    idf = np.log((1 + documents) / (1 + frequency)) + 1
-    # Only the words kept get a column: products over a million hashed columns would cost more
-    # in bookkeeping than in arithmetic.
-    remap = np.full(N_FEATURES, -1, dtype=np.int64)
-    remap[kept] = np.arange(np.count_nonzero(kept))
-    data = ((1 + np.log(counts.astype(np.float32))) * idf[columns]).astype(np.float32)
-    data[~kept[columns]] = 0
-    weighted = sp.csr_matrix(
-        (data, np.maximum(remap[columns], 0).astype(np.int32), indptr),
-        shape=(documents, max(np.count_nonzero(kept), 1)),
-    )
-    weighted.eliminate_zeros()
-    return normalize(weighted, copy=False).astype(np.float32)
-
-
-def _sketch(tfidf: sp.csr_matrix) -> np.ndarray:
-    """The vectors projected to SKETCH dimensions at random (Johnson-Lindenstrauss: cosines
-    kept within about 0.06), so that the diversity pass compares candidates with dense products
-    of microseconds instead of sparse ones of a millisecond."""
-    if tfidf.shape[1] <= SKETCH:
-        return tfidf.toarray()
-    projection = SparseRandomProjection(n_components=SKETCH, dense_output=True, random_state=0)
-    sketch = np.asarray(projection.fit_transform(tfidf), dtype=np.float32)
-    return normalize(sketch)
 
 
 @dataclass(slots=True)
@@ -246,7 +148,7 @@ class Corpus:
                 by_language.setdefault(story.language, []).append((story, fingerprint))
         for batch in by_language.values():
             words = [story.words() for story, _ in batch]
-            counts = _HASHER.transform([counted for counted, _ in words])
+            counts = HASHER.transform([counted for counted, _ in words])
             counts.sum_duplicates()
             for row, (story, fingerprint) in enumerate(batch):
                 span = slice(counts.indptr[row], counts.indptr[row + 1])
@@ -255,7 +157,7 @@ class Corpus:
                     fingerprint,
                     counts.indices[span].astype(np.int32),
                     counts.data[span].astype(np.uint16),
-                    _shingles(words[row][1]),
+                    shingles(words[row][1]),
                 )
             self._snapshot = None
 
@@ -284,7 +186,7 @@ class Corpus:
             return self._snapshot
         ids = sorted(self._entries)
         entries = [self._entries[i] for i in ids]
-        tfidf = _tfidf(entries)
+        tfidf = tfidf_matrix(entries)
         days = np.array(
             [
                 e.story.published_at.timestamp() / 86400 if e.story.published_at else 0.0
@@ -303,7 +205,7 @@ class Corpus:
             rows={story_id: row for row, story_id in enumerate(ids)},
             tfidf=tfidf,
             tfidf_t=tfidf.T.tocsr(),
-            sketch=_sketch(tfidf),
+            sketch=sketch(tfidf),
             people=self._tags(entries, "person"),
             topics=self._tags(entries, "topic"),
             days=days,
@@ -390,7 +292,7 @@ class Corpus:
         own = self._entries[int(snap.ids[row])].shingles
         open_ = np.ones(len(candidates), dtype=bool)
         for c in np.flatnonzero(cosine[candidates] >= TWIN_COSINE).tolist():
-            if _jaccard(own, self._entries[ids[c]].shingles) >= NEAR_TWIN:
+            if jaccard(own, self._entries[ids[c]].shingles) >= NEAR_TWIN:
                 open_[c] = False
         closest = np.zeros(len(candidates))  # cosine with the closest story picked so far
         chosen: list[int] = []
@@ -400,7 +302,7 @@ class Corpus:
             alike = np.flatnonzero(between[pick, chosen] >= SKETCH_TWIN_COSINE).tolist()
             mine = self._entries[ids[pick]].shingles
             if any(
-                _jaccard(mine, self._entries[ids[chosen[k]]].shingles) >= NEAR_TWIN for k in alike
+                jaccard(mine, self._entries[ids[chosen[k]]].shingles) >= NEAR_TWIN for k in alike
             ):
                 continue  # a near-twin of a story already picked
             chosen.append(pick)
