@@ -24,7 +24,8 @@ from api.compiled.arguments import Refused
 from api.compiled.fields import OBJECTS, OWN_TAGS, root_field
 from api.compiled.search import search_plan
 from api.compiled.walker import Compiled, NotCompiled, Walker, joins
-from api.limits import Limits, estimate_cost, parse_document
+from api.cost import estimate_cost
+from api.limits import Limits, parse_document
 
 logger = logging.getLogger("newsroom.compiled")
 
