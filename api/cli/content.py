@@ -1,0 +1,247 @@
+"""Commands over the content: imports and the demo, and the work derived from stories (people
+extraction, related stories, the search index), run beside the server as bulk work."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from api.cli.admin import db_upgrade
+from api.cli.app import app, console, load_settings, people_cli, related_cli
+from api.services import open_search
+from models.importer import ImportReport, import_lines
+from models.session import create_engine, session_factory
+
+DEMO_FILES = ("demo/sample-articles.jsonl", "demo/bbc-news.jsonl")
+BULK_NICENESS = 10
+
+
+def _as_bulk_work() -> None:
+    """Extraction and rebuilds give way to the server on the same machine: an editor's
+    publish and readers' requests go first (see "Editors first" in docs/jobs.md)."""
+    with contextlib.suppress(OSError):
+        os.nice(BULK_NICENESS)
+
+
+@people_cli.command("extract")
+def people_extract(
+    all_: Annotated[
+        bool, typer.Option("--all", help="Extract from every story again, not only changed ones.")
+    ] = False,
+) -> None:
+    """Extract people from the stories whose text changed since their last extraction.
+
+    Resumable: each story is marked done as it is stored, so an interrupted run goes on where
+    it stopped. Safe beside other runs and the API's worker: each story is claimed by one of
+    them, and `--all` while a full pass runs joins that pass instead of starting another.
+    """
+    from models.people import PeopleWorker, count_pending, request_full_pass
+
+    _as_bulk_work()
+
+    async def run() -> None:
+        engine = create_engine(load_settings().resolved_database_url)
+        try:
+            if all_ and not await request_full_pass(engine):
+                console.print("a full pass is under way: joining it")
+            total = await count_pending(engine)
+            worker = PeopleWorker(engine, batch_size=32)
+            started = time.perf_counter()
+            with _progress() as progress:
+                task = progress.add_task("people", total=total)
+                await worker.drain(lambda n: progress.advance(task, n))
+            # One line a test or an operator can add up over every process of a pass.
+            console.print(
+                f"extracted people from {worker.extracted} stories ({worker.failed} failed) "
+                f"in {time.perf_counter() - started:.1f}s",
+                soft_wrap=True,
+            )
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+
+
+@related_cli.command("refresh")
+def related_refresh(
+    all_: Annotated[
+        bool, typer.Option("--all", help="Compute every story's list again, not only due ones.")
+    ] = False,
+) -> None:
+    """Compute the related lists that are due: changed stories, the lists around them, and
+    lists a day old.
+
+    Safe beside other runs and the API's workers: each story is claimed by one of them.
+    Interrupted, it hands back what it had not stored; a run goes on until nothing is due.
+    """
+    from models import related_queue
+    from models.related_job import RelatedWorker
+
+    _as_bulk_work()
+
+    async def run() -> None:
+        engine = create_engine(load_settings().resolved_database_url)
+        worker = RelatedWorker(engine, batch_size=500)
+        try:
+            if all_:
+                await related_queue.request_full_pass(engine)
+            await related_queue.take_changes(engine)
+            await related_queue.mark_unlisted(engine)
+            started = time.perf_counter()
+            with _progress() as progress:
+                task = progress.add_task("related", total=await related_queue.count_due(engine))
+                await worker.drain(lambda n: progress.advance(task, n))
+            console.print(
+                f"computed related stories for {worker.computed} stories ({worker.failed} "
+                f"failed) in {time.perf_counter() - started:.1f}s",
+                soft_wrap=True,
+            )
+        finally:
+            worker.close()
+            await engine.dispose()
+
+    asyncio.run(run())
+
+
+@people_cli.command("evaluate")
+def people_evaluate(
+    labels: Path = Path("tests/people/labelled-bbc.jsonl"),
+    corpus: Path = Path("demo/bbc-news.jsonl"),
+) -> None:
+    """Precision and recall per story and overall against the hand-labelled stories."""
+    from models.evaluation import evaluate
+
+    result = evaluate(labels, corpus)
+    for story in result.stories:
+        missing = ", ".join(sorted(story.expected - story.found)) or "-"
+        extra = ", ".join(sorted(story.found - story.expected)) or "-"
+        print(
+            f"{story.precision:5.2f} {story.recall:5.2f}  {story.slug}"
+            f"  missing: {missing}  extra: {extra}"
+        )
+    print(
+        f"overall: precision {result.precision:.3f} recall {result.recall:.3f} "
+        f"({len(result.stories)} stories; target 0.95 / 0.90); "
+        f"{result.words / result.seconds:.0f} words/s"
+    )
+
+
+@app.command("import")
+def import_(
+    paths: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False, readable=True)],
+) -> None:
+    """Load stories from JSON Lines files; re-importing is safe (idempotent by slug).
+
+    A bad line is reported with its number and skipped; the rest still loads.
+    """
+    # Not niced: on SQLite the import holds the write lock in turns with the server, and a
+    # niced holder on a busy machine would keep the server's writers waiting (models/importer).
+    failed = asyncio.run(_import(paths))
+    raise typer.Exit(code=1 if failed else 0)
+
+
+async def _import(paths: list[Path]) -> int:
+    engine = create_engine(load_settings().resolved_database_url)
+    failed = 0
+    try:
+        sessions = session_factory(engine)
+        for path in paths:
+            lines = path.read_text(encoding="utf-8").splitlines()
+            with _progress() as progress:
+                task = progress.add_task(path.name, total=sum(1 for ln in lines if ln.strip()))
+                report = await import_lines(
+                    sessions, lines, lambda n, task=task: progress.advance(task, n)
+                )
+            _print_report(path, report)
+            failed += report.failed
+    finally:
+        await engine.dispose()
+    return failed
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+
+
+def _print_report(path: Path, report: ImportReport) -> None:
+    for number, reason in report.errors:
+        console.print(f"[red]{path}:{number}: skipped: {reason}")
+    console.print(
+        f"{path}: {report.created} created, {report.updated} updated, "
+        f"{report.unchanged} unchanged, {report.failed} failed"
+    )
+
+
+@app.command()
+def demo() -> None:
+    """Migrate the database and load the demo content (safe to repeat)."""
+    db_upgrade()
+    failed = asyncio.run(_import([Path(p) for p in DEMO_FILES]))
+    if failed:
+        raise typer.Exit(code=1)
+
+
+@app.command()
+def reindex(
+    check: Annotated[
+        bool, typer.Option("--check", help="Only compare the index with SQL; change nothing.")
+    ] = False,
+) -> None:
+    """Rebuild the search index into a new index and swap it in atomically.
+
+    One rebuild at a time: while one runs, another refuses at once (exit code 1).
+    """
+    from search import reindex as rebuild
+
+    if not check:
+        _as_bulk_work()
+
+    async def run() -> int:
+        settings = load_settings()
+        engine = create_engine(settings.resolved_database_url)
+        service = await open_search(settings, engine)
+        try:
+            if check:
+                result = await rebuild.check(engine, service.client)
+                console.print(
+                    f"{len(result.missing)} missing from the index, {len(result.extra)} extra"
+                )
+                for label, ids in (("missing", result.missing), ("extra", result.extra)):
+                    if ids:
+                        console.print(f"{label}: {', '.join(map(str, ids[:50]))}")
+                return 0 if result.in_step else 1
+            async with rebuild.running_alone(engine) as alone:
+                if not alone:
+                    console.print("[red]another reindex of this database is running; not started")
+                    return 1
+                total = await rebuild.count_documents_to_index(engine)
+                started = time.perf_counter()
+                with _progress() as progress:
+                    task = progress.add_task("reindex", total=total)
+                    done = await rebuild.reindex(
+                        engine, service.client, lambda n: progress.advance(task, n)
+                    )
+            elapsed = time.perf_counter() - started
+            console.print(
+                f"indexed {done} stories in {elapsed:.1f}s ({done / max(elapsed, 1e-9):.0f}/s)"
+            )
+            return 0
+        finally:
+            await service.close()
+            await engine.dispose()
+
+    raise typer.Exit(code=asyncio.run(run()))
