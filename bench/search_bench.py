@@ -40,7 +40,7 @@ from models.session import create_engine, session_factory
 from search import articles as search_articles
 from search.client import SearchClient
 from search.indexes import ensure_articles_index
-from search.server import LocalMeilisearch, _free_port
+from search.server import LocalMeilisearch, free_port
 from search.worker import OutboxWorker
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -168,7 +168,7 @@ async def main() -> None:
     precision_before = statistics.mean(before)
 
     # 1. Latency: GraphQL through one uvicorn worker, next to the same search sent directly.
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "DATABASE_URL": database,

@@ -63,7 +63,7 @@ from search.client import SearchClient
 from search.documents import to_document
 from search.indexes import ensure_articles_index
 from search.reindex import REBUILD_TASK_TIMEOUT_MS, reindex
-from search.server import LocalMeilisearch, _free_port
+from search.server import LocalMeilisearch, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "var" / "bench"
@@ -495,7 +495,7 @@ def run_scenarios(meili: LocalMeilisearch, jobs: Workload) -> dict[str, Any]:
         "article_page_uncached_without_related",
     )
     if wanted(*uncached):
-        port = _free_port()
+        port = free_port()
         url = f"http://127.0.0.1:{port}/graphql"
         with server("api-uncached", api, api_env(meili, port, cached=False), port) as pid:
             memory["api_uncached_start"] = peak_memory_mb(pid)
@@ -525,7 +525,7 @@ def run_scenarios(meili: LocalMeilisearch, jobs: Workload) -> dict[str, Any]:
             memory["api_uncached_end"] = peak_memory_mb(pid)
 
     if wanted("article_page_cached"):
-        port = _free_port()
+        port = free_port()
         url = f"http://127.0.0.1:{port}/graphql"
         with server("api-cached", api, api_env(meili, port, cached=True), port) as pid:
             for body in popular:  # fill the cache, as the first readers of each page would
@@ -534,14 +534,14 @@ def run_scenarios(meili: LocalMeilisearch, jobs: Workload) -> dict[str, Any]:
             memory["api_cached_end"] = peak_memory_mb(pid)
 
     if wanted("raw_limit"):
-        port = _free_port()
+        port = free_port()
         raw = [sys.executable, "-m", "uvicorn", "bench.raw_limit:app", "--port", str(port)]
         raw += ["--log-level", "warning", "--no-access-log"]
         with server("raw-limit", raw, api_env(meili, port, cached=False), port):
             scenario("raw_limit", f"http://127.0.0.1:{port}/article", pages, check=has_article)
 
     if wanted("one_statement_limit"):
-        port = _free_port()
+        port = free_port()
         one = [sys.executable, "-m", "uvicorn", "bench.one_statement:app", "--port", str(port)]
         one += ["--log-level", "warning", "--no-access-log"]
         with server("one-statement-limit", one, api_env(meili, port, cached=False), port):
@@ -550,7 +550,7 @@ def run_scenarios(meili: LocalMeilisearch, jobs: Workload) -> dict[str, Any]:
             scenario("one_statement_limit", url, pages_without_related, check=has_article)
 
     if wanted("postgraphile", "postgraphile_latest_50"):
-        port = _free_port()
+        port = free_port()
         peer = postgraphile.start(DATABASE_URL, port)
         try:
             url = f"http://127.0.0.1:{port}/graphql"
@@ -570,7 +570,7 @@ def run_scenarios(meili: LocalMeilisearch, jobs: Workload) -> dict[str, Any]:
             postgraphile.stop(peer)
 
     if wanted("postgraphile_v5"):
-        port = _free_port()
+        port = free_port()
         peer = postgraphile.start(DATABASE_URL, port, version=5)
         try:
             scenario(
@@ -603,7 +603,7 @@ def run_scenarios(meili: LocalMeilisearch, jobs: Workload) -> dict[str, Any]:
 
 
 def run_soak(meili: LocalMeilisearch, mix: list[soak.Request]) -> dict[str, Any]:
-    port = _free_port()
+    port = free_port()
     api = [sys.executable, "-m", "api.cli", "serve"]
     with server("api-soak", api, api_env(meili, port, cached=True), port) as pid:
         return soak.run(f"http://127.0.0.1:{port}/graphql", pid, mix)

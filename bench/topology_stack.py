@@ -27,7 +27,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 
-from search.server import MAX_INDEXING_MEMORY, _free_port, find_binary
+from search.server import MAX_INDEXING_MEMORY, find_binary, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "var" / "topology"
@@ -161,7 +161,7 @@ class PrivatePostgres:
         self.bin = Path(found[-1]).parent
         self.folder = WORK / "postgres"
         self.data = self.folder / "data"
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"postgresql://postgres@127.0.0.1:{self.port}/newsroom"
         # initdb and postgres refuse to run as root: the `postgres` account runs them then.
         self.run_as = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
@@ -227,7 +227,7 @@ class Stack:
             private.initialise()
             self.postgres = private.service()
             self.database_url = private.url
-        redis_port, meili_port, nginx_port = _free_port(), _free_port(), _free_port()
+        redis_port, meili_port, nginx_port = free_port(), free_port(), free_port()
         # Restarts keep their data, as a container's volume would, and their key.
         key_file = WORK / "meili-master-key"
         if not key_file.exists():
@@ -254,7 +254,7 @@ class Stack:
             ],
             lambda: http_ok(f"{self.meili_url}/health"),
         )
-        self.apis = [self._api(n, _free_port()) for n in range(1, REPLICAS + 1)]
+        self.apis = [self._api(n, free_port()) for n in range(1, REPLICAS + 1)]
         self.url = f"http://127.0.0.1:{nginx_port}"
         self.nginx = Service(
             "nginx",

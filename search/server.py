@@ -53,7 +53,7 @@ def find_binary(explicit: str | None = None) -> str:
     )
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -100,7 +100,7 @@ class LocalMeilisearch:
         if await self._adopt():
             return
         binary = find_binary(self.binary)
-        port = self.port or _free_port()
+        port = self.port or free_port()
         self.url = f"http://127.0.0.1:{port}"
         log = (self.folder / "meilisearch.log").open("ab")
         self._process = await asyncio.create_subprocess_exec(

@@ -32,6 +32,45 @@ BBC = ROOT / "demo" / "bbc-news.jsonl"
 CONTRACT = Path(__file__).resolve().parents[1] / "api" / "site" / "contract"
 SAMPLE_SLUG = "kremlin-says-leaked-german-officers-call-proves-west-involved-in-ukraine"
 
+# The slow groups (registered in pyproject.toml), by place under tests/: a folder (ending in
+# "/"), a module, or one test (with "::"). `make test-fast` runs everything else;
+# docs/testing.md has each group's time.
+SLOW_GROUPS = {
+    "browser": ("browser/",),
+    "faults": ("faults/",),
+    "fuzz": ("api/test_fuzz.py",),
+    "audit": ("api/test_http_audit.py",),
+    "workers": ("api/test_workers.py", "test_jobs.py"),
+    "slow": (
+        "api/test_search.py",
+        "api/test_paging.py",
+        "search/test_sync.py",
+        "test_cli.py::test_import_reports_bad_lines_and_loads_the_rest",
+        "models/test_extraction.py::test_hard_input_neither_crashes_nor_hangs[100k words]",
+    ),
+}
+
+
+def _within(node: str, place: str) -> bool:
+    if place.endswith("/"):
+        return node.startswith(place)
+    return node == place or node.startswith((f"{place}::", f"{place}["))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test of a slow group with its group's marker."""
+    here = Path(__file__).resolve().parent
+    for item in items:
+        try:
+            module = item.path.resolve().relative_to(here).as_posix()
+        except ValueError:
+            continue
+        _, _, name = item.nodeid.partition("::")
+        node = f"{module}::{name}" if name else module
+        for marker, places in SLOW_GROUPS.items():
+            if any(_within(node, place) for place in places):
+                item.add_marker(marker)
+
 
 def contract(name: str) -> str:
     """A contract document exactly as the frontend teams wrote it."""

@@ -23,7 +23,7 @@ from models.importer import import_lines
 from models.person import Quote
 from models.session import AsyncSession
 from search.reindex import running_alone
-from search.server import LocalMeilisearch, _free_port
+from search.server import LocalMeilisearch, free_port
 from tests.conftest import BBC
 from tests.servers import ROOT, start_api, wait_ready
 
@@ -62,7 +62,7 @@ async def api(
     db: AsyncEngine, database_url: str, meili: LocalMeilisearch, tmp_path: Path, corpus: int
 ) -> AsyncIterator[str]:
     """`newsroom serve` with its people worker on."""
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "api.log"
     process = start_api({**_env(database_url, meili, tmp_path), "PEOPLE_WORKER": "true"}, port, log)
     url = f"http://127.0.0.1:{port}"

@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from api.cache import Entry, LocalResultCache, RedisResultCache, SharedGeneration
 from api.services import SearchService
 from models.session import session_factory
-from tests.api.test_editing import save
 from tests.conftest import SAMPLE_SLUG, contract, gql, post
+from tests.support import save
 
 ARTICLE_PAGE = contract("article-page")
 LATEST = contract("latest-articles")

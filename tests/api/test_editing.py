@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from api.services import SearchService
 from models import Article, ArticleRevision, Mention, OutboxEntry, Person
 from tests.conftest import contract, gql, gql_error, make_token, post
+from tests.support import SAVE_DOCUMENT, article_input, save
 
-SAVE_DOCUMENT = contract("editor-save-article")
 ARTICLE_PAGE = contract("article-page")
 DRAFTS = "{ drafts { totalCount nodes { slug status } } }"
 REVISIONS = "query ($slug: String!) { revisions(slug: $slug) { number editor changes title } }"
@@ -32,34 +32,6 @@ MERGE = """mutation ($from: String!, $into: String!) {
     __typename ... on PersonSaved { person { slug name aliases articles { totalCount } } }
   }
 }"""
-
-
-def article_input(**changes: object) -> dict:
-    base = {
-        "slug": "new-story",
-        "title": "A new story",
-        "dek": "What it is about",
-        "section": "news",
-        "authors": ["Ada Editor"],
-        "topics": ["Elections"],
-        "body": [
-            {"type": "PARAGRAPH", "text": "First paragraph."},
-            {"type": "HEADING", "text": "A subheading"},
-            {"type": "PARAGRAPH", "text": "Second paragraph."},
-        ],
-    }
-    return {**base, **changes}
-
-
-async def save(client: httpx.AsyncClient, headers: dict, **changes: object) -> dict:
-    data = await gql(
-        client,
-        SAVE_DOCUMENT,
-        {"input": article_input(**changes)},
-        headers,
-        operationName="SaveArticle",
-    )
-    return data["saveArticle"]
 
 
 async def count(engine: AsyncEngine, model: type) -> int:

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.app import create_app
 from api.services import SearchService
-from search.server import _free_port
+from search.server import free_port
 from tests.conftest import contract, make_token
 
 SAVE = contract("editor-save-article")
@@ -35,7 +35,7 @@ STORY = {
 async def server(db: AsyncEngine, search: SearchService, news_section: None) -> AsyncIterator[str]:
     """The app under uvicorn on a loopback port, with its outbox worker running."""
     search.start_worker()
-    port = _free_port()
+    port = free_port()
     config = uvicorn.Config(create_app(engine=db, search=search), port=port, log_level="warning")
     server = uvicorn.Server(config)
     serving = asyncio.create_task(server.serve())

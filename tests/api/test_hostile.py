@@ -12,8 +12,8 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.api.test_statement_count import count_statements
 from tests.conftest import contract
+from tests.support import count_statements
 
 POST_COMMENT = contract("post-comment")
 LATEST_ARTICLES = contract("latest-articles")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from search.server import _free_port
+from search.server import free_port
 from tests.servers import ROOT, start_api, wait_ready
 
 AUDIT = ROOT / "tests" / "http_audit"
@@ -34,12 +34,12 @@ def server(tmp_path: Path) -> Iterator[str]:
     env = {
         "DATA_DIR": str(tmp_path),
         # Nothing listens there: search is off (degraded), which the audit never notices.
-        "MEILI_URL": f"http://127.0.0.1:{_free_port()}",
+        "MEILI_URL": f"http://127.0.0.1:{free_port()}",
         "SEARCH_WORKER": "false",
         "PEOPLE_WORKER": "false",
         "LOG_LEVEL": "warning",
     }
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "server.log"
     process = start_api(env, port, log)
     try:

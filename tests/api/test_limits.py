@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.limits import Limits, lexical_tokens, parse_document
 from api.settings import Settings
-from tests.api.test_statement_count import count_statements
 from tests.conftest import CONTRACT, ROOT, SAMPLE_SLUG, contract, post
+from tests.support import count_statements
 
 CONTRACT_DOCUMENTS = {path.stem: path.read_text() for path in sorted(CONTRACT.glob("*.graphql"))}
 SDL = (ROOT / "schema.graphql").read_text()

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from api.ratelimit import RateLimits
-from search.server import _free_port
+from search.server import free_port
 
 
 async def test_limits_hold_per_worker_while_redis_is_unreachable() -> None:
     """A Redis restart must not turn a reader's comment into an internal error."""
-    nothing_listens = f"redis://127.0.0.1:{_free_port()}/0"
+    nothing_listens = f"redis://127.0.0.1:{free_port()}/0"
     limits = RateLimits({"comment": "2/minute"}, nothing_listens)
     try:
         answers = [await limits.retry_after("comment", "203.0.113.7") for _ in range(3)]

@@ -23,8 +23,8 @@ from search.client import SearchClient
 from search.indexes import ensure_articles_index
 from search.server import LocalMeilisearch
 from search.worker import OutboxWorker
-from tests.api.test_statement_count import count_statements
 from tests.conftest import BBC, SAMPLE, SAMPLE_SLUG, contract, gql, gql_error, make_token
+from tests.support import count_statements
 
 RELATED_WIDGET = contract("related-widget")
 ARTICLE_PAGE = contract("article-page")

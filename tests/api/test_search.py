@@ -14,7 +14,7 @@ from models.importer import import_lines
 from models.people import PeopleWorker
 from models.session import AsyncSession
 from search.client import SearchClient
-from search.server import _free_port
+from search.server import free_port
 from search.worker import OutboxWorker
 from tests.conftest import BBC, SAMPLE, SAMPLE_SLUG, contract, gql, gql_error, serve
 
@@ -229,7 +229,7 @@ async def test_search_and_suggest_answer_from_sql_when_meilisearch_stops_answeri
 ) -> None:
     """The app was given a search engine, and nothing listens where it is any more."""
     await import_lines(sessions, SAMPLE_LINES)
-    gone = SearchClient(f"http://127.0.0.1:{_free_port()}", "key", timeout=2)
+    gone = SearchClient(f"http://127.0.0.1:{free_port()}", "key", timeout=2)
     service = SearchService(client=gone, worker=OutboxWorker(db, gone))
     try:
         async with serve(db, service) as client:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from itertools import islice
 
@@ -16,6 +14,7 @@ from models import Comment, Mention, Person
 from models.importer import import_lines
 from models.session import AsyncSession
 from tests.conftest import BBC, contract, gql
+from tests.support import count_statements
 
 LATEST_ARTICLES = contract("latest-articles")
 TOPIC_ARTICLES_WITH_COMMENTS = """
@@ -32,20 +31,6 @@ query ($first: Int!) {
   }
 }
 """
-
-
-@contextmanager
-def count_statements(engine: AsyncEngine) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def record(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
-        statements.append(statement)
-
-    sa.event.listen(engine.sync_engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        sa.event.remove(engine.sync_engine, "before_cursor_execute", record)
 
 
 @pytest.fixture

@@ -17,10 +17,10 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from search.server import LocalMeilisearch, _free_port
-from tests.api.test_editing import article_input
+from search.server import LocalMeilisearch, free_port
 from tests.conftest import contract, make_token
 from tests.servers import ROOT, start_api, wait_ready
+from tests.support import article_input
 
 SAVE = contract("editor-save-article")
 TITLE = "query ($slug: String!) { article(slug: $slug) { title } }"
@@ -49,7 +49,7 @@ def workers(
     processes, urls = [], []
     try:
         for n in range(2):
-            port = _free_port()
+            port = free_port()
             log = tmp_path / f"worker-{n}.log"
             processes.append((start_api(env, port, log), log))
             urls.append(f"http://127.0.0.1:{port}")
@@ -116,7 +116,7 @@ def embedded_workers(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
     token = [*cli, "token", "create", "--role", "editor", "--name", "ed"]
     created = subprocess.run(token, cwd=ROOT, env=env, check=True, capture_output=True, text=True)
     editor = {"Authorization": f"Bearer {created.stdout.strip().splitlines()[-1]}"}
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "serve.log"
     process = start_api(env, port, log)
     url = f"http://127.0.0.1:{port}"

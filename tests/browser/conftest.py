@@ -1,5 +1,6 @@
 """A real `newsroom serve` with the demo content, a host page on another port, and Debian's
-Chromium driven by Playwright, for tests that use the reader site as a reader would."""
+Chromium driven by Playwright, for tests that use the reader site as a reader would (the plain
+helpers they share are in tests/support.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import os
 import sys
 import threading
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -19,11 +19,11 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 
 from models.people import PeopleWorker
 from models.session import create_engine
-from search.server import _free_port
+from search.server import free_port
 from tests.conftest import SAMPLE_SLUG, contract
+from tests.support import XSS_BODY, XSS_IMG, XSS_SLUG, XSS_TITLE, Site, graphql
 
 ROOT = Path(__file__).resolve().parents[2]
-ARTEFACTS = ROOT / "tests" / "artefacts"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_MISSING = (
     f"the browser tests need Chromium at {CHROMIUM}: "
@@ -44,14 +44,6 @@ RATE_LIMITS = {"COMMENT_RATE_LIMIT": "100/minute", "CORRECTION_RATE_LIMIT": "100
 # Start-up, the demo import and indexing share two cores with everything else on this machine.
 READY_SECONDS = 180
 
-XSS_SLUG = "payload-probe"
-XSS_IMG = '<img src=x onerror="window.__xss=1">'
-XSS_SCRIPT = "<script>window.__xss=1</script>"
-XSS_TITLE = f"Payload probe {XSS_IMG} and {XSS_SCRIPT} in a headline"
-XSS_BODY = [
-    f"A paragraph that carries {XSS_IMG} in the middle of its text.",
-    f"Another that carries {XSS_SCRIPT} in the middle of its text.",
-]
 SAVE = contract("editor-save-article")
 READY = """
 query Ready($sample: String!) {
@@ -61,12 +53,6 @@ query Ready($sample: String!) {
   article(slug: $sample) { related(limit: 4) { slug } }
 }
 """
-
-
-@dataclass(frozen=True)
-class Site:
-    url: str
-    editor: dict[str, str]
 
 
 @pytest.fixture(scope="session")
@@ -101,21 +87,6 @@ async def _extract_sample_people(database_url: str) -> None:
         await PeopleWorker(engine, batch_size=2).run_once()
     finally:
         await engine.dispose()
-
-
-async def graphql(
-    client: httpx.AsyncClient,
-    query: str,
-    variables: dict[str, Any],
-    headers: dict[str, str] | None = None,
-    **extra: Any,
-) -> dict[str, Any]:
-    """The answer's data, failing on any error."""
-    body = {"query": query, "variables": variables, **extra}
-    response = await client.post("/graphql", json=body, headers=headers)
-    body = response.json()
-    assert "errors" not in body, body
-    return body["data"]
 
 
 async def _seed_payload_story(client: httpx.AsyncClient, editor: dict[str, str]) -> None:
@@ -170,7 +141,7 @@ async def site(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Site]:
     """`newsroom demo` with the sample's people, an editor token, `newsroom serve` on a free
     port, and a published story whose title and body carry script payloads."""
     data_dir = tmp_path_factory.mktemp("site")
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "DATA_DIR": str(data_dir),
@@ -276,9 +247,3 @@ async def page(browser: Browser, site: Site) -> AsyncIterator[Page]:
     page = await context.new_page()
     yield page
     await context.close()
-
-
-async def screenshot(page: Page, name: str) -> None:
-    """Every test leaves a picture of what the reader saw in tests/artefacts/."""
-    ARTEFACTS.mkdir(exist_ok=True)
-    await page.screenshot(path=ARTEFACTS / f"{name}.png")

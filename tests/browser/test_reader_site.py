@@ -13,7 +13,8 @@ import re
 import httpx
 from playwright.async_api import Browser, Page, expect
 
-from tests.browser.conftest import (
+from tests.conftest import SAMPLE, SAMPLE_SLUG
+from tests.support import (
     ARTEFACTS,
     XSS_BODY,
     XSS_SLUG,
@@ -22,7 +23,6 @@ from tests.browser.conftest import (
     graphql,
     screenshot,
 )
-from tests.conftest import SAMPLE, SAMPLE_SLUG
 
 ARTICLE = f"/articles/{SAMPLE_SLUG}"
 SAMPLE_STORY = json.loads(SAMPLE.read_text().splitlines()[0])

@@ -14,9 +14,8 @@ import httpx
 import pytest
 
 from search.server import LocalMeilisearch
-from tests.api.test_editing import article_input
 from tests.conftest import SAMPLE, SAMPLE_SLUG, contract
-from tests.faults.conftest import Api, PrivatePostgres, api_env, newsroom
+from tests.support import Api, PrivatePostgres, api_env, article_input, newsroom
 
 ARTICLE_PAGE = contract("article-page")
 SAVE = contract("editor-save-article")

@@ -26,9 +26,8 @@ from search.client import SearchClient
 from search.indexes import ensure_articles_index
 from search.server import LocalMeilisearch
 from search.worker import OutboxWorker
-from tests.api.test_editing import article_input
 from tests.conftest import SAMPLE, SAMPLE_SLUG, contract
-from tests.faults.conftest import Api, PrivatePostgres, api_env, newsroom
+from tests.support import Api, PrivatePostgres, api_env, article_input, newsroom
 
 ARTICLE_PAGE = contract("article-page")
 SAVE = contract("editor-save-article")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import httpx
 import pytest
 import sqlalchemy as sa
@@ -16,17 +14,12 @@ from models.mentions import pin_person, remove_person
 from models.people import PeopleWorker, count_pending
 from models.session import AsyncSession
 from tests.conftest import SAMPLE, SAMPLE_SLUG, contract, gql
+from tests.support import story
 
 SAMPLE_LINES = SAMPLE.read_text().splitlines()
 ARTICLE_PAGE = contract("article-page")
 PERSON_PAGE = contract("person-page")
 SITE_SEARCH = contract("site-search")
-
-
-def story(slug: str, *texts: str, title: str = "A story") -> str:
-    record = json.loads(SAMPLE_LINES[1])
-    record.update(slug=slug, title=title, body=[{"type": "paragraph", "text": t} for t in texts])
-    return json.dumps(record)
 
 
 @pytest.fixture

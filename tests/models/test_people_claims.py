@@ -17,7 +17,7 @@ from models.importer import import_lines
 from models.mentions import link_person
 from models.people import PeopleWorker, claim_batch, count_pending, request_full_pass
 from models.session import AsyncSession, session_factory
-from tests.models.test_people import story
+from tests.support import story
 
 
 @pytest.fixture

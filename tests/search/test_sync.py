@@ -18,7 +18,7 @@ from search import reindex
 from search.client import SearchClient
 from search.errors import SearchUnavailable
 from search.indexes import ensure_articles_index
-from search.server import LocalMeilisearch, _free_port
+from search.server import LocalMeilisearch, free_port
 from search.worker import OutboxWorker
 from tests.conftest import SAMPLE
 
@@ -95,7 +95,7 @@ async def test_a_failed_write_stays_in_the_outbox_and_is_retried(
 ) -> None:
     await import_lines(sessions, [story("kept")])
     unreachable = SearchClient(
-        f"http://127.0.0.1:{_free_port()}", "key", prefix=search.client.prefix
+        f"http://127.0.0.1:{free_port()}", "key", prefix=search.client.prefix
     )
     failing = OutboxWorker(db, unreachable, max_backoff_seconds=0.01)
     with pytest.raises(SearchUnavailable):
@@ -113,7 +113,7 @@ async def test_a_failed_write_stays_in_the_outbox_and_is_retried(
 async def test_sync_catches_up_after_meilisearch_is_killed_during_a_burst_of_writes(
     sessions: async_sessionmaker[AsyncSession], db: AsyncEngine, tmp_path: Path
 ) -> None:
-    port = _free_port()
+    port = free_port()
     server = LocalMeilisearch(tmp_path / "meili", port=port)
     await server.start()
     client = SearchClient(server.url, server.master_key, timeout=2)
