@@ -68,7 +68,7 @@ test-fast: install-dev
 	$(BIN)/pytest -m "$(FAST_MARKERS)"
 
 ## Fuzz every operation and the request itself far longer than `make test` does, at a random seed
-## (FUZZ_EXAMPLES per operation and database; see Errors in the README for how long it takes).
+## (FUZZ_EXAMPLES per operation and database; docs/errors.md#fuzzing says how long it takes).
 FUZZ_EXAMPLES ?= 200
 fuzz: install-dev
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest tests/api/test_fuzz.py

@@ -12,7 +12,8 @@ from search.server import MAX_INDEXING_MEMORY
 
 
 class Settings(BaseSettings):
-    """Every setting, its environment variable and its default (docs/configuration.md lists them; a test keeps it complete)."""
+    """Every setting, its environment variable and its default; docs/configuration.md lists
+    them, and a test keeps that list complete."""
 
     model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
 
