@@ -609,32 +609,47 @@ def run_soak(meili: LocalMeilisearch, mix: list[soak.Request]) -> dict[str, Any]
         return soak.run(f"http://127.0.0.1:{port}/graphql", pid, mix)
 
 
+# The faster of PostGraphile v4 and v5 in this run (issue 14 holds the page to the faster peer).
+FASTER_PEER = "faster_postgraphile"
 TARGETS = [
     # (label, numerator, denominator, measure, target, higher is better)
-    ("article page cached / PostGraphile", "article_page_cached", "postgraphile", "rps", 3.0, True),
     (
-        "article page uncached / PostGraphile",
+        "article page uncached / faster PostGraphile",
         "article_page_uncached",
-        "postgraphile",
+        FASTER_PEER,
         "rps",
-        0.75,
+        1.2,
         True,
     ),
-    ("article page uncached / raw limit", "article_page_uncached", "raw_limit", "rps", 0.3, True),
-    ("article page cached / raw limit", "article_page_cached", "raw_limit", "rps", 0.8, True),
     (
-        "page without related, uncached / PostGraphile",
-        "article_page_uncached_without_related",
-        "postgraphile",
+        "article page uncached / one-statement limit",
+        "article_page_uncached",
+        "one_statement_limit",
         "rps",
-        0.75,
+        0.6,
+        True,
+    ),
+    (
+        "latest 50 uncached / PostGraphile v4",
+        "latest_articles_50",
+        "postgraphile_latest_50",
+        "rps",
+        1.2,
         True,
     ),
     ("search p50 GraphQL / direct", "search_graphql", "search_direct", "p50_ms", 1.2, False),
+    (
+        "article page cached / faster PostGraphile",
+        "article_page_cached",
+        FASTER_PEER,
+        "rps",
+        9.0,
+        True,
+    ),
 ]
 # Ratios the issue sets no target for, shown beside the targets: requests/s, one over the other.
 COMPARISONS = [
-    ("latest 50 uncached / PostGraphile v4", "latest_articles_50", "postgraphile_latest_50"),
+    ("article page uncached / raw limit", "article_page_uncached", "raw_limit"),
     (
         "page without related, uncached / one-statement limit",
         "article_page_uncached_without_related",
@@ -643,6 +658,31 @@ COMPARISONS = [
     ("PostGraphile v4 page / one-statement limit", "postgraphile", "one_statement_limit"),
     ("PostGraphile v5 page / v4 page", "postgraphile_v5", "postgraphile"),
 ]
+
+
+def with_faster_peer(scenarios: dict[str, Any]) -> dict[str, Any]:
+    """The scenarios, and the faster PostGraphile's figures under FASTER_PEER when both ran."""
+    peers = [scenarios[name] for name in ("postgraphile", "postgraphile_v5") if name in scenarios]
+    if len(peers) < 2:
+        return scenarios
+    return {**scenarios, FASTER_PEER: max(peers, key=lambda outcome: outcome["rps"])}
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """The run's tables as docs/performance.md shows them."""
+    lines = ["| scenario | requests/s | p50 ms | p99 ms |", "| --- | ---: | ---: | ---: |"]
+    for name, outcome in results["scenarios"].items():
+        rps, p50, p99 = outcome["rps"], outcome["p50_ms"], outcome["p99_ms"]
+        lines.append(f"| {name} | {rps:,.0f} | {p50:.2f} | {p99:.2f} |")
+    lines += ["", "| ratio | value | target | met |", "| --- | ---: | --- | --- |"]
+    for row in results["ratios"]:
+        met = "yes" if row["met"] else "**no**"
+        target = f"{row['target_kind']} {row['target']}"
+        lines.append(f"| {row['ratio']} | {row['value']:.2f} | {target} | {met} |")
+    lines += ["", "| comparison | value |", "| --- | ---: |"]
+    lines += [f"| {row['ratio']} | {row['value']:.2f} |" for row in results["comparisons"]]
+    memory = ", ".join(f"{k} {v['rss_mb']} MB" for k, v in results["memory"].items())
+    return "\n".join([*lines, "", f"API memory (RSS): {memory}.", ""])
 
 
 def comparisons(scenarios: dict[str, Any]) -> list[dict[str, Any]]:
@@ -672,8 +712,9 @@ def report(results: dict[str, Any]) -> None:
     console.print(table)
 
     ratios = []
+    measured = with_faster_peer(scenarios)
     for label, top, bottom, measure, target, higher in TARGETS:
-        value = scenarios[top][measure] / scenarios[bottom][measure]
+        value = measured[top][measure] / measured[bottom][measure]
         met = value >= target if higher else value <= target
         ratios.append(
             {
@@ -728,7 +769,8 @@ def report(results: dict[str, Any]) -> None:
     latest.write_text(text)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     (RESULTS / f"bench-{stamp}.json").write_text(text)
-    console.print(f"written to {RESULTS / 'latest.json'} and bench-{stamp}.json")
+    (RESULTS / "latest.md").write_text(markdown(results))
+    console.print(f"written to {RESULTS / 'latest.json'}, latest.md and bench-{stamp}.json")
 
 
 def report_selected(results: dict[str, Any]) -> None:
@@ -746,9 +788,10 @@ def report_selected(results: dict[str, Any]) -> None:
             str(outcome["errors"]),
         )
     console.print(table)
+    measured = with_faster_peer(scenarios)
     for label, top, bottom, measure, target, higher in TARGETS:
-        if top in scenarios and bottom in scenarios:
-            value = scenarios[top][measure] / scenarios[bottom][measure]
+        if top in measured and bottom in measured:
+            value = measured[top][measure] / measured[bottom][measure]
             met = value >= target if higher else value <= target
             kind = "at least" if higher else "at most"
             console.print(f"{label}: {value:.2f} ({kind} {target}: {'yes' if met else 'NO'})")
