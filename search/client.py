@@ -1,12 +1,12 @@
 """The async Meilisearch client the app shares: one connection pool, errors translated once.
 
-Requests go to Meilisearch as plain JSON over aiohttp (searches, documents, settings: no model
-parsing on the hot path, and the versioned settings file is sent as it is); meilisearch-python-
-sdk's AsyncClient waits for tasks. Bodies are encoded and answers decoded once, with orjson: a
-search answer with its facets is about 8 KB, which the standard library's json took about four
-times as long to read. aiohttp rather than the SDK's httpx for the requests: the bench corpus's
-searches sent by both in turn, one at a time, took 9.21 ms (median) through httpx and 8.15 ms
-through aiohttp, answer read and decoded: a millisecond of the API's own time per search.
+Built on meilisearch-python-sdk's AsyncClient (its httpx pool, task waiting and swap): documents
+and settings go through its HTTP client as plain JSON, which lets the versioned settings file be
+sent as it is. Searches, the readers' hot path, go over aiohttp: the bench corpus's searches sent
+by both in turn, one at a time, took 9.21 ms (median) through httpx and 8.15 ms through aiohttp,
+answer read and decoded, a millisecond of the API's own time per search. Bodies are encoded and
+answers decoded once, with orjson: a search answer with its facets is about 8 KB, which the
+standard library's json took about four times as long to read.
 """
 
 from __future__ import annotations
@@ -74,30 +74,28 @@ class SearchClient:
             self._session = None
 
     async def _send(self, method: str, path: str, body: Any = None) -> Any:
-        """One raw request; answers the decoded JSON or raises a search error."""
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(headers=self._headers, timeout=self._timeout)
+        """One raw request through the SDK's client; answers the decoded JSON or raises a
+        search error."""
         content = None if body is None else orjson.dumps(body)
         headers = None if body is None else JSON
+        async with translated():
+            response = await self.sdk.http_client.request(
+                method, path, content=content, headers=headers
+            )
+        return _decoded(method, path, response.status_code, response.content)
+
+    async def _query(self, path: str, body: Any) -> Any:
+        """A search request through aiohttp (see the module's docstring)."""
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(headers=self._headers, timeout=self._timeout)
         try:
-            async with self._session.request(
-                method, self._base + path, data=content, headers=headers
+            async with self._session.post(
+                self._base + path, data=orjson.dumps(body), headers=JSON
             ) as response:
                 status, raw = response.status, await response.read()
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise SearchUnavailable(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
-        if status >= 500 or status == 429:
-            raise SearchUnavailable(f"{method} {path} answered {status}")
-        try:
-            payload = orjson.loads(raw) if raw else None
-        except orjson.JSONDecodeError:
-            if status < 400:
-                raise SearchUnavailable(f"{method} {path} answered no JSON") from None
-            payload = None
-        if status >= 400:
-            code = payload.get("code") if isinstance(payload, dict) else None
-            raise SearchRejected(f"{code}: {payload}" if code else raw.decode(errors="replace"))
-        return payload
+            raise SearchUnavailable(f"POST {path}: {type(exc).__name__}: {exc}") from exc
+        return _decoded("POST", path, status, raw)
 
     async def _run(self, method: str, path: str, body: Any = None) -> None:
         """A request that enqueues a task, and the wait for that task to succeed."""
@@ -112,11 +110,11 @@ class SearchClient:
 
     async def search(self, index: str, query: str, **params: Any) -> dict[str, Any]:
         """A search, answered as the JSON Meilisearch gave."""
-        return await self._send("POST", f"indexes/{index}/search", {"q": query, **params})
+        return await self._query(f"indexes/{index}/search", {"q": query, **params})
 
     async def multi_search(self, queries: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         """Several searches in one round trip; answers come back in the same order."""
-        answer = await self._send("POST", "multi-search", {"queries": list(queries)})
+        answer = await self._query("multi-search", {"queries": list(queries)})
         return answer["results"]
 
     async def wait(self, task_uid: int, *, timeout_ms: int = TASK_TIMEOUT_MS) -> None:
@@ -183,3 +181,19 @@ class SearchClient:
     async def indexes(self) -> list[str]:
         answer = await self._send("GET", "indexes?limit=1000")
         return [index["uid"] for index in answer["results"]]
+
+
+def _decoded(method: str, path: str, status: int, raw: bytes) -> Any:
+    """Meilisearch's JSON answer, or the search error its status means."""
+    if status >= 500 or status == 429:
+        raise SearchUnavailable(f"{method} {path} answered {status}")
+    try:
+        payload = orjson.loads(raw) if raw else None
+    except orjson.JSONDecodeError:
+        if status < 400:
+            raise SearchUnavailable(f"{method} {path} answered no JSON") from None
+        payload = None
+    if status >= 400:
+        code = payload.get("code") if isinstance(payload, dict) else None
+        raise SearchRejected(f"{code}: {payload}" if code else raw.decode(errors="replace"))
+    return payload
