@@ -31,6 +31,7 @@ from models import comment as comment_model
 from models import screening
 from models.enums import CommentStatus as CommentStatusValue
 from models.enums import Role
+from models.errors import InvalidInput
 
 if TYPE_CHECKING:
     from api.article import Article
@@ -232,8 +233,8 @@ class CommentMutation:
                     needs_moderation=verdict.needs_moderation,
                 )
                 row = _row(comment)
-        except comment_model.CommentError as exc:
-            return ValidationError(field=exc.field, message=exc.message)
+        except InvalidInput as exc:
+            return ValidationError.of(exc)
         return CommentPosted(comment=Comment.from_row(row))
 
     @strawberry.mutation(description="Report a comment; enough reports send it to moderation.")

@@ -15,6 +15,7 @@ from api.results import NotFound, RateLimited, ValidationError
 from models import correction as correction_model
 from models.article import Article as ArticleRow
 from models.enums import CorrectionStatus, Role
+from models.errors import InvalidInput
 
 
 @strawberry.input(description="Text a reader highlighted in a story, and what is wrong with it.")
@@ -79,8 +80,8 @@ class CorrectionMutation:
                 correction = await correction_model.suggest_correction(
                     session, input.article_slug, input.quote, input.message, input.contact_email
                 )
-        except correction_model.CorrectionError as exc:
-            return ValidationError(field=exc.field, message=exc.message)
+        except InvalidInput as exc:
+            return ValidationError.of(exc)
         return CorrectionReceived(id=to_global_id("Correction", correction.id))
 
     @strawberry.mutation(description="Editors: mark a suggestion as dealt with.")

@@ -33,6 +33,7 @@ from models.article import SUMMARY_COLUMNS, ArticleRevision
 from models.article import Article as ArticleRow
 from models.enums import ArticleStatus as Status
 from models.enums import Role
+from models.errors import InvalidInput, NotFoundError
 from models.pagination import fetch_page
 from models.person import Person as PersonRow
 
@@ -139,8 +140,8 @@ class EditorMutation:
         editor = _editor(info)
         try:
             saved = await _write(info, lambda s: editing.save_article(s, input.to_draft(), editor))
-        except editing.EditError as exc:
-            return ValidationError(field=exc.field, message=exc.message)
+        except InvalidInput as exc:
+            return ValidationError.of(exc)
         return await _article_saved(info, saved.article)
 
     @strawberry.mutation(description="Publish a story: it appears to readers and in search.")
@@ -164,10 +165,10 @@ class EditorMutation:
         editor = _editor(info)
         try:
             saved = await _write(info, lambda s: editing.restore_revision(s, slug, number, editor))
-        except editing.NotFoundError:
+        except NotFoundError:
             return NotFound(message=f"no story {slug!r}")
-        except editing.EditError as exc:
-            return ValidationError(field=exc.field, message=exc.message)
+        except InvalidInput as exc:
+            return ValidationError.of(exc)
         return await _article_saved(info, saved.article)
 
     @strawberry.mutation
@@ -175,8 +176,8 @@ class EditorMutation:
         _editor(info)
         try:
             section = await _write(info, lambda s: catalogue.create_section(s, name))
-        except editing.EditError as exc:
-            return ValidationError(field=exc.field, message=exc.message)
+        except InvalidInput as exc:
+            return ValidationError.of(exc)
         return SectionSaved(slug=section.slug, name=section.name)
 
     @strawberry.mutation
@@ -245,7 +246,7 @@ async def _transition(info: Info, action: Any, slug: str) -> ArticleResult:
     _editor(info)
     try:
         article = await _write(info, lambda s: action(s, slug))
-    except editing.NotFoundError:
+    except NotFoundError:
         return NotFound(message=f"no story {slug!r}")
     return await _article_saved(info, article)
 
@@ -274,20 +275,20 @@ async def _on_story(info: Info, article_slug: str, person_slug: str, action: Any
 async def _topic(info: Info, action: Any) -> TopicResult:
     try:
         topic = await _write(info, action)
-    except editing.NotFoundError as exc:
+    except NotFoundError as exc:
         return NotFound(message=f"no topic {exc}")
-    except editing.EditError as exc:
-        return ValidationError(field=exc.field, message=exc.message)
+    except InvalidInput as exc:
+        return ValidationError.of(exc)
     return TopicSaved(topic=Topic.from_row(topic))
 
 
 async def _person(info: Info, action: Any) -> PersonResult:
     try:
         person = await _write(info, action)
-    except editing.NotFoundError as exc:
+    except NotFoundError as exc:
         return NotFound(message=f"no person {exc}")
-    except editing.EditError as exc:
-        return ValidationError(field=exc.field, message=exc.message)
+    except InvalidInput as exc:
+        return ValidationError.of(exc)
     return PersonSaved(person=Person.from_row(person))
 
 

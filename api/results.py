@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import strawberry
 
+from models.errors import InvalidInput
+
 
 @strawberry.type(description="The input was refused; `field` names the input field at fault.")
 class ValidationError:
     field: str
     message: str
+
+    @classmethod
+    def of(cls, error: InvalidInput) -> ValidationError:
+        """The models' refusal of an input, as mutations answer it."""
+        return cls(field=error.field, message=error.message)
 
 
 @strawberry.type(description="Nothing with that slug or ID exists (or it is not visible to you).")

@@ -1,6 +1,6 @@
 """Editors' writes to what stories are filed under and about: sections, topics and people
 (names, aliases, merges). As in models/editing.py, each runs inside the caller's transaction with
-its search outbox rows, and bad input raises EditError naming the field."""
+its search outbox rows, and bad input raises InvalidInput naming the field."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from slugify import slugify
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.article import Section
-from models.editing import EditError, NotFoundError
+from models.errors import InvalidInput, NotFoundError
 from models.outbox import enqueue_articles, enqueue_articles_of_person, enqueue_articles_of_topic
 from models.person import Mention, Person
 from models.topic import Topic
@@ -20,7 +20,7 @@ from models.topic import Topic
 def _name(value: str, field_name: str) -> str:
     name = value.strip()
     if not name or len(name) > 200 or not slugify(name):
-        raise EditError(field_name, "a name of 1 to 200 characters with letters or digits")
+        raise InvalidInput(field_name, "a name of 1 to 200 characters with letters or digits")
     return name
 
 
@@ -28,7 +28,7 @@ async def create_section(session: AsyncSession, name: str) -> Section:
     name = _name(name, "name")
     slug = slugify(name)
     if await session.scalar(sa.select(Section.id).where(Section.slug == slug)) is not None:
-        raise EditError("name", f"a section {slug!r} exists")
+        raise InvalidInput("name", f"a section {slug!r} exists")
     section = Section(slug=slug, name=name)
     session.add(section)
     await session.flush()
@@ -39,7 +39,7 @@ async def create_topic(session: AsyncSession, name: str, description: str | None
     name = _name(name, "name")
     slug = slugify(name)
     if await session.scalar(sa.select(Topic.id).where(Topic.slug == slug)) is not None:
-        raise EditError("name", f"a topic {slug!r} exists")
+        raise InvalidInput("name", f"a topic {slug!r} exists")
     topic = Topic(slug=slug, name=name, description=description)
     session.add(topic)
     await session.flush()
@@ -62,7 +62,7 @@ async def create_person(
     name = _name(name, "name")
     slug = slugify(name)
     if await session.scalar(sa.select(Person.id).where(Person.slug == slug)) is not None:
-        raise EditError("name", f"a person {slug!r} exists")
+        raise InvalidInput("name", f"a person {slug!r} exists")
     person = Person(
         slug=slug,
         name=name,
@@ -102,7 +102,7 @@ async def add_person_alias(session: AsyncSession, slug: str, alias: str) -> Pers
 async def merge_people(session: AsyncSession, source_slug: str, target_slug: str) -> Person:
     """Fold `source` into `target`: its mentions, names and aliases move; `source` is gone."""
     if source_slug == target_slug:
-        raise EditError("from", "a person cannot be merged into themselves")
+        raise InvalidInput("from", "a person cannot be merged into themselves")
     source = await _person(session, source_slug)
     target = await _person(session, target_slug)
     mentions = list(await session.scalars(sa.select(Mention).where(Mention.person_id == source.id)))

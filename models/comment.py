@@ -13,6 +13,7 @@ from sqlalchemy.orm import Mapped, aliased, mapped_column
 from models.article import Article, is_published
 from models.base import Base, utcnow
 from models.enums import CommentStatus, string_enum
+from models.errors import InvalidInput
 from models.pagination import Page, PageRequest, fetch_page, fetch_pages_by_parent
 
 
@@ -163,13 +164,6 @@ MAX_BODY = 5_000
 MAX_AUTHOR_NAME = 80
 
 
-class CommentError(ValueError):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
-
-
 async def post_comment(
     session: AsyncSession,
     *,
@@ -183,21 +177,21 @@ async def post_comment(
     """Store a reader's comment as written; it is PENDING when screening asked for a moderator."""
     trimmed = body.strip()
     if not 1 <= len(trimmed) <= MAX_BODY:
-        raise CommentError("body", f"write 1 to {MAX_BODY} characters")
+        raise InvalidInput("body", f"write 1 to {MAX_BODY} characters")
     name = (author_name or "").strip() or None
     if name is not None and len(name) > MAX_AUTHOR_NAME:
-        raise CommentError("authorName", f"at most {MAX_AUTHOR_NAME} characters")
+        raise InvalidInput("authorName", f"at most {MAX_AUTHOR_NAME} characters")
     article = await session.scalar(
         sa.select(Article).where(Article.slug == article_slug, is_published())
     )
     if article is None:
-        raise CommentError("articleSlug", "no published story with this slug")
+        raise InvalidInput("articleSlug", "no published story with this slug")
     if article.comments_closed:
-        raise CommentError("articleSlug", "comments on this story are closed")
+        raise InvalidInput("articleSlug", "comments on this story are closed")
     if parent_id is not None:
         parent = await session.get(Comment, parent_id)
         if parent is None or parent.article_id != article.id:
-            raise CommentError("parentId", "no such comment on this story")
+            raise InvalidInput("parentId", "no such comment on this story")
         # Threads are one level deep: a reply to a reply joins the same thread.
         parent_id = parent.parent_id or parent.id
     comment = Comment(

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from models.article import Article, is_published
 from models.base import Base, utcnow
 from models.enums import CorrectionStatus, string_enum
+from models.errors import InvalidInput
 
 
 class Correction(Base):
@@ -41,13 +42,6 @@ async def corrections_for_article(
     return list(await conn.execute(stmt.order_by(Correction.created_at, Correction.id)))
 
 
-class CorrectionError(ValueError):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
-
-
 def _normalized(text: str) -> str:
     return " ".join(text.split()).casefold()
 
@@ -57,22 +51,22 @@ async def suggest_correction(
 ) -> Correction:
     """Store a reader's suggestion; the quote must be in the story as it reads now."""
     if not 1 <= len(quote.strip()) <= 2_000:
-        raise CorrectionError("quote", "highlight 1 to 2,000 characters of the story")
+        raise InvalidInput("quote", "highlight 1 to 2,000 characters of the story")
     if not 1 <= len(message.strip()) <= 5_000:
-        raise CorrectionError("message", "write 1 to 5,000 characters")
+        raise InvalidInput("message", "write 1 to 5,000 characters")
     email = (contact_email or "").strip() or None
     if email is not None and (
         len(email) > 320 or not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email)
     ):
-        raise CorrectionError("contactEmail", "not an e-mail address")
+        raise InvalidInput("contactEmail", "not an e-mail address")
     article = await session.scalar(
         sa.select(Article).where(Article.slug == article_slug, is_published())
     )
     if article is None:
-        raise CorrectionError("articleSlug", "no published story with this slug")
+        raise InvalidInput("articleSlug", "no published story with this slug")
     text = "\n".join([article.title, article.dek or "", *(b["text"] for b in article.body)])
     if _normalized(quote) not in _normalized(text):
-        raise CorrectionError("quote", "this text is not in the story as it reads now")
+        raise InvalidInput("quote", "this text is not in the story as it reads now")
     correction = Correction(
         article_id=article.id, quote=quote, message=message, contact_email=email
     )

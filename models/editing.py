@@ -2,7 +2,7 @@
 
 Every function runs inside the caller's transaction and writes the search outbox rows of what
 it changes there too, so a change and its way to the search index commit or fail together.
-Expected failures raise EditError naming the input field; nothing is written then.
+Expected failures raise InvalidInput naming the input field; nothing is written then.
 Sections, topics and people are models/catalogue.py.
 """
 
@@ -30,6 +30,7 @@ from models.article import (
 )
 from models.base import utcnow
 from models.enums import ArticleStatus, BlockType
+from models.errors import InvalidInput, NotFoundError
 from models.outbox import enqueue_articles
 from models.topic import Topic
 
@@ -37,19 +38,6 @@ SLUG = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 MAX_TITLE = 300
 MAX_BLOCK = 20_000
 MAX_BLOCKS = 500
-
-
-class EditError(ValueError):
-    """Bad input for an edit; `field` names the input field at fault."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
-
-
-class NotFoundError(LookupError):
-    """The thing to change does not exist (or, for readers, is not visible)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,27 +63,29 @@ class Saved:
 
 def _validate(draft: ArticleDraft) -> None:
     if not SLUG.match(draft.slug) or len(draft.slug) > 200:
-        raise EditError("slug", "use lowercase letters, digits and single hyphens, e.g. my-story")
+        raise InvalidInput(
+            "slug", "use lowercase letters, digits and single hyphens, e.g. my-story"
+        )
     if not draft.title.strip():
-        raise EditError("title", "a story needs a headline")
+        raise InvalidInput("title", "a story needs a headline")
     if len(draft.title) > MAX_TITLE:
-        raise EditError("title", f"at most {MAX_TITLE} characters")
+        raise InvalidInput("title", f"at most {MAX_TITLE} characters")
     if not draft.body:
-        raise EditError("body", "a story needs at least one block")
+        raise InvalidInput("body", "a story needs at least one block")
     if len(draft.body) > MAX_BLOCKS:
-        raise EditError("body", f"at most {MAX_BLOCKS} blocks")
+        raise InvalidInput("body", f"at most {MAX_BLOCKS} blocks")
     for number, (kind, text) in enumerate(draft.body, start=1):
         if kind not in {BlockType.PARAGRAPH, BlockType.HEADING}:
-            raise EditError("body", f"block {number}: unknown type {kind!r}")
+            raise InvalidInput("body", f"block {number}: unknown type {kind!r}")
         if not text.strip():
-            raise EditError("body", f"block {number} is empty")
+            raise InvalidInput("body", f"block {number} is empty")
         if len(text) > MAX_BLOCK:
-            raise EditError("body", f"block {number}: at most {MAX_BLOCK} characters")
+            raise InvalidInput("body", f"block {number}: at most {MAX_BLOCK} characters")
     if not re.fullmatch(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*", draft.language):
-        raise EditError("language", "a language code such as en or pt-BR")
+        raise InvalidInput("language", "a language code such as en or pt-BR")
     for name in [*draft.topics, *draft.authors]:
         if not slugify(name):
-            raise EditError(
+            raise InvalidInput(
                 "topics" if name in draft.topics else "authors",
                 f"{name!r} has no letters or digits",
             )
@@ -196,7 +186,9 @@ async def save_article(session: AsyncSession, draft: ArticleDraft, editor: str) 
     _validate(draft)
     section_id = await session.scalar(sa.select(Section.id).where(Section.slug == draft.section))
     if section_id is None:
-        raise EditError("section", f"no section {draft.section!r}; editors create sections first")
+        raise InvalidInput(
+            "section", f"no section {draft.section!r}; editors create sections first"
+        )
     article = await session.scalar(
         sa.select(Article).where(Article.slug == draft.slug).with_for_update()
     )
@@ -207,7 +199,7 @@ async def save_article(session: AsyncSession, draft: ArticleDraft, editor: str) 
         before: dict[str, Any] = {}
     else:
         if article.deleted_at is not None:
-            raise EditError("slug", "a deleted story has this slug; restore it first")
+            raise InvalidInput("slug", "a deleted story has this slug; restore it first")
         before = snapshot(article, *await _names(session, article.id))
     article.title = draft.title.strip()
     article.dek = (draft.dek or "").strip() or None
@@ -276,7 +268,7 @@ async def restore_revision(session: AsyncSession, slug: str, number: int, editor
         )
     )
     if revision is None:
-        raise EditError("number", f"{slug} has no revision {number}")
+        raise InvalidInput("number", f"{slug} has no revision {number}")
     state = revision.snapshot
     section_slug = await session.scalar(
         sa.select(Section.slug).where(Section.id == state["section_id"])
