@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-import sqlalchemy as sa
 import strawberry
 
 from api.context import Info
@@ -13,7 +12,6 @@ from api.permissions import require
 from api.relay import from_global_id, to_global_id
 from api.results import NotFound, RateLimited, ValidationError
 from models import correction as correction_model
-from models.article import Article as ArticleRow
 from models.enums import CorrectionStatus, Role
 from models.errors import InvalidInput
 
@@ -105,13 +103,7 @@ class CorrectionQuery:
         self, info: Info, article_slug: str, open_only: bool = True
     ) -> list[Correction]:
         require(info.context.viewer, Role.EDITOR, bad_token=info.context.bad_token)
+        status = CorrectionStatus.OPEN if open_only else None
         async with info.context.engine.connect() as conn:
-            article_id = (
-                await conn.execute(sa.select(ArticleRow.id).where(ArticleRow.slug == article_slug))
-            ).scalar()
-            if article_id is None:
-                return []
-            rows = await correction_model.corrections_for_article(
-                conn, article_id, CorrectionStatus.OPEN if open_only else None
-            )
+            rows = await correction_model.corrections_for_article(conn, article_slug, status)
         return [_correction(row) for row in rows]

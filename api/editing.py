@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-import sqlalchemy as sa
 import strawberry
 
 from api.article import ARTICLE_KEY, Article
@@ -28,14 +27,10 @@ from api.relay import (
 )
 from api.results import NotFound, ValidationError
 from api.topic import Topic
-from models import catalogue, editing, enums, mentions
-from models.article import SUMMARY_COLUMNS, ArticleRevision
+from models import catalogue, drafts, editing, enums, mentions
 from models.article import Article as ArticleRow
-from models.enums import ArticleStatus as Status
 from models.enums import Role
 from models.errors import InvalidInput, NotFoundError
-from models.pagination import fetch_page
-from models.person import Person as PersonRow
 
 BlockType = strawberry.enum(enums.BlockType, name="BlockType")
 
@@ -117,14 +112,8 @@ def _editor(info: Info) -> str:
 
 
 async def _article_saved(info: Info, article: ArticleRow) -> ArticleSaved:
-    row = await read(info.context.engine, _row_by_id, article.id)
+    row = await read(info.context.engine, drafts.article_row, article.id)
     return ArticleSaved(article=Article.from_row(row))
-
-
-async def _row_by_id(conn: Any, article_id: int) -> Any:
-    return (
-        await conn.execute(sa.select(ArticleRow.__table__).where(ArticleRow.id == article_id))
-    ).one()
 
 
 async def _write(info: Info, action: Any) -> Any:
@@ -253,14 +242,7 @@ async def _transition(info: Info, action: Any, slug: str) -> ArticleResult:
 
 async def _on_story(info: Info, article_slug: str, person_slug: str, action: Any) -> ArticleResult:
     async def run(session: Any) -> ArticleRow | None:
-        article = await session.scalar(
-            sa.select(ArticleRow).where(
-                ArticleRow.slug == article_slug, ArticleRow.deleted_at.is_(None)
-            )
-        )
-        person_id = await session.scalar(
-            sa.select(PersonRow.id).where(PersonRow.slug == person_slug)
-        )
+        article, person_id = await drafts.story_and_person(session, article_slug, person_slug)
         if article is None or person_id is None:
             return None
         await action(session, article.id, person_id)
@@ -292,16 +274,6 @@ async def _person(info: Info, action: Any) -> PersonResult:
     return PersonSaved(person=Person.from_row(person))
 
 
-def _unpublished() -> Any:
-    return sa.and_(ArticleRow.status != Status.PUBLISHED, ArticleRow.deleted_at.is_(None))
-
-
-async def _drafts(conn: Any, request: Any) -> Any:
-    # Drafts have no publication time yet: newest change first.
-    stmt = sa.select(*SUMMARY_COLUMNS).where(_unpublished())
-    return await fetch_page(conn, stmt, (ArticleRow.updated_at, ArticleRow.id), request)
-
-
 @strawberry.type
 class EditorQuery:
     @strawberry.field(description="Editors: stories not published (drafts and taken down).")
@@ -316,32 +288,24 @@ class EditorQuery:
         _editor(info)
         engine = info.context.engine
         request = page_request(info, first, after, last, before, ARTICLE_KEY, descending=True)
-        page = await read(engine, _drafts, request)
+        page = await read(engine, drafts.unpublished_page, request)
 
         async def total() -> int:
-            async with engine.connect() as conn:
-                stmt = sa.select(sa.func.count()).select_from(ArticleRow).where(_unpublished())
-                return (await conn.execute(stmt)).scalar_one()
+            return await read(engine, drafts.unpublished_count)
 
         return build_connection(page, Article.from_row, lambda r: (r.updated_at, r.id), total)
 
     @strawberry.field(description="Editors: every save of a story, newest first.")
     async def revisions(self, info: Info, slug: str) -> list[Revision]:
         _editor(info)
-        async with info.context.engine.connect() as conn:
-            rows = await conn.execute(
-                sa.select(ArticleRevision.__table__)
-                .join(ArticleRow, ArticleRow.id == ArticleRevision.article_id)
-                .where(ArticleRow.slug == slug)
-                .order_by(ArticleRevision.number.desc())
+        rows = await read(info.context.engine, drafts.revisions_of, slug)
+        return [
+            Revision(
+                number=r.number,
+                editor=r.editor,
+                created_at=r.created_at,
+                changes=list(r.changes),
+                title=r.snapshot["title"],
             )
-            return [
-                Revision(
-                    number=r.number,
-                    editor=r.editor,
-                    created_at=r.created_at,
-                    changes=list(r.changes),
-                    title=r.snapshot["title"],
-                )
-                for r in rows
-            ]
+            for r in rows
+        ]

@@ -34,8 +34,10 @@ class Correction(Base):
 
 
 async def corrections_for_article(
-    conn: AsyncConnection, article_id: int, status: CorrectionStatus | None
+    conn: AsyncConnection, article_slug: str, status: CorrectionStatus | None
 ) -> list[sa.Row[Any]]:
+    """Readers' suggestions on the story `article_slug` (none if unknown), oldest first."""
+    article_id = sa.select(Article.id).where(Article.slug == article_slug).scalar_subquery()
     stmt = sa.select(Correction.__table__).where(Correction.article_id == article_id)
     if status is not None:
         stmt = stmt.where(Correction.status == status)
