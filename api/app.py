@@ -14,13 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from api import cache, graphiql, http_cache, observability, site
+from api import cache, graphiql, observability, operations, site
 from api.body_limit import BodyLimit
 from api.cors import ReaderCORS
 from api.health import healthz, readyz
-from api.limits import Limits
 from api.pipeline import Pipeline
-from api.ratelimit import RateLimits
+from api.query_limits import Limits
+from api.rate_limits import RateLimits
 from api.schema import build_schema
 from api.services import (
     SearchService,
@@ -33,7 +33,7 @@ from api.services import (
 from api.settings import Settings
 from api.view import GraphQLView
 from models import screening
-from models.people import PeopleWorker
+from models.people_queue import PeopleWorker
 from models.related_job import RelatedWorker
 from models.session import ReadPool, create_engine, is_postgresql
 
@@ -75,10 +75,10 @@ def create_app(
         result_cache = open_result_cache(settings)
         app.state.services = Services(
             cache=result_cache,
-            persisted=http_cache.PersistedQueries(getattr(result_cache, "redis", None)),
+            persisted=operations.PersistedQueries(getattr(result_cache, "redis", None)),
             settings=settings,
             search=service,
-            limits=RateLimits(
+            rate_limits=RateLimits(
                 {
                     "comment": settings.comment_rate_limit,
                     "correction": settings.correction_rate_limit,
@@ -118,7 +118,7 @@ def create_app(
                 service.worker.on_indexed = None
             if result_cache is not None:
                 await result_cache.close()
-            await app.state.services.limits.close()
+            await app.state.services.rate_limits.close()
             if app.state.read_pool is not None:
                 await app.state.read_pool.close()
             if owns_engine:

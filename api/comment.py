@@ -217,7 +217,7 @@ class CommentMutation:
         if len((input.author_name or "").strip()) > comment_model.MAX_AUTHOR_NAME:
             message = f"at most {comment_model.MAX_AUTHOR_NAME} characters"
             return ValidationError(field="authorName", message=message)
-        wait = await context.services.limits.retry_after("comment", context.client_address)
+        wait = await context.services.rate_limits.retry_after("comment", context.client_address)
         if wait is not None:
             return RateLimited(retry_after_seconds=wait)
         verdict = await asyncio.to_thread(screening.screen, input.body, input.author_name)
@@ -245,7 +245,7 @@ class CommentMutation:
         pk = _comment_pk(id, "id")
         if pk is None:
             return NotFound(message="no such comment")
-        wait = await context.services.limits.retry_after("report", context.client_address)
+        wait = await context.services.rate_limits.retry_after("report", context.client_address)
         if wait is not None:
             return RateLimited(retry_after_seconds=wait)
         async with context.write() as session:

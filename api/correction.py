@@ -70,7 +70,7 @@ class CorrectionMutation:
     @strawberry.mutation(description="Suggest a correction to a story; open to every reader.")
     async def suggest_correction(self, info: Info, input: SuggestCorrectionInput) -> SuggestResult:
         context = info.context
-        wait = await context.services.limits.retry_after("correction", context.client_address)
+        wait = await context.services.rate_limits.retry_after("correction", context.client_address)
         if wait is not None:
             return RateLimited(retry_after_seconds=wait)
         try:

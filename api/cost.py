@@ -1,5 +1,5 @@
-"""The estimated cost of a query, which api/limits.py refuses over its limit before any resolver
-runs and every answer reports.
+"""The estimated cost of a query, which api/query_limits.py refuses over its limit before any
+resolver runs and every answer reports.
 
 The cost of a query is the number of fields it may resolve: a field costs 1, and the fields
 under a list multiply by the size the query asks for (`first` or `last`, `limit`, `hitsPerPage`,

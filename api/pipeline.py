@@ -2,8 +2,8 @@
 
 1. Only GET and POST.
 2. The address's request rate (REQUEST_RATE_LIMIT), before anything is read.
-3. A body seen before goes straight to its result-cache lookup (`http_cache.KnownBodies`).
-4. The operation is read (`http_cache.read_operation`) and held to the size limits before its
+3. A body seen before goes straight to its result-cache lookup (`operations.KnownBodies`).
+4. The operation is read (`operations.read_operation`) and held to the size limits before its
    text is hashed, stored or parsed (`limits.check_request`).
 5. An automatic persisted query's text is found or registered.
 6. Another site's page may read, not write nor send credentials (api/cors.py marks it).
@@ -30,10 +30,10 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from api import cache, compiled, http_cache, observability
+from api import cache, compiled, observability, operations
 from api.cache import Entry
 from api.errors import ErrorCode, QueryTooLarge, unavailable
-from api.limits import Limits, check_request
+from api.query_limits import Limits, check_request
 from api.request_state import RequestState, state_of
 from api.services import Services
 from api.settings import Settings
@@ -52,7 +52,7 @@ class Pipeline:
         # and again, and a known one goes straight to the cache lookup, without decoding the
         # JSON, checking the limits, normalising the document and building its key (a tenth of
         # a cached answer's time). A miss takes the whole path, as every body the first time.
-        self.known = http_cache.KnownBodies()
+        self.known = operations.KnownBodies()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -92,7 +92,7 @@ class Pipeline:
 
     async def _answer(self, request: Request, state: RequestState) -> Response:
         services: Services = request.app.state.services
-        wait = await services.limits.retry_after("request", client_address(request))
+        wait = await services.rate_limits.retry_after("request", client_address(request))
         if wait is not None:
             message = f"Too many requests from this address; retry in {wait} s"
             refused = Refusal(message, ErrorCode.RATE_LIMITED, 429, retryAfterSeconds=wait)
@@ -106,8 +106,8 @@ class Pipeline:
             if entry is not None:
                 return cached_response(request, services.settings, entry, hit=True)
         try:
-            operation = http_cache.read_operation(request, body)
-        except http_cache.NotAnOperation:
+            operation = operations.read_operation(request, body)
+        except operations.NotAnOperation:
             # Strawberry refuses it with 400, having read no variables and parsed no document.
             return await self._execute(request, state)
         state.operation_name = operation.operation_name
@@ -131,12 +131,12 @@ class Pipeline:
                 return refused
         digest = None
         if services.cache is not None and query and "authorization" not in request.headers:
-            digest = http_cache.normalized(query, operation.operation_name, self.limits)
+            digest = operations.normalized(query, operation.operation_name, self.limits)
         if digest is None:
             response = await self._execute(request, state)
             response.headers.setdefault("Cache-Control", "no-store")
             return response
-        key = http_cache.cache_key(digest, operation)
+        key = operations.cache_key(digest, operation)
         if request.method == "POST":
             self.known.remember(body, (key, operation.operation_name))
         return await self._cached(request, state, services, key)
@@ -220,7 +220,7 @@ class Pipeline:
 
 
 async def _persisted(
-    store: http_cache.PersistedQueries, operation: http_cache.Operation
+    store: operations.PersistedQueries, operation: operations.Operation
 ) -> tuple[Response | None, str | None]:
     """Resolve an automatic persisted query: the text for a known hash, or a refusal that tells
     the client what to send."""
@@ -231,7 +231,7 @@ async def _persisted(
         if query is None:
             return Refusal("PersistedQueryNotFound", ErrorCode.PERSISTED_QUERY_NOT_FOUND), None
         return None, query
-    if http_cache.query_hash(operation.query) != digest:
+    if operations.query_hash(operation.query) != digest:
         message = "persistedQuery.sha256Hash is not the SHA-256 of the query text"
         return Refusal(message, ErrorCode.BAD_USER_INPUT), None
     await store.put(digest, operation.query)
@@ -242,7 +242,7 @@ def _foreign(
     request: Request, query: str, operation_name: str | None, limits: Limits
 ) -> Response | None:
     """Another site's page may read; it may not write nor send credentials (see api/cors.py)."""
-    described = http_cache.describe(query, operation_name, limits)
+    described = operations.describe(query, operation_name, limits)
     if "authorization" in request.headers:
         reason = "credentials are only accepted from the site's own origins"
     elif described is not None and described[0] is OperationType.MUTATION:
@@ -273,6 +273,6 @@ def cached_response(
         "X-Cache": "HIT" if hit else "MISS",
         "X-Request-ID": request_id or given_request_id(request) or observability.new_request_id(),
     }
-    if request.method == "GET" and http_cache.etag_matches(request, entry.etag):
+    if request.method == "GET" and operations.etag_matches(request, entry.etag):
         return Response(status_code=304, headers=headers)
     return Response(entry.body, media_type="application/json", headers=headers)

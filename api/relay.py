@@ -91,7 +91,7 @@ def _fits(kind: type, value: Any) -> bool:
 
 
 # The key, in each connection's `first` argument, of the page size used when neither `first`
-# nor `last` is given: read by the resolvers and by the query cost estimate (api/limits.py).
+# nor `last` is given: read by the resolvers and by the query cost estimate (api/query_limits.py).
 DEFAULT_PAGE_SIZE = "newsroom.default_page_size"
 
 

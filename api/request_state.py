@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from api.context import Context
-    from api.http_cache import Operation
+    from api.operations import Operation
 
 _KEY = "newsroom"
 

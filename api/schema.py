@@ -16,11 +16,11 @@ from api.correction import CorrectionMutation, CorrectionQuery
 from api.editing import EditorMutation, EditorQuery
 from api.errors import log_unexpected
 from api.execution import FlatObjectExecution
-from api.limits import Limits, QueryLimits
 from api.node import Node, resolve_node
+from api.nul_text import StorableText
 from api.person import PersonQuery
+from api.query_limits import Limits, QueryLimits
 from api.search import SearchQuery
-from api.text import StorableText
 from api.topic import TopicQuery
 
 

@@ -15,10 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
 from api.cache import ResultCache, open_cache
-from api.http_cache import PersistedQueries
-from api.ratelimit import RateLimits
+from api.operations import PersistedQueries
+from api.rate_limits import RateLimits
 from api.settings import Settings
-from models.people import PeopleWorker
+from models.people_queue import PeopleWorker
 from models.related_job import RelatedWorker, watch_lists
 from search.client import SearchClient
 from search.errors import SearchError
@@ -39,7 +39,7 @@ class Services:
 
     settings: Settings
     search: SearchService | None
-    limits: RateLimits
+    rate_limits: RateLimits
     cache: ResultCache | None = None
     persisted: PersistedQueries | None = None
     people: PeopleWorker | None = None

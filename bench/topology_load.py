@@ -27,7 +27,7 @@ from typing import Any
 
 import httpx
 
-from api.http_cache import query_hash
+from api.operations import query_hash
 from api.site.routes import contract_query
 from bench import soak
 from bench.topology_ledger import Ledger

@@ -1,6 +1,6 @@
 """People mentioned in stories: linking what extraction found to Person rows, storing mentions
 and quotes, editors' pins and removals, and each person's quotes for readers. The background
-extraction queue is models/people.py."""
+extraction queue is models/people_queue.py."""
 
 from __future__ import annotations
 

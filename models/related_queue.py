@@ -183,7 +183,7 @@ async def claim_batch(engine: AsyncEngine, limit: int) -> list[Claim]:
     """Claim up to `limit` due stories, most urgent first, which no other process takes until
     the lease ends. Committed before this returns.
 
-    As people extraction claims (models/people.py): `FOR NO KEY UPDATE SKIP LOCKED` on
+    As people extraction claims (models/people_queue.py): `FOR NO KEY UPDATE SKIP LOCKED` on
     PostgreSQL, so processes claiming at once take different stories; on SQLite one
     `UPDATE ... WHERE ... IN (SELECT ...) RETURNING`, which holds the write lock from reading to
     writing (its driver runs a lone SELECT outside any transaction).

@@ -42,7 +42,7 @@ def people_extract(
     it stopped. Safe beside other runs and the API's worker: each story is claimed by one of
     them, and `--all` while a full pass runs joins that pass instead of starting another.
     """
-    from models.people import PeopleWorker, count_pending, request_full_pass
+    from models.people_queue import PeopleWorker, count_pending, request_full_pass
 
     _as_bulk_work()
 

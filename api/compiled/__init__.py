@@ -26,7 +26,7 @@ from graphql import GraphQLSchema
 from api.compiled.plans import assemble, cost_of, has_nul, plan, valid
 from api.compiled.search import SearchPlan
 from api.compiled.walker import Compiled
-from api.limits import Limits, parse_document
+from api.query_limits import Limits, parse_document
 from models.session import ReadPool
 from search import articles as search_articles
 from search.client import SearchClient
@@ -78,7 +78,7 @@ async def answer(
     """The whole response body and its cache tags, or None for the resolvers' path."""
     core: GraphQLSchema = schema._schema
     if "\x00" in query or has_nul(variables):
-        return None  # the resolvers refuse it (api/text.py); PostgreSQL text cannot hold it
+        return None  # the resolvers refuse it (api/nul_text.py); PostgreSQL text cannot hold it
     try:
         parsed = parse_document(query, limits)
         shape = parsed.shape(operation_name)

@@ -25,7 +25,7 @@ from api.compiled.fields import OBJECTS, OWN_TAGS, root_field
 from api.compiled.search import search_plan
 from api.compiled.walker import Compiled, NotCompiled, Walker, joins
 from api.cost import estimate_cost
-from api.limits import Limits, parse_document
+from api.query_limits import Limits, parse_document
 
 logger = logging.getLogger("newsroom.compiled")
 

@@ -21,7 +21,7 @@ from starlette.routing import BaseRoute, Mount, Route, request_response
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Scope
 
-from api.http_cache import query_hash
+from api.operations import query_hash
 
 HERE = Path(__file__).resolve().parent
 CONTRACT = HERE / "contract"

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from api import cache, compiled
 from api.app import create_app
 from api.context import Context
-from api.limits import Limits
+from api.query_limits import Limits
 from api.schema import build_schema
 from api.services import SearchService
 from api.settings import Settings

@@ -12,7 +12,7 @@ from graphql.language import Lexer, TokenKind
 from hypothesis import given, settings
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.limits import Limits, lexical_tokens, parse_document
+from api.query_limits import Limits, lexical_tokens, parse_document
 from api.settings import Settings
 from tests.conftest import CONTRACT, ROOT, SAMPLE_SLUG, contract, post
 from tests.support import count_statements

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from api.ratelimit import RateLimits
+from api.rate_limits import RateLimits
 from search.server import free_port
 
 

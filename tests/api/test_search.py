@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from api.services import SearchService
 from models.importer import import_lines
-from models.people import PeopleWorker
+from models.people_queue import PeopleWorker
 from models.session import AsyncSession
 from search.client import SearchClient
 from search.server import free_port

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
-from models.people import PeopleWorker
+from models.people_queue import PeopleWorker
 from models.session import create_engine
 from search.server import free_port
 from tests.conftest import SAMPLE_SLUG, contract

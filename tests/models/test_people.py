@@ -11,7 +11,7 @@ from api.services import SearchService
 from models import Article, Mention, Person
 from models.importer import import_lines
 from models.mentions import pin_person, remove_person
-from models.people import PeopleWorker, count_pending
+from models.people_queue import PeopleWorker, count_pending
 from models.session import AsyncSession
 from tests.conftest import SAMPLE, SAMPLE_SLUG, contract, gql
 from tests.support import story

@@ -15,7 +15,7 @@ from models.base import utcnow
 from models.extraction import ExtractedPerson
 from models.importer import import_lines
 from models.mentions import link_person
-from models.people import PeopleWorker, claim_batch, count_pending, request_full_pass
+from models.people_queue import PeopleWorker, claim_batch, count_pending, request_full_pass
 from models.session import AsyncSession, session_factory
 from tests.support import story
 

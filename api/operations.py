@@ -20,7 +20,7 @@ from redis.exceptions import RedisError
 from starlette.requests import Request
 
 from api.errors import QueryTooLarge
-from api.limits import Limits, parse_document
+from api.query_limits import Limits, parse_document
 
 READER = "reader"
 
