@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from models import changes
+from models import changes, polling
 from models.article import Article
 from models.base import utcnow
 from models.changes import Change
@@ -258,26 +258,9 @@ class PeopleWorker:
         self.failed += 1
 
     async def drain(self, on_progress: Callable[[int], Any] | None = None) -> int:
-        total = 0
-        while handled := await self.run_once():
-            total += handled
-            if on_progress:
-                on_progress(handled)
-        return total
+        return await polling.drain(self.run_once, on_progress)
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                handled = await self.run_once()
-            except sa.exc.SQLAlchemyError as exc:
-                logger.warning("people extraction: database error %s", exc)
-                handled = 0
-            if handled:
-                continue
-            self._wake.clear()
-            waits = {asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())}
-            try:
-                await asyncio.wait(waits, timeout=self.idle_seconds, return_when="FIRST_COMPLETED")
-            finally:
-                for wait in waits:
-                    wait.cancel()
+        await polling.poll(
+            self.run_once, stop, self._wake, self.idle_seconds, logger, "people extraction"
+        )

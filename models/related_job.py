@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from models import related, related_queue, related_store
+from models import polling, related, related_queue, related_store
 from models.base import utcnow
 from models.document import ArticleSource, published_sources
 from models.related import CLOCK_MARGIN, LIST_SIZE
@@ -210,35 +210,12 @@ class RelatedWorker:
 
     async def drain(self, on_progress: Callable[[int], Any] | None = None) -> int:
         """Compute every list that is due; answers how many."""
-        total = 0
-        while handled := await self.run_once():
-            total += handled
-            if on_progress:
-                on_progress(handled)
-        return total
+        return await polling.drain(self.run_once, on_progress)
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                handled = await self.run_once()
-            except sa.exc.SQLAlchemyError as exc:
-                logger.warning("related stories: database error %s", exc)
-                handled = 0
-            if handled:
-                continue
-            await _wait(stop, self._wake, self.idle_seconds)
-
-
-async def _wait(stop: asyncio.Event, wake: asyncio.Event | None, seconds: float) -> None:
-    if wake is not None:
-        wake.clear()
-    events = [stop] if wake is None else [stop, wake]
-    waits = {asyncio.ensure_future(event.wait()) for event in events}
-    try:
-        await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for wait in waits:
-            wait.cancel()
+        await polling.poll(
+            self.run_once, stop, self._wake, self.idle_seconds, logger, "related stories"
+        )
 
 
 async def watch_lists(
@@ -249,7 +226,7 @@ async def watch_lists(
     since = utcnow()
     seen: dict[int, datetime] = {}
     while not stop.is_set():
-        await _wait(stop, None, every)
+        await polling.wait(stop, None, every)
         started = utcnow()
         try:
             async with engine.connect() as conn:
