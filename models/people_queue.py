@@ -6,15 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
-import os
-import threading
 from collections.abc import Awaitable, Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -145,18 +141,6 @@ async def release(engine: AsyncEngine, jobs: Sequence[_Job]) -> None:
             )
 
 
-# How much lower than the server's own threads spaCy runs (as `nice` counts).
-BACKGROUND_NICENESS = 10
-_T = TypeVar("_T")
-
-
-def _lower_priority() -> None:
-    """Extraction is background work: its thread gives way to requests and to Meilisearch,
-    which an editor's publish waits for. On Linux a thread's niceness is its own."""
-    with contextlib.suppress(OSError, AttributeError):
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICENESS)
-
-
 class PeopleWorker:
     """Extracts people from stories whose text changed since their last extraction.
 
@@ -177,13 +161,7 @@ class PeopleWorker:
         # Stories this worker stored an extraction for, and stories it recorded a failure on.
         self.extracted = 0
         self.failed = 0
-        self._executor = ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix="people", initializer=_lower_priority
-        )
-
-    async def _in_background(self, work: Callable[..., _T], *args: Any) -> _T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, functools.partial(work, *args))
+        self._executor = polling.background_thread("people")
 
     def notify(self) -> None:
         self._wake.set()
@@ -196,8 +174,10 @@ class PeopleWorker:
             try:
                 # One spaCy pass for the whole batch is several times faster than one per story.
                 results: list[Extraction | None] = list(
-                    await self._in_background(
-                        self.extractor.extract_many, [(j.title, j.dek, j.body) for j in jobs]
+                    await polling.in_thread(
+                        self._executor,
+                        self.extractor.extract_many,
+                        [(j.title, j.dek, j.body) for j in jobs],
                     )
                 )
             except Exception:  # find the story at fault by doing them one at a time
@@ -216,8 +196,8 @@ class PeopleWorker:
     async def _store(self, job: _Job, found: Extraction | None) -> None:
         try:
             if found is None:
-                found = await self._in_background(
-                    self.extractor.extract, job.title, job.dek, job.body
+                found = await polling.in_thread(
+                    self._executor, self.extractor.extract, job.title, job.dek, job.body
                 )
             async with session_factory(self.engine).begin() as session:
                 # The first statement, and a write: on SQLite the store holds the write lock

@@ -1,14 +1,42 @@
-"""The loop background jobs share (people extraction, related stories): take a batch while one is
-due, otherwise sleep until woken, stopped or the idle time has passed."""
+"""What background jobs share (people extraction, related stories): the loop that takes a batch
+while one is due and otherwise sleeps until woken, stopped or the idle time has passed, and the
+one niced thread each job runs its CPU work in (spaCy, ranking), so that the event loop keeps
+serving requests."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import logging
+import os
+import threading
 from collections.abc import Awaitable, Callable
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
+
+# How much lower than the server's own threads a job's thread runs (as `nice` counts).
+BACKGROUND_NICENESS = 10
+_T = TypeVar("_T")
+
+
+def background_thread(name: str) -> ThreadPoolExecutor:
+    """One thread for a job's CPU work, niced below the request-serving threads."""
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix=name, initializer=_lower_priority)
+
+
+async def in_thread(executor: ThreadPoolExecutor, work: Callable[..., _T], *args: Any) -> _T:
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(executor, functools.partial(work, *args))
+
+
+def _lower_priority() -> None:
+    """Background work gives way to requests and to Meilisearch, which an editor's publish
+    waits for. On Linux a thread's niceness is its own."""
+    with contextlib.suppress(OSError, AttributeError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICENESS)
 
 
 async def drain(

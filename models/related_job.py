@@ -7,15 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
-import os
-import threading
 import time
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -29,10 +25,7 @@ from models.related_store import Computed
 from models.similarity import Corpus, Story
 
 logger = logging.getLogger("newsroom.related")
-_T = TypeVar("_T")
 
-# How much lower than the server's own threads ranking runs (as `nice` counts), as spaCy does.
-BACKGROUND_NICENESS = 10
 # Stories read from SQL at a time while the corpus is first filled: bodies are most of it.
 LOAD_BATCH = 500
 # Between these, the corpus reads only the stories whose changes were seen since it last read
@@ -46,13 +39,6 @@ UNLISTED_EVERY_SECONDS = 60.0
 WATCH_MARGIN = timedelta(seconds=30)
 
 Relisted = Callable[[set[int]], Awaitable[None]]
-
-
-def _lower_priority() -> None:
-    """Ranking is background work: its thread gives way to requests. On Linux a thread's
-    niceness is its own."""
-    with contextlib.suppress(OSError, AttributeError):
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICENESS)
 
 
 def story_of(source: ArticleSource) -> Story:
@@ -93,13 +79,7 @@ class RelatedWorker:
         # Stories whose lists this worker stored, and stories it recorded a failure on.
         self.computed = 0
         self.failed = 0
-        self._executor = ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix="related", initializer=_lower_priority
-        )
-
-    async def _in_background(self, work: Callable[..., _T], *args: Any) -> _T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, functools.partial(work, *args))
+        self._executor = polling.background_thread("related")
 
     def notify(self) -> None:
         self._wake.set()
@@ -145,7 +125,7 @@ class RelatedWorker:
     async def _compute(self, claims: list[Claim]) -> set[int]:
         synced_at, published = await self._sync(claims)
         wanted = [c.article_id for c in claims if c.article_id in published]
-        ranked = await self._in_background(self.corpus.rank, wanted, LIST_SIZE)
+        ranked = await polling.in_thread(self._executor, self.corpus.rank, wanted, LIST_SIZE)
         computed: list[Computed] = []
         changed: dict[int, tuple[Claim, list[tuple[int, float]]]] = {}
         for claim in claims:
@@ -195,13 +175,15 @@ class RelatedWorker:
                 )
             )
         ]
-        await self._in_background(self.corpus.drop, gone)
+        await polling.in_thread(self._executor, self.corpus.drop, gone)
         for story_id in gone:
             self._read_at.pop(story_id, None)
         for start in range(0, len(stale), LOAD_BATCH):
             async with self.engine.connect() as conn:
                 sources = await published_sources(conn, stale[start : start + LOAD_BATCH])
-            await self._in_background(self.corpus.put, [story_of(s) for s in sources.values()])
+            await polling.in_thread(
+                self._executor, self.corpus.put, [story_of(s) for s in sources.values()]
+            )
             self._read_at.update(dict.fromkeys(sources, synced_at))
         if full:
             self._full_sync = time.monotonic()
