@@ -13,10 +13,12 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from api import cache, graphiql, observability, operations, site
 from api.body_limit import BodyLimit
 from api.cors import ReaderCORS
+from api.doorway import Doorway
 from api.health import healthz, readyz
 from api.pipeline import Pipeline
 from api.query_limits import Limits
@@ -126,9 +128,10 @@ def create_app(
 
     limits = Limits.of(settings)
     view = GraphQLView(build_schema(limits), graphql_ide="graphiql", allow_queries_via_get=True)
+    pipeline = Pipeline(view, limits)
     routes = [
         # Every method reaches the pipeline, which refuses all but GET and POST in JSON.
-        Route("/graphql", Pipeline(view, limits)),
+        Route("/graphql", pipeline),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", observability.metrics),
@@ -136,10 +139,27 @@ def create_app(
         *graphiql.routes,
     ]
     # Serving for real (its own engine), the app keeps what start-up loaded out of the collector.
-    app = Starlette(routes=routes, lifespan=_frozen(lifespan) if engine is None else lifespan)
+    app = App(
+        Doorway(pipeline, "/graphql", settings.max_body_bytes),
+        routes=routes,
+        lifespan=_frozen(lifespan) if engine is None else lifespan,
+    )
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(ReaderCORS, allow_origins=settings.cors_allow_origins.split(","))
     return app
+
+
+class App(Starlette):
+    """Starlette, with known cached answers served at the door (api/doorway.py)."""
+
+    def __init__(self, doorway: Doorway, **options: Any) -> None:
+        super().__init__(**options)
+        self.doorway = doorway
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        onward = await self.doorway(getattr(self.state, "services", None), scope, receive, send)
+        if onward is not None:
+            await super().__call__(scope, onward, send)
 
 
 def _frozen(lifespan: Any) -> Any:

@@ -2,7 +2,8 @@
 
 1. Only GET and POST.
 2. The address's request rate (REQUEST_RATE_LIMIT), before anything is read.
-3. A body seen before goes straight to its result-cache lookup (`operations.KnownBodies`).
+3. A body seen before goes straight to its result-cache lookup (`operations.KnownBodies`); a
+   reader's hit without an Origin was usually answered at the door already (api/doorway.py).
 4. The operation is read (`operations.read_operation`) and held to the size limits before its
    text is hashed, stored or parsed (`limits.check_request`).
 5. An automatic persisted query's text is found or registered.
@@ -81,18 +82,15 @@ class Pipeline:
             response = Refusal("The client went away mid-request", ErrorCode.BAD_REQUEST, 400)
         if isinstance(response, Refusal):
             state.error_codes = [response.code]
-        if GRAPHQL_RESPONSE in request.headers.get("accept", ""):
-            # GraphQL over HTTP: with its own media type, a request that could not run at all
-            # (it did not parse or validate) is a 400, not a 200 with errors.
-            response.headers["content-type"] = f"{GRAPHQL_RESPONSE}; charset=utf-8"
-            if state.not_executed and response.status_code == 200:
-                response.status_code = 400
+        negotiate(request, response, state)
         observability.record(request, state.operation_name, state.error_codes, response, started)
         return response
 
     async def _answer(self, request: Request, state: RequestState) -> Response:
         services: Services = request.app.state.services
-        wait = await services.rate_limits.retry_after("request", client_address(request))
+        wait = None
+        if not state.rate_counted:
+            wait = await services.rate_limits.retry_after("request", client_address(request))
         if wait is not None:
             message = f"Too many requests from this address; retry in {wait} s"
             refused = Refusal(message, ErrorCode.RATE_LIMITED, 429, retryAfterSeconds=wait)
@@ -259,6 +257,15 @@ class Refusal(Response):
         body = {"errors": [{"message": message, "extensions": {"code": code, **extensions}}]}
         super().__init__(orjson.dumps(body), status_code, media_type="application/json")
         self.code = code
+
+
+def negotiate(request: Request, response: Response, state: RequestState) -> None:
+    """GraphQL over HTTP: asked for its own media type, the answer has it, and a request that
+    could not run at all (it did not parse or validate) is a 400, not a 200 with errors."""
+    if GRAPHQL_RESPONSE in request.headers.get("accept", ""):
+        response.headers["content-type"] = f"{GRAPHQL_RESPONSE}; charset=utf-8"
+        if state.not_executed and response.status_code == 200:
+            response.status_code = 400
 
 
 def cached_response(

@@ -10,13 +10,15 @@ if TYPE_CHECKING:
     from api.context import Context
     from api.operations import Operation
 
-_KEY = "newsroom"
+_KEY = "newsroom.request"
 
 
 @dataclass(slots=True)
 class RequestState:
     # Set by api/cors.py: the request came from another site's page.
     foreign_origin: bool = False
+    # Set by api/doorway.py: the request has taken its place in the address's rate limit.
+    rate_counted: bool = False
     operation: Operation | None = None
     operation_name: str | None = None
     # The text of an automatic persisted query that arrived by its hash.
@@ -33,8 +35,10 @@ def state_of(scope: dict[str, Any] | Any) -> RequestState:
     """The request's record, created on first use. Takes an ASGI scope (a middleware's) or
     anything with one (a Starlette request)."""
     scope = getattr(scope, "scope", scope)
-    shared = scope.setdefault("state", {})
-    found = shared.get(_KEY)
+    # In the scope itself, not in its "state": servers may hand every request the same
+    # lifespan state dict (asgi-lifespan does, uvicorn copies it), and a request's record must
+    # never be another's.
+    found = scope.get(_KEY)
     if found is None:
-        found = shared[_KEY] = RequestState()
+        found = scope[_KEY] = RequestState()
     return found

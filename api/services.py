@@ -166,6 +166,7 @@ def open_result_cache(settings: Settings) -> ResultCache | None:
         max_entries=settings.result_cache_entries,
         max_bytes=settings.result_cache_bytes,
         ttl_seconds=settings.result_cache_ttl,
+        prefix=settings.resolved_cache_namespace,
         shared_path=shared,
     )
 

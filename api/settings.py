@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from functools import cached_property
 from pathlib import Path
 
@@ -69,6 +70,10 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None, description="share the result cache between workers (unset: in-process)"
     )
+    result_cache_namespace: str = Field(
+        default="",
+        description="the shared cache's Redis key prefix (empty: one of the database's own)",
+    )
     result_cache_entries: int = Field(default=10_000, ge=1, description="in-process cache size")
     result_cache_bytes: int = Field(
         default=64_000_000, ge=1, description="in-process cache: bytes of answers kept at most"
@@ -89,6 +94,15 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'newsroom.db').resolve()}"
+
+    @cached_property
+    def resolved_cache_namespace(self) -> str:
+        """Deployments that share a Redis but not a database (staging beside production, say)
+        must never answer from each other's entries: by default the prefix names the database."""
+        if self.result_cache_namespace:
+            return self.result_cache_namespace
+        database = hashlib.sha256(self.resolved_database_url.encode()).hexdigest()[:12]
+        return f"newsroom:{database}:"
 
     def ensure_data_dir(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
