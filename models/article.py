@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base, utcnow
+from models.base import AnyRow, Base, utcnow
 from models.enums import ArticleStatus, string_enum
 
 
@@ -139,7 +139,7 @@ def is_published() -> sa.ColumnElement[bool]:
     return sa.and_(Article.status == ArticleStatus.PUBLISHED, Article.deleted_at.is_(None))
 
 
-async def published_article_by_slug(conn: AsyncConnection, slug: str) -> sa.Row[Any] | None:
+async def published_article_by_slug(conn: AsyncConnection, slug: str) -> AnyRow | None:
     """The published article with this slug, body included, or None."""
     result = await conn.execute(
         sa.select(Article.__table__).where(Article.slug == slug, is_published())
@@ -147,7 +147,7 @@ async def published_article_by_slug(conn: AsyncConnection, slug: str) -> sa.Row[
     return result.first()
 
 
-async def article_by_slug(conn: AsyncConnection, slug: str) -> sa.Row[Any] | None:
+async def article_by_slug(conn: AsyncConnection, slug: str) -> AnyRow | None:
     """The story with this slug whatever its status (for editors), unless deleted."""
     result = await conn.execute(
         sa.select(Article.__table__).where(Article.slug == slug, Article.deleted_at.is_(None))
@@ -158,7 +158,7 @@ async def article_by_slug(conn: AsyncConnection, slug: str) -> sa.Row[Any] | Non
 # Built once: building a SELECT and its WHERE took about 3 ms a call, more than PostgreSQL takes
 # to answer it. The ids are one expanding parameter, and SQLAlchemy memoises the statement's
 # cache key on the object, so each call only binds them.
-_IDS = sa.bindparam("ids", expanding=True)
+_IDS: sa.BindParameter[int] = sa.bindparam("ids", expanding=True)
 _PUBLISHED_BY_IDS = sa.select(*SUMMARY_COLUMNS).where(Article.id.in_(_IDS), is_published())
 # What a story's card shows (api.article.Article.from_row reads these), and its section's.
 CARD_COLUMNS = (
@@ -183,9 +183,7 @@ _PUBLISHED_WITH_SECTIONS = (
 )
 
 
-async def published_articles_by_ids(
-    conn: AsyncConnection, ids: Sequence[int]
-) -> dict[int, sa.Row[Any]]:
+async def published_articles_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, AnyRow]:
     """Published articles (without body) by id; unknown or unpublished ids are absent."""
     result = await conn.execute(_PUBLISHED_BY_IDS, {"ids": list(ids)})
     return {row.id: row for row in result}
@@ -193,7 +191,7 @@ async def published_articles_by_ids(
 
 async def published_articles_with_sections(
     conn: AsyncConnection, ids: Sequence[int]
-) -> dict[int, sa.Row[Any]]:
+) -> dict[int, AnyRow]:
     """Published articles' card columns by id, each with its section's `section_slug` and
     `section_name`, in one statement; unknown or unpublished ids are absent."""
     result = await conn.execute(_PUBLISHED_WITH_SECTIONS, {"ids": list(ids)})
@@ -205,14 +203,14 @@ async def bodies_by_article(conn: AsyncConnection, ids: Sequence[int]) -> dict[i
     return {row.id: row.body for row in result}
 
 
-async def sections_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, sa.Row[Any]]:
+async def sections_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, AnyRow]:
     result = await conn.execute(sa.select(Section.__table__).where(Section.id.in_(ids)))
     return {row.id: row for row in result}
 
 
 async def authors_by_article(
     conn: AsyncConnection, article_ids: Sequence[int]
-) -> dict[int, list[sa.Row[Any]]]:
+) -> dict[int, list[AnyRow]]:
     """Each article's authors in byline order."""
     result = await conn.execute(
         sa.select(ArticleAuthor.article_id, Author.id, Author.slug, Author.name)
@@ -220,12 +218,12 @@ async def authors_by_article(
         .where(ArticleAuthor.article_id.in_(article_ids))
         .order_by(ArticleAuthor.article_id, ArticleAuthor.position)
     )
-    grouped: dict[int, list[sa.Row[Any]]] = {article_id: [] for article_id in article_ids}
+    grouped: dict[int, list[AnyRow]] = {article_id: [] for article_id in article_ids}
     for row in result:
         grouped[row.article_id].append(row)
     return grouped
 
 
-async def sections(conn: AsyncConnection) -> list[sa.Row[Any]]:
+async def sections(conn: AsyncConnection) -> list[AnyRow]:
     result = await conn.execute(sa.select(Section.__table__).order_by(Section.name))
     return list(result)

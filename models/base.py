@@ -1,14 +1,21 @@
-"""Declarative base, naming conventions and column types shared by every model; no queries here."""
+"""Declarative base, naming conventions, column and row types for every model; no queries here."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeAlias, TypeVarTuple
 
-from sqlalchemy import DateTime, MetaData
+from sqlalchemy import DateTime, MetaData, Row, Select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
+
+# A row, and a SELECT, of any columns. SQLAlchemy 2.1 types both by each of their columns
+# (`Row[int, str]`), so `Row[Any]` would be a row of one column; these take every shape.
+AnyRow: TypeAlias = Row[*tuple[Any, ...]]
+AnySelect: TypeAlias = Select[*tuple[Any, ...]]
+# The columns of a SELECT, for a function that adds to one and keeps its type.
+Columns = TypeVarTuple("Columns")
 
 # Stable constraint names let Alembic diff and drop constraints alike on SQLite and PostgreSQL.
 NAMING_CONVENTION = {

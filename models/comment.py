@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Mapped, aliased, mapped_column
 
 from models.article import Article, is_published
-from models.base import Base, utcnow
+from models.base import AnyRow, Base, Columns, utcnow
 from models.enums import CommentStatus, string_enum
 from models.errors import InvalidInput
 from models.pagination import Page, PageRequest, fetch_page, fetch_pages_by_parent
@@ -66,8 +65,8 @@ COMMENT_ORDER = (Comment.created_at, Comment.id)
 
 
 def visible_comments(
-    stmt: sa.Select[Any], article_ids: Sequence[int] | None = None
-) -> sa.Select[Any]:
+    stmt: sa.Select[*Columns], article_ids: Sequence[int] | None = None
+) -> sa.Select[*Columns]:
     """Only what a reader sees: a published comment under a published story, whose parent (if
     any) is published too, so that a reply never surfaces from a rejected thread.
 
@@ -90,9 +89,7 @@ def visible_comments(
     return stmt
 
 
-async def visible_comments_by_ids(
-    conn: AsyncConnection, ids: Sequence[int]
-) -> dict[int, sa.Row[Any]]:
+async def visible_comments_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, AnyRow]:
     result = await conn.execute(
         visible_comments(sa.select(Comment.__table__).where(Comment.id.in_(ids)))
     )
@@ -224,9 +221,11 @@ async def report_comment(
     if exists is None:
         session.add(CommentReport(comment_id=comment_id, reporter=reporter, reason=reason))
         await session.flush()
-    reports = await session.scalar(
-        sa.select(sa.func.count()).where(CommentReport.comment_id == comment_id)
-    )
+    reports = (
+        await session.execute(
+            sa.select(sa.func.count()).where(CommentReport.comment_id == comment_id)
+        )
+    ).scalar_one()
     if reports >= hide_after:
         comment.status = CommentStatus.PENDING
     return comment

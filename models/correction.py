@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.article import Article, is_published
-from models.base import Base, utcnow
+from models.base import AnyRow, Base, utcnow
 from models.enums import CorrectionStatus, string_enum
 from models.errors import InvalidInput
 
@@ -35,7 +34,7 @@ class Correction(Base):
 
 async def corrections_for_article(
     conn: AsyncConnection, article_slug: str, status: CorrectionStatus | None
-) -> list[sa.Row[Any]]:
+) -> list[AnyRow]:
     """Readers' suggestions on the story `article_slug` (none if unknown), oldest first."""
     article_id = sa.select(Article.id).where(Article.slug == article_slug).scalar_subquery()
     stmt = sa.select(Correction.__table__).where(Correction.article_id == article_id)

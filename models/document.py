@@ -63,21 +63,21 @@ async def published_sources(
         .order_by(ArticleTopic.article_id, ArticleTopic.position)
     ):
         sources[row.article_id].topics.append((row.slug, row.name))
-    for row in await conn.execute(
+    for author in await conn.execute(
         sa.select(ArticleAuthor.article_id, Author.name)
         .join(Author, Author.id == ArticleAuthor.author_id)
         .where(ArticleAuthor.article_id.in_(ids))
         .order_by(ArticleAuthor.article_id, ArticleAuthor.position)
     ):
-        sources[row.article_id].authors.append(row.name)
-    for row in await conn.execute(
+        sources[author.article_id].authors.append(author.name)
+    for mention in await conn.execute(
         sa.select(Mention.article_id, Mention.role, Person.slug, Person.name, Person.aliases)
         .join(Person, Person.id == Mention.person_id)
         .where(Mention.article_id.in_(ids), Mention.suppressed.is_(False))
         .order_by(Mention.article_id, Mention.position)
     ):
-        sources[row.article_id].people.append(
-            (row.slug, row.name, list(row.aliases or ()), row.role)
+        sources[mention.article_id].people.append(
+            (mention.slug, mention.name, list(mention.aliases or ()), mention.role)
         )
     return sources
 

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from models.article import SUMMARY_COLUMNS, Article, ArticleRevision
+from models.base import AnyRow
 from models.enums import ArticleStatus
 from models.pagination import Page, PageRequest, fetch_page
 from models.person import Person
@@ -29,7 +30,7 @@ async def unpublished_count(conn: AsyncConnection) -> int:
     return (await conn.execute(stmt)).scalar_one()
 
 
-async def revisions_of(conn: AsyncConnection, slug: str) -> list[sa.Row[Any]]:
+async def revisions_of(conn: AsyncConnection, slug: str) -> list[AnyRow]:
     """Every save of the story `slug`, newest first."""
     stmt = (
         sa.select(ArticleRevision.__table__)
@@ -40,7 +41,7 @@ async def revisions_of(conn: AsyncConnection, slug: str) -> list[sa.Row[Any]]:
     return list(await conn.execute(stmt))
 
 
-async def article_row(conn: AsyncConnection, article_id: int) -> sa.Row[Any]:
+async def article_row(conn: AsyncConnection, article_id: int) -> AnyRow:
     """The story's row as it is now (after a write)."""
     stmt = sa.select(Article.__table__).where(Article.id == article_id)
     return (await conn.execute(stmt)).one()

@@ -170,8 +170,9 @@ class PeopleExtractor:
         heads = Counter(r.split()[-1].lower() for r in found_roles.values() if r)
         for person in people:
             role = found_roles[person.name]
-            widen = role and heads[role.split()[-1].lower()] == 1
-            person.role = wider_role(role, story) if widen else role
+            if role and heads[role.split()[-1].lower()] == 1:
+                role = wider_role(role, story)
+            person.role = role
         people = sorted((p for p in people if p.mentions > 0), key=lambda p: p.first_seen)
         quotes = self._quotes(units, people)
         return Extraction(people=people, quotes=quotes)

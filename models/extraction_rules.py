@@ -6,7 +6,10 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from spacy.tokens import Doc, Span, Token
 
 _DATA = json.loads((Path(__file__).parent / "data" / "people.json").read_text())
 TITLES = frozenset(_DATA["titles"])
@@ -68,7 +71,7 @@ def plausible(name: str) -> bool:
     return all(w[0].isupper() or w.lower() in PARTICLES for w in words if w)
 
 
-def extend_left(doc: Any, start: int, end: int) -> str:
+def extend_left(doc: Doc, start: int, end: int) -> str:
     """ "Ireland's Alistair Cragg" is tagged as just "Cragg": take the first name back."""
     i = start
     while (
@@ -81,7 +84,7 @@ def extend_left(doc: Any, start: int, end: int) -> str:
     return doc[i:end].text
 
 
-def looks_like_a_name(doc: Any, ent: Any) -> bool:
+def looks_like_a_name(doc: Doc, ent: Span) -> bool:
     """ "Finding Nemo" and "Kill Bill" are titles, "Matthew Harding stand" is a place."""
     if len(ent) > 1 and any(t.pos_ != "PROPN" for t in ent if t.is_alpha):
         return False
@@ -119,9 +122,9 @@ def supported(name: str, text: str, person_only: bool) -> bool:
     )
 
 
-def role_before(doc: Any, start: int) -> str | None:
+def role_before(doc: Doc, start: int) -> str | None:
     """Title words right before a name: "German Defence Minister" for Boris Pistorius."""
-    words: list[Any] = []
+    words: list[Token] = []
     i = start - 1
     while i >= 0:
         token = doc[i]

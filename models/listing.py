@@ -18,6 +18,7 @@ from models.article import (
     Section,
     is_published,
 )
+from models.base import AnyRow, Columns
 from models.pagination import Page, PageRequest, fetch_page, fetch_pages_by_parent
 from models.person import Mention, Person
 from models.topic import Topic
@@ -35,7 +36,7 @@ class ArticleFilter:
     language: str | None = None
 
 
-def _filtered(stmt: sa.Select[Any], where: ArticleFilter) -> sa.Select[Any]:
+def _filtered(stmt: sa.Select[*Columns], where: ArticleFilter) -> sa.Select[*Columns]:
     for slug in where.topics:
         stmt = stmt.where(
             Article.id.in_(
@@ -155,7 +156,7 @@ async def search_published(
     offset: int,
     limit: int,
     newest_first: bool = True,
-) -> tuple[list[sa.Row[Any]], int]:
+) -> tuple[list[AnyRow], int]:
     """A plain SQL text search, for when the search engine is unreachable: slower and without
     typo tolerance, but it never shows what readers may not see."""
     stmt = _filtered(
@@ -171,7 +172,7 @@ async def search_published(
 
 async def published_titles_with_prefix(
     conn: AsyncConnection, prefix: str, limit: int
-) -> list[sa.Row[Any]]:
+) -> list[AnyRow]:
     """Published stories with a headline word starting with `prefix`, newest first."""
     return list(
         await conn.execute(
@@ -183,7 +184,7 @@ async def published_titles_with_prefix(
     )
 
 
-def _word_starts(column: sa.ColumnElement[str], prefix: str) -> sa.ColumnElement[bool]:
+def _word_starts(column: sa.SQLColumnExpression[str], prefix: str) -> sa.ColumnElement[bool]:
     lowered = sa.func.lower(column)
     needle = prefix.lower()
     return sa.or_(
@@ -194,7 +195,7 @@ def _word_starts(column: sa.ColumnElement[str], prefix: str) -> sa.ColumnElement
 
 async def _named_with_prefix(
     conn: AsyncConnection, model: type[Topic | Person], prefix: str, limit: int, visible: Any
-) -> list[sa.Row[Any]]:
+) -> list[AnyRow]:
     return list(
         await conn.execute(
             sa.select(model.__table__)
@@ -205,7 +206,7 @@ async def _named_with_prefix(
     )
 
 
-async def topics_with_prefix(conn: AsyncConnection, prefix: str, limit: int) -> list[sa.Row[Any]]:
+async def topics_with_prefix(conn: AsyncConnection, prefix: str, limit: int) -> list[AnyRow]:
     """Topics named with a word starting with `prefix` that have a published story."""
     has_story = sa.exists().where(
         ArticleTopic.topic_id == Topic.id, ArticleTopic.article_id == Article.id, is_published()
@@ -213,7 +214,7 @@ async def topics_with_prefix(conn: AsyncConnection, prefix: str, limit: int) -> 
     return await _named_with_prefix(conn, Topic, prefix, limit, has_story)
 
 
-async def people_with_prefix(conn: AsyncConnection, prefix: str, limit: int) -> list[sa.Row[Any]]:
+async def people_with_prefix(conn: AsyncConnection, prefix: str, limit: int) -> list[AnyRow]:
     """People with a name word starting with `prefix` who are in a published story."""
     in_story = sa.exists().where(
         Mention.person_id == Person.id,

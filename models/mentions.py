@@ -14,6 +14,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.article import Article, is_published
+from models.base import AnyRow
 from models.extraction import ExtractedPerson, Extraction
 from models.outbox import Priority, enqueue_articles
 from models.person import Mention, Person, Quote
@@ -105,11 +106,11 @@ async def apply_extraction(session: AsyncSession, article_id: int, found: Extrac
     }
     await session.execute(sa.delete(Quote).where(Quote.article_id == article_id))
     for position, quote in enumerate(found.quotes):
-        person = linked.get(quote.speaker)
-        if person is not None and person.id not in suppressed:
+        speaker = linked.get(quote.speaker)
+        if speaker is not None and speaker.id not in suppressed:
             session.add(
                 Quote(
-                    article_id=article_id, person_id=person.id, text=quote.text, position=position
+                    article_id=article_id, person_id=speaker.id, text=quote.text, position=position
                 )
             )
     # Extraction runs over whole archives (after a model update, say): it must not delay an
@@ -148,7 +149,7 @@ async def remove_person(session: AsyncSession, article_id: int, person_id: int) 
 
 async def quotes_by_person(
     conn: Any, person_ids: Sequence[int], first: int
-) -> dict[int, list[sa.Row[Any]]]:
+) -> dict[int, list[AnyRow]]:
     """Each person's quotes from published stories, newest story first."""
     ranked = (
         sa.select(
@@ -173,7 +174,7 @@ async def quotes_by_person(
     rows = await conn.execute(
         sa.select(ranked).where(ranked.c.n <= first).order_by(ranked.c.person_id, ranked.c.n)
     )
-    grouped: dict[int, list[sa.Row[Any]]] = {pid: [] for pid in person_ids}
+    grouped: dict[int, list[AnyRow]] = {pid: [] for pid in person_ids}
     for row in rows:
         grouped[row.person_id].append(row)
     return grouped

@@ -9,6 +9,9 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.orm import QueryableAttribute
+
+from models.base import AnyRow, AnySelect
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,14 +55,14 @@ class Page:
     `has_previous_page` only when reading backward; the other is False, as Relay's reference
     implementation has it (a client pages on from the cursor to find out)."""
 
-    rows: list[sa.Row[Any]] = field(default_factory=list)
+    rows: list[AnyRow] = field(default_factory=list)
     has_next_page: bool = False
     has_previous_page: bool = False
 
 
 def _between(
-    stmt: sa.Select[Any], order: Sequence[sa.ColumnElement[Any]], page: PageRequest
-) -> sa.Select[Any]:
+    stmt: AnySelect, order: Sequence[sa.SQLColumnExpression[Any]], page: PageRequest
+) -> AnySelect:
     key = sa.tuple_(*order)
     if page.after is not None:
         after = sa.tuple_(*page.after)
@@ -70,14 +73,14 @@ def _between(
     return stmt
 
 
-def _reading_order(order: Sequence[sa.ColumnElement[Any]], page: PageRequest) -> list[Any]:
+def _reading_order(order: Sequence[sa.SQLColumnExpression[Any]], page: PageRequest) -> list[Any]:
     # Backward, the list is read in reverse from its far end: the LIMIT then keeps the rows
     # nearest `before`, and an index serves either direction.
     descending = page.descending != page.backward
     return [c.desc() if descending else c.asc() for c in order]
 
 
-def _page(rows: list[sa.Row[Any]], page: PageRequest) -> Page:
+def _page(rows: list[AnyRow], page: PageRequest) -> Page:
     """A page from the rows as read (one more than the page size, if there are more)."""
     more = len(rows) > page.size
     del rows[page.size :]
@@ -89,8 +92,8 @@ def _page(rows: list[sa.Row[Any]], page: PageRequest) -> Page:
 
 async def fetch_page(
     conn: AsyncConnection,
-    stmt: sa.Select[Any],
-    order: Sequence[sa.ColumnElement[Any]],
+    stmt: AnySelect,
+    order: Sequence[sa.SQLColumnExpression[Any]],
     page: PageRequest,
 ) -> Page:
     """Run `stmt` for one page; one extra row is read to know whether another page follows
@@ -101,10 +104,10 @@ async def fetch_page(
 
 async def fetch_pages_by_parent(
     conn: AsyncConnection,
-    stmt: sa.Select[Any],
-    parent: sa.ColumnElement[Any],
+    stmt: AnySelect,
+    parent: sa.ColumnElement[Any] | QueryableAttribute[Any],
     parent_ids: Sequence[Any],
-    order: Sequence[sa.ColumnElement[Any]],
+    order: Sequence[sa.SQLColumnExpression[Any]],
     page: PageRequest,
 ) -> dict[Any, Page]:
     """The same page of children for every parent, in one statement.
@@ -128,7 +131,7 @@ async def fetch_pages_by_parent(
         .where(inner.c.row_number <= page.size + 1)
         .order_by(inner.c.page_parent, inner.c.row_number)
     )
-    read: dict[Any, list[sa.Row[Any]]] = {parent_id: [] for parent_id in parent_ids}
+    read: dict[Any, list[AnyRow]] = {parent_id: [] for parent_id in parent_ids}
     for row in await conn.execute(outer):
         read[row.page_parent].append(row)
     return {parent_id: _page(rows, page) for parent_id, rows in read.items()}

@@ -21,7 +21,7 @@ from models.base import utcnow
 from models.changes import Change
 from models.extraction import Extraction, PeopleExtractor
 from models.mentions import apply_extraction
-from models.session import session_factory
+from models.session import rowcount, session_factory
 
 logger = logging.getLogger("newsroom.people")
 MAX_RETRY = timedelta(hours=1)
@@ -78,7 +78,8 @@ CLAIM_LEASE = timedelta(minutes=5)
 @dataclass
 class _Job:
     id: int
-    content_hash: str
+    # Never None: `_pending()` claims only stories with a hash. Typed as the column is.
+    content_hash: str | None
     title: str
     dek: str | None
     body: list[dict[str, str]]
@@ -206,7 +207,7 @@ class PeopleWorker:
                 released = await session.execute(
                     sa.update(Article).where(job.claimed()).values(people_claimed_until=None)
                 )
-                if released.rowcount != 1:
+                if rowcount(released) != 1:
                     logger.warning("article %s: claim lapsed and taken over; not stored", job.id)
                     return
                 await apply_extraction(session, job.id, found)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base
+from models.base import AnyRow, Base
 from models.pagination import Page, PageRequest, fetch_page
 
 
@@ -62,19 +61,19 @@ class Quote(Base):
 PERSON_ORDER = (Person.name, Person.id)
 
 
-async def person_by_slug(conn: AsyncConnection, slug: str) -> sa.Row[Any] | None:
+async def person_by_slug(conn: AsyncConnection, slug: str) -> AnyRow | None:
     result = await conn.execute(sa.select(Person.__table__).where(Person.slug == slug))
     return result.first()
 
 
-async def people_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, sa.Row[Any]]:
+async def people_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, AnyRow]:
     result = await conn.execute(sa.select(Person.__table__).where(Person.id.in_(ids)))
     return {row.id: row for row in result}
 
 
 async def mentions_by_article(
     conn: AsyncConnection, article_ids: Sequence[int]
-) -> dict[int, list[sa.Row[Any]]]:
+) -> dict[int, list[AnyRow]]:
     """Each article's mentions, first-mentioned first, with the person's columns alongside."""
     result = await conn.execute(
         sa.select(
@@ -91,7 +90,7 @@ async def mentions_by_article(
         .where(Mention.article_id.in_(article_ids), Mention.suppressed.is_(False))
         .order_by(Mention.article_id, Mention.position, Person.name)
     )
-    grouped: dict[int, list[sa.Row[Any]]] = {article_id: [] for article_id in article_ids}
+    grouped: dict[int, list[AnyRow]] = {article_id: [] for article_id in article_ids}
     for row in result:
         grouped[row.article_id].append(row)
     return grouped

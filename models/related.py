@@ -16,14 +16,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.article import SUMMARY_COLUMNS, Article, is_published
-from models.base import Base, utcnow
+from models.base import AnyRow, Base, utcnow
 
 # The outbox's priorities (models/outbox.py): an editor's publish goes before an import.
 EDITORIAL, BULK = 0, 2
@@ -104,7 +103,7 @@ CLOCK_MARGIN = timedelta(seconds=5)
 
 async def related_by_article(
     conn: AsyncConnection, article_ids: Sequence[int], limit: int
-) -> dict[int, list[sa.Row[Any]]]:
+) -> dict[int, list[AnyRow]]:
     """Each story's related stories that are published now, best first, at most `limit`."""
     ranked = (
         sa.select(
@@ -121,7 +120,7 @@ async def related_by_article(
     rows = await conn.execute(
         sa.select(ranked).where(ranked.c.n <= limit).order_by(ranked.c.list_id, ranked.c.n)
     )
-    grouped: dict[int, list[sa.Row[Any]]] = {article_id: [] for article_id in article_ids}
+    grouped: dict[int, list[AnyRow]] = {article_id: [] for article_id in article_ids}
     for row in rows:
         grouped[row.list_id].append(row)
     return grouped

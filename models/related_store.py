@@ -87,7 +87,7 @@ async def fan_out_targets(
     now = utcnow()
     state: dict[int, Any] = {}
     for chunk in _chunks(candidates):
-        for row in await conn.execute(
+        for held in await conn.execute(
             sa.select(
                 RelatedState.article_id,
                 RelatedState.synced_at,
@@ -96,7 +96,7 @@ async def fan_out_targets(
                 RelatedState.priority,
             ).where(RelatedState.article_id.in_(chunk))
         ):
-            state[row.article_id] = row
+            state[held.article_id] = held
 
     def waiting(list_id: int, priority: int) -> bool:
         row = state.get(list_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 import sqlalchemy as sa
@@ -103,6 +103,13 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+def rowcount(result: sa.Result[*tuple[Any, ...]]) -> int:
+    """The rows an UPDATE or DELETE run through an `AsyncSession` matched."""
+    # Session.execute is typed as returning a plain Result, since an ORM statement may return
+    # rows of any kind; an UPDATE or DELETE without RETURNING gives a CursorResult at run time.
+    return cast("sa.CursorResult[*tuple[Any, ...]]", result).rowcount
+
+
 class ReadPool:
     """PostgreSQL connections for one-statement reads run on asyncpg itself, beside SQLAlchemy's
     pool: the compiled read path (api/compiled.py) sends one statement per request, and through
@@ -156,7 +163,7 @@ class ReadPool:
         return self._pool
 
 
-class _PlannedConnection(asyncpg.Connection):  # type: ignore[misc]
+class _PlannedConnection(asyncpg.Connection):
     """An asyncpg connection that remembers how it plans statements."""
 
     generic = False

@@ -268,7 +268,8 @@ class Corpus:
         count = min(max(CANDIDATES, REACH), len(scores))
         if not count:
             return np.array([], dtype=np.int64)
-        top = np.argpartition(-scores, count - 1)[:count]
+        # Declared, because numpy types indexing by a mask of unknown dtype as Any.
+        top: np.ndarray = np.argpartition(-scores, count - 1)[:count]
         top = top[np.isfinite(scores[top])]
         return top[np.argsort(-scores[top], kind="stable")]
 

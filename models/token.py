@@ -13,6 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, utcnow
 from models.enums import Role, string_enum
+from models.session import rowcount
 
 TOKEN_PREFIX = "nr_"
 
@@ -65,7 +66,7 @@ async def revoke_token(session: AsyncSession, name: str) -> bool:
         .where(ApiToken.name == name, ApiToken.revoked_at.is_(None))
         .values(revoked_at=utcnow())
     )
-    return bool(result.rowcount)
+    return bool(rowcount(result))
 
 
 async def identify(conn: AsyncConnection, token: str) -> Identity | None:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.article import ArticleTopic
-from models.base import Base
+from models.base import AnyRow, Base
 from models.pagination import Page, PageRequest, fetch_page
 
 
@@ -26,19 +25,19 @@ class Topic(Base):
 TOPIC_ORDER = (Topic.name, Topic.id)
 
 
-async def topic_by_slug(conn: AsyncConnection, slug: str) -> sa.Row[Any] | None:
+async def topic_by_slug(conn: AsyncConnection, slug: str) -> AnyRow | None:
     result = await conn.execute(sa.select(Topic.__table__).where(Topic.slug == slug))
     return result.first()
 
 
-async def topics_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, sa.Row[Any]]:
+async def topics_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, AnyRow]:
     result = await conn.execute(sa.select(Topic.__table__).where(Topic.id.in_(ids)))
     return {row.id: row for row in result}
 
 
 async def topics_by_article(
     conn: AsyncConnection, article_ids: Sequence[int]
-) -> dict[int, list[sa.Row[Any]]]:
+) -> dict[int, list[AnyRow]]:
     """Each article's topics in the order the newsroom gave them."""
     result = await conn.execute(
         sa.select(ArticleTopic.article_id, *Topic.__table__.c)
@@ -46,7 +45,7 @@ async def topics_by_article(
         .where(ArticleTopic.article_id.in_(article_ids))
         .order_by(ArticleTopic.article_id, ArticleTopic.position)
     )
-    grouped: dict[int, list[sa.Row[Any]]] = {article_id: [] for article_id in article_ids}
+    grouped: dict[int, list[AnyRow]] = {article_id: [] for article_id in article_ids}
     for row in result:
         grouped[row.article_id].append(row)
     return grouped

@@ -69,8 +69,8 @@ def shingles(words: list[str]) -> np.ndarray:
         return np.array([], dtype=np.uint32)
     # Each word hashed once, each shingle a polynomial of its words' hashes (wrapping in 64
     # bits): a number per shingle without building the tuples.
-    hashed = np.fromiter((hash(w) for w in words), dtype=np.int64, count=len(words))
-    hashed = hashed.astype(np.uint64)
+    signed = np.fromiter((hash(w) for w in words), dtype=np.int64, count=len(words))
+    hashed = signed.astype(np.uint64)
     count = len(words) - SHINGLE_SIZE + 1
     combined = np.zeros(count, dtype=np.uint64)
     for offset in range(SHINGLE_SIZE):
@@ -107,10 +107,12 @@ def tfidf_matrix(entries: Sequence[Counted]) -> sp.csr_matrix:
     data[~kept[columns]] = 0
     weighted = sp.csr_matrix(
         (data, np.maximum(remap[columns], 0).astype(np.int32), indptr),
-        shape=(documents, max(np.count_nonzero(kept), 1)),
+        shape=(documents, max(int(np.count_nonzero(kept)), 1)),
     )
     weighted.eliminate_zeros()
-    return normalize(weighted, copy=False).astype(np.float32)
+    # scikit-learn is untyped; normalize answers a matrix of the kind it is given.
+    normalized: sp.csr_matrix = normalize(weighted, copy=False)
+    return normalized.astype(np.float32)
 
 
 def sketch(tfidf: sp.csr_matrix) -> np.ndarray:
@@ -121,4 +123,5 @@ def sketch(tfidf: sp.csr_matrix) -> np.ndarray:
         return tfidf.toarray()
     projection = SparseRandomProjection(n_components=SKETCH, dense_output=True, random_state=0)
     sketch = np.asarray(projection.fit_transform(tfidf), dtype=np.float32)
-    return normalize(sketch)
+    normalized: np.ndarray = normalize(sketch)  # untyped scikit-learn: an array for an array
+    return normalized

@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import math
 import re
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cache
@@ -188,7 +188,7 @@ def tokenize(text: str) -> list[str]:
 def key_terms(source: ArticleSource, limit: int = MAX_QUERY_WORDS) -> list[str]:
     """The words that say what a story is about: names and headline words weigh most."""
     stop = _stop_words(source.language)
-    weights: Counter[str] = Counter()
+    weights: defaultdict[str, float] = defaultdict(float)
     first_seen: dict[str, int] = {}
     paragraphs = [block["text"] for block in source.body if block["type"] == "paragraph"]
     weighted = [

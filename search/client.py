@@ -104,18 +104,23 @@ class SearchClient:
 
     async def healthy(self) -> bool:
         try:
-            return (await self._send("GET", "health"))["status"] == "available"
+            health: dict[str, str] = await self._send("GET", "health")
         except (SearchUnavailable, SearchRejected):
             return False
+        return health["status"] == "available"
 
     async def search(self, index: str, query: str, **params: Any) -> dict[str, Any]:
         """A search, answered as the JSON Meilisearch gave."""
-        return await self._query(f"indexes/{index}/search", {"q": query, **params})
+        answer: dict[str, Any] = await self._query(
+            f"indexes/{index}/search", {"q": query, **params}
+        )
+        return answer
 
     async def multi_search(self, queries: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         """Several searches in one round trip; answers come back in the same order."""
         answer = await self._query("multi-search", {"queries": list(queries)})
-        return answer["results"]
+        results: list[dict[str, Any]] = answer["results"]
+        return results
 
     async def wait(self, task_uid: int, *, timeout_ms: int = TASK_TIMEOUT_MS) -> None:
         """Wait for a task and raise unless it succeeded."""
@@ -132,9 +137,10 @@ class SearchClient:
             return None
         path = f"indexes/{index}/documents?primaryKey=id"
         task = await self._send("POST", path, list(documents))
+        task_uid: int = task["taskUid"]
         if wait:
-            await self.wait(task["taskUid"])
-        return task["taskUid"]
+            await self.wait(task_uid)
+        return task_uid
 
     async def delete_documents(self, index: str, ids: Sequence[int]) -> None:
         if ids:

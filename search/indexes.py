@@ -14,7 +14,8 @@ SETTINGS_FILE = Path(__file__).with_name("settings.json")
 
 @cache
 def article_settings() -> dict[str, Any]:
-    return json.loads(SETTINGS_FILE.read_text())
+    settings: dict[str, Any] = json.loads(SETTINGS_FILE.read_text())
+    return settings
 
 
 async def ensure_articles_index(client: SearchClient, index: str | None = None) -> None:

@@ -44,8 +44,8 @@ async def running_alone(engine: AsyncEngine) -> AsyncIterator[bool]:
     """
     if engine.dialect.name == "postgresql":
         async with engine.connect() as conn:
-            lock = sa.select(sa.func.pg_try_advisory_lock(_REINDEX_LOCK))
-            alone = (await conn.execute(lock)).scalar_one()
+            try_lock = sa.select(sa.func.pg_try_advisory_lock(_REINDEX_LOCK))
+            alone = (await conn.execute(try_lock)).scalar_one()
             await conn.commit()
             try:
                 yield alone

@@ -56,7 +56,8 @@ def find_binary(explicit: str | None = None) -> str:
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]  # an AF_INET address is (host, port)
+        return port
 
 
 def _alive(pid: int) -> bool:

@@ -61,7 +61,7 @@ class OutboxWorker:
             wake.set()
 
     def _backoff(self) -> float:
-        return min(self.idle_seconds * 2**self._failures, self.max_backoff_seconds)
+        return min(self.idle_seconds * 2.0**self._failures, self.max_backoff_seconds)
 
     async def drain_once(self, urgent: bool | None = None) -> int:
         """Apply one batch (of the lane `urgent` names, or any); answers how many outbox rows
