@@ -64,10 +64,12 @@ class Heading:
 
 
 Block = Annotated[Paragraph | Heading, strawberry.union("Block")]
-_BLOCK_TYPES = {"paragraph": Paragraph, "heading": Heading}
+_BLOCK_TYPES: dict[str, type[Paragraph | Heading]] = {"paragraph": Paragraph, "heading": Heading}
 
 
-# The models' enum, exposed as it is: one declaration of a story's statuses.
+# The models' enum, exposed as it is: one declaration of a story's statuses. strawberry.enum
+# registers it on the class itself and returns that class, so fields name `enums.ArticleStatus`
+# (to mypy the name below is a variable, not a type).
 ArticleStatus = strawberry.enum(
     enums.ArticleStatus,
     name="ArticleStatus",
@@ -142,7 +144,7 @@ class Article(Node):
     title: str
     dek: str | None = strawberry.field(description="The standfirst under the headline.")
     language: str
-    status: ArticleStatus
+    status: enums.ArticleStatus
     published_at: datetime | None
     updated_at: datetime
     section_id: strawberry.Private[int]

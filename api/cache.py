@@ -30,7 +30,7 @@ from collections.abc import Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, cast
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -124,7 +124,8 @@ class SharedGeneration:
         self._map = mmap.mmap(self._fd, size)
 
     def read(self) -> int:
-        return struct.unpack_from(self._FORMAT, self._map)[0]
+        value: int = struct.unpack_from(self._FORMAT, self._map)[0]
+        return value
 
     def bump(self) -> int:
         """Add one; answers the new value."""
@@ -286,7 +287,8 @@ class RedisResultCache:
         except RedisError as exc:
             logger.warning("result cache unreachable: %s", exc)
             return None, -1
-        return (Entry.of(body) if body is not None else None), int(epoch or 0)
+        # redis types replies as bytes | str (for decode_responses); this client keeps bytes.
+        return (Entry.of(cast(bytes, body)) if body is not None else None), int(epoch or 0)
 
     async def put(self, key: str, entry: Entry, tags: set[str], epoch: int) -> bool:
         if epoch < 0 or self._unsent:

@@ -49,6 +49,7 @@ class CommentOrder(Enum):
     NEWEST = "newest"
 
 
+# Registered on the models' class itself, which fields name (see api/article.py's ArticleStatus).
 CommentStatus = strawberry.enum(
     CommentStatusValue,
     name="CommentStatus",
@@ -63,7 +64,7 @@ class Comment(Node):
     author_name: str | None = strawberry.field(description="Display name; null if anonymous.")
     body: str = strawberry.field(description="Plain text as written; render it as text.")
     is_spoiler: bool
-    status: CommentStatus
+    status: CommentStatusValue
     created_at: datetime
 
     @classmethod
@@ -217,6 +218,7 @@ class CommentMutation:
         if len((input.author_name or "").strip()) > comment_model.MAX_AUTHOR_NAME:
             message = f"at most {comment_model.MAX_AUTHOR_NAME} characters"
             return ValidationError(field="authorName", message=message)
+        assert context.services is not None  # every served request has them (api/view.py)
         wait = await context.services.rate_limits.retry_after("comment", context.client_address)
         if wait is not None:
             return RateLimited(retry_after_seconds=wait)
@@ -245,6 +247,7 @@ class CommentMutation:
         pk = _comment_pk(id, "id")
         if pk is None:
             return NotFound(message="no such comment")
+        assert context.services is not None  # every served request has them (api/view.py)
         wait = await context.services.rate_limits.retry_after("report", context.client_address)
         if wait is not None:
             return RateLimited(retry_after_seconds=wait)

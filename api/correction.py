@@ -12,6 +12,7 @@ from api.permissions import require
 from api.relay import from_global_id, to_global_id
 from api.results import NotFound, RateLimited, ValidationError
 from models import correction as correction_model
+from models.base import AnyRow
 from models.enums import CorrectionStatus, Role
 from models.errors import InvalidInput
 
@@ -53,15 +54,16 @@ ResolveResult = Annotated[
 ]
 
 
-def _correction(row: object) -> Correction:
+def _correction(row: AnyRow | correction_model.Correction) -> Correction:
+    """From the list's row or from the model a mutation answers with."""
     return Correction(
-        id=to_global_id("Correction", row.id),  # type: ignore[attr-defined]
-        quote=row.quote,  # type: ignore[attr-defined]
-        message=row.message,  # type: ignore[attr-defined]
-        contact_email=row.contact_email,  # type: ignore[attr-defined]
-        open=row.status == CorrectionStatus.OPEN,  # type: ignore[attr-defined]
-        created_at=row.created_at,  # type: ignore[attr-defined]
-        resolved_by=row.resolved_by,  # type: ignore[attr-defined]
+        id=to_global_id("Correction", row.id),
+        quote=row.quote,
+        message=row.message,
+        contact_email=row.contact_email,
+        open=row.status == CorrectionStatus.OPEN,
+        created_at=row.created_at,
+        resolved_by=row.resolved_by,
     )
 
 
@@ -70,6 +72,7 @@ class CorrectionMutation:
     @strawberry.mutation(description="Suggest a correction to a story; open to every reader.")
     async def suggest_correction(self, info: Info, input: SuggestCorrectionInput) -> SuggestResult:
         context = info.context
+        assert context.services is not None  # every served request has them (api/view.py)
         wait = await context.services.rate_limits.retry_after("correction", context.client_address)
         if wait is not None:
             return RateLimited(retry_after_seconds=wait)

@@ -32,12 +32,13 @@ from models.article import Article as ArticleRow
 from models.enums import Role
 from models.errors import InvalidInput, NotFoundError
 
+# Registered on the models' class itself, which fields name (see api/article.py's ArticleStatus).
 BlockType = strawberry.enum(enums.BlockType, name="BlockType")
 
 
 @strawberry.input(description="A body block: a paragraph or a subheading.")
 class BlockInput:
-    type: BlockType
+    type: enums.BlockType
     text: str
 
 

@@ -49,15 +49,16 @@ _UNAVAILABLE_STATES = ("08", "57P", "53300")
 
 def unavailable(error: BaseException) -> bool:
     """The database could not be reached: the client should retry, nothing is wrong with it."""
+    cause: BaseException | None = error
     if isinstance(error, sa_exc.DBAPIError):
         if error.connection_invalidated or isinstance(
             error, sa_exc.OperationalError | sa_exc.InterfaceError
         ):
             return True
-        error = error.orig
-    if str(getattr(error, "sqlstate", None) or "").startswith(_UNAVAILABLE_STATES):
+        cause = error.orig
+    if str(getattr(cause, "sqlstate", None) or "").startswith(_UNAVAILABLE_STATES):
         return True
-    return isinstance(error, OSError | TimeoutError | sa_exc.TimeoutError)
+    return isinstance(cause, OSError | TimeoutError | sa_exc.TimeoutError)
 
 
 class ApiError(Exception):
@@ -163,7 +164,7 @@ def format_error(error: GraphQLError, document: Node | None, request_id: str) ->
         formatted = {"message": original.message, "code": original.code, **original.extensions}
     elif original is None and (error.extensions or {}).get("code"):
         # Raised by our own checks (query limits) with a code and a message for the client.
-        formatted = {"message": error.message, **error.extensions}
+        formatted = {"message": error.message, **(error.extensions or {})}
     elif original is None or isinstance(original, GraphQLError):
         # Parse, validation and variable-coercion errors: graphql-core's wording is safe.
         formatted = _classify_request_error(error, document)

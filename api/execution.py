@@ -17,7 +17,8 @@ then reported exactly as graphql-core reports it.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from enum import Enum, auto
+from typing import Any, Final
 
 from graphql import (
     GraphQLLeafType,
@@ -35,7 +36,16 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 # One selected field of a flat object: its response key, then either (None, the type name) for
 # `__typename`, or its resolver, its scalar type and whether it is non-null.
 _Step = tuple[str, Callable[..., Any] | None, Any, bool]
-_SLOW = object()  # a value graphql-core must complete itself (it will report the error)
+
+
+class _Slow(Enum):
+    """A value graphql-core must complete itself (it will report the error). An enum member
+    rather than a bare object(), so that `is not _SLOW` narrows the type."""
+
+    SLOW = auto()
+
+
+_SLOW: Final = _Slow.SLOW
 
 
 class FlatObjectExecution(StrawberryGraphQLCoreExecutionContext):
@@ -77,7 +87,7 @@ class FlatObjectExecution(StrawberryGraphQLCoreExecutionContext):
         return plan
 
     @staticmethod
-    def _flat(plan: list[_Step], source: Any) -> Any:
+    def _flat(plan: list[_Step], source: Any) -> dict[str, Any] | _Slow:
         """The completed object, or _SLOW when graphql-core must complete it."""
         completed: dict[str, Any] = {}
         try:
@@ -123,7 +133,7 @@ class FlatObjectExecution(StrawberryGraphQLCoreExecutionContext):
         self,
         return_type: GraphQLList[GraphQLOutputType],
         field_details_list: FieldDetailsList,
-        info: GraphQLResolveInfo,
+        info: GraphQLResolveInfo[Any],
         path: Path,
         result: Any,
         position_context: Any,

@@ -11,7 +11,7 @@ import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from graphql import GraphQLError, OperationDefinitionNode, OperationType, print_ast
@@ -172,7 +172,9 @@ class PersistedQueries:
             except RedisError:
                 found = None
             if found is not None:
-                query = found.decode()
+                # redis types replies as bytes | str (for decode_responses); the result cache's
+                # client keeps bytes.
+                query = cast(bytes, found).decode()
                 self._remember(digest, query)
         return query
 

@@ -93,9 +93,9 @@ class Pipeline:
             wait = await services.rate_limits.retry_after("request", client_address(request))
         if wait is not None:
             message = f"Too many requests from this address; retry in {wait} s"
-            refused = Refusal(message, ErrorCode.RATE_LIMITED, 429, retryAfterSeconds=wait)
-            refused.headers["Retry-After"] = str(wait)
-            return refused
+            limited = Refusal(message, ErrorCode.RATE_LIMITED, 429, retryAfterSeconds=wait)
+            limited.headers["Retry-After"] = str(wait)
+            return limited
         body = await request.body()
         known = self._known(request, services, body)
         if known is not None and services.cache is not None:

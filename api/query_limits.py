@@ -156,7 +156,10 @@ def _read(query: str, limits: Limits) -> Parsed | Callable[[], Exception]:
         if error.description.startswith("Document contains more than"):
             return too_many
         return partial(
-            GraphQLSyntaxError, Source(query), (error.positions or [0])[0], error.description
+            GraphQLSyntaxError,
+            Source(query),
+            next(iter(error.positions or ()), 0),
+            error.description,
         )
     operations, refused = _shapes(document, limits)
     return refused or Parsed(document, operations)

@@ -29,7 +29,12 @@ class RateLimits:
         storage: Storage = MemoryStorage()
         if self._redis is not None:
             pool = self._redis.connection_pool
-            storage = RedisStorage("async+redis://", connection_pool=pool, implementation="redispy")
+            # limits documents `connection_pool` but types its options as float | str | bool.
+            storage = RedisStorage(
+                "async+redis://",
+                connection_pool=pool,  # type: ignore[arg-type]
+                implementation="redispy",
+            )
         self._limiter = MovingWindowRateLimiter(storage)
         # While Redis is unreachable (restarting, say) each worker counts on its own: a reader's
         # comment must not fail because the counters are away, and the limits still hold,

@@ -81,13 +81,13 @@ def decode_cursor(cursor: str, kinds: Sequence[type], argument: str = "after") -
         raise BadUserInput(argument, "not a cursor issued by this connection") from None
 
 
-def _fits(kind: type, value: Any) -> bool:
+def _fits(kind: type, value: object) -> bool:
     """A key value as we issue them: an id in range, or a name the databases can hold."""
     if not isinstance(value, kind) or isinstance(value, bool):
         return False
-    if kind is int:
+    if isinstance(value, int):
         return _is_key(value)
-    return kind is not str or "\x00" not in value
+    return not isinstance(value, str) or "\x00" not in value
 
 
 # The key, in each connection's `first` argument, of the page size used when neither `first`

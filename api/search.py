@@ -8,7 +8,7 @@ import logging
 import math
 import re
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import strawberry
 
@@ -21,6 +21,7 @@ from api.person import Person
 from api.topic import Topic
 from models import article as article_model
 from models import listing
+from models.base import AnyRow
 from search import articles as search_articles
 from search.errors import SearchError
 
@@ -136,7 +137,8 @@ def _mark_plain(text: str, words: list[str]) -> str:
 # api/execution.py completes an object of scalars in one loop.
 class _FacetCount(NamedTuple):  # a FacetValue
     value: str
-    count: int
+    # The GraphQL field's name: it shadows tuple.count, which nothing here calls.
+    count: int  # type: ignore[assignment]
     kind: str
 
 
@@ -157,7 +159,7 @@ class _Section(NamedTuple):  # a row of models.article.sections_by_ids
 
 
 def _facets(page: search_articles.SearchPage) -> SearchFacets:
-    facets = {
+    facets: dict[str, Any] = {  # tuples in place of FacetValue objects (see above)
         kind: [_FacetCount(value, count, kind) for value, count in page.facets.get(kind, ())]
         for kind in ("topics", "people", "sections", "years")
     }
@@ -192,7 +194,9 @@ async def _from_engine(
             # The index is behind SQL (the outbox will catch up): never show what SQL hides.
             logger.warning("search hit %s is not a published story; skipped", hit.article_id)
             continue
-        sections.prime(row.section_id, _Section(row.section_id, row.section_slug, row.section_name))
+        # A tuple in place of the loader's row: Section.from_row reads the same three names.
+        section = cast("AnyRow", _Section(row.section_id, row.section_slug, row.section_name))
+        sections.prime(row.section_id, section)
         hits.append(_Hit(Article.from_row(row), _Highlight(hit.title, hit.snippet)))
     return SearchResult(
         total_hits=found.total_hits,

@@ -93,7 +93,10 @@ def _spread_names(selection_set: SelectionSetNode) -> list[str]:
         for selection in pending.pop().selections:
             if isinstance(selection, FragmentSpreadNode):
                 names.append(selection.name.value)
-            elif selection.selection_set is not None:
+            elif (
+                isinstance(selection, FieldNode | InlineFragmentNode)
+                and selection.selection_set is not None
+            ):
                 pending.append(selection.selection_set)
     return names
 

@@ -36,7 +36,7 @@ class GraphQLView(GraphQL[Context, None]):
             and "text/html" in request.headers.get("accept", "")
         )
 
-    def encode_json(self, data: object) -> bytes:  # type: ignore[override]
+    def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
 
     def decode_json(self, data: str | bytes) -> object:
@@ -57,7 +57,7 @@ class GraphQLView(GraphQL[Context, None]):
                 raise HTTPException(400, "The request body must be a JSON object: one operation")
         return await super().parse_http_body(request_adapter)
 
-    async def render_graphql_ide(self, request: Request) -> Response:  # type: ignore[override]
+    async def render_graphql_ide(self, request: Request) -> Response:
         # Our own page, served with its files from this origin under a strict CSP (api/graphiql).
         return await graphiql.page(request)
 
@@ -94,7 +94,7 @@ class GraphQLView(GraphQL[Context, None]):
                 raise HTTPException(405, exc.reason) from exc
             raise
 
-    async def process_result(  # type: ignore[override]
+    async def process_result(
         self, request: Request, result: ExecutionResult
     ) -> GraphQLHTTPResponse:
         state = state_of(request)
@@ -104,7 +104,7 @@ class GraphQLView(GraphQL[Context, None]):
         state.not_executed = (
             bool(result.errors)
             and result.data is None
-            and all(e.path is None for e in result.errors)
+            and all(e.path is None for e in result.errors or ())
         )
         if state.not_executed and GRAPHQL_RESPONSE in request.headers.get("accept", ""):
             # GraphQL over HTTP: a request that never ran has no `data` entry at all (plain
@@ -113,8 +113,9 @@ class GraphQLView(GraphQL[Context, None]):
         if result.errors:
             document = getattr(state.context, "document", None)
             request_id = state.context.request_id if state.context is not None else "-"
-            body["errors"] = [format_error(e, document, request_id) for e in result.errors]
-            state.error_codes = [e["extensions"].get("code", "") for e in body["errors"]]
+            errors = [format_error(e, document, request_id) for e in result.errors]
+            state.error_codes = [e["extensions"].get("code", "") for e in errors]
+            body["errors"] = [*errors]  # Strawberry's TypedDict types them as list[object]
         if result.extensions:
             body["extensions"] = result.extensions
         return body

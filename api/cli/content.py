@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import os
 import time
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -156,9 +157,7 @@ async def _import(paths: list[Path]) -> int:
             lines = path.read_text(encoding="utf-8").splitlines()
             with _progress() as progress:
                 task = progress.add_task(path.name, total=sum(1 for ln in lines if ln.strip()))
-                report = await import_lines(
-                    sessions, lines, lambda n, task=task: progress.advance(task, n)
-                )
+                report = await import_lines(sessions, lines, partial(progress.advance, task))
             _print_report(path, report)
             failed += report.failed
     finally:

@@ -172,7 +172,8 @@ class Walker:
             raise NotCompiled(type_name)
         pairs: list[tuple[str, str]] = []
         laterals: list[Lateral] = []
-        tag_parts: list[str] = list(self.own_tags.get(type_name, lambda r: [])(row))
+        own_tags = self.own_tags.get(type_name)
+        tag_parts: list[str] = list(own_tags(row)) if own_tags is not None else []
         for key, field_nodes in fields.items():
             name = field_nodes[0].name.value
             if name == "__typename":
