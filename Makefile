@@ -142,6 +142,7 @@ eval-people: install
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: install-dev
 	$(BIN)/ruff format .
@@ -152,4 +153,4 @@ lock: install-dev
 	$(BIN)/pip freeze --exclude-editable | grep -v -i -e '^-e' -e '^en.core.web.sm' > requirements.lock
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache
