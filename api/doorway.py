@@ -64,7 +64,14 @@ class Doorway:
                 declared = value
             elif name in _ONWARD:
                 return receive
-        if declared is None or not declared.isdigit() or int(declared) > self.max_body_bytes:
+        # A length that is not a short number is body_limit.py's to refuse (int() of 5,000
+        # digits would raise).
+        if (
+            declared is None
+            or not declared.isdigit()
+            or len(declared) > 18
+            or int(declared) > self.max_body_bytes
+        ):
             return receive
         messages: list[Message] = []
         onward = _replaying(messages, receive)
