@@ -144,6 +144,8 @@ def create_app(
         routes=routes,
         lifespan=_frozen(lifespan) if engine is None else lifespan,
     )
+    # The reader site's pages run the same schema in-process (api/site/data.py).
+    app.state.schema, app.state.limits = view.schema, limits
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(ReaderCORS, allow_origins=settings.cors_allow_origins.split(","))
     return app

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
-from api import cache
+from api import cache, urls
 from api.comment import COMMENT_KEY, Comment, CommentOrder, comment_key
 from api.context import Info
 from api.errors import BadUserInput
@@ -45,12 +45,6 @@ class Section(Node):
     def from_row(cls, row: Any) -> Section:
         cache.read(cache.tag("section", row.id))
         return cls(id=to_global_id("Section", row.id), slug=row.slug, name=row.name)
-
-
-@strawberry.type(description="A byline.")
-class Author:
-    slug: str
-    name: str
 
 
 @strawberry.type(description="A paragraph of body text.")
@@ -137,6 +131,31 @@ class ArticleFilter:
         )
 
 
+@strawberry.type(description="A byline.")
+class Author:
+    pk: strawberry.Private[int]
+    slug: str
+    name: str
+
+    @strawberry.field(description="Published stories with this byline, newest first by default.")
+    async def articles(
+        self,
+        info: Info,
+        first: Annotated[int | None, first_argument(10)] = None,
+        after: After = None,
+        order_by: ArticleOrder = ArticleOrder.NEWEST,
+        last: Last = None,
+        before: Before = None,
+    ) -> Connection[Article]:
+        loaders = info.context.loaders
+        return await articles_of(
+            loaders.articles_by_author,
+            loaders.article_count_by_author,
+            self.pk,
+            article_page(info, first, after, last, before, order_by),
+        )
+
+
 @strawberry.type(description="A story.")
 class Article(Node):
     pk: strawberry.Private[int]
@@ -167,6 +186,13 @@ class Article(Node):
             loaded_body=getattr(row, "body", None),
         )
 
+    @strawberry.field(
+        description="The story's address on the reader site: PUBLIC_BASE_URL, else the "
+        "address the request was sent to, and /articles/{slug}."
+    )
+    def url(self, info: Info) -> str:
+        return info.context.base_url + urls.article_path(self.slug)
+
     @strawberry.field
     async def section(self, info: Info) -> Section:
         return Section.from_row(await info.context.loaders.section_by_id.load(self.section_id))
@@ -174,7 +200,7 @@ class Article(Node):
     @strawberry.field(description="Bylines in order.")
     async def authors(self, info: Info) -> list[Author]:
         rows = await info.context.loaders.authors_by_article.load(self.pk)
-        return [Author(slug=row.slug, name=row.name) for row in rows or ()]
+        return [Author(pk=row.id, slug=row.slug, name=row.name) for row in rows or ()]
 
     @strawberry.field(description="Topics in the order the newsroom gave them.")
     async def topics(self, info: Info) -> list[Annotated[Topic, strawberry.lazy("api.topic")]]:
@@ -257,6 +283,13 @@ def article_page(
 
 @strawberry.type
 class ArticleQuery:
+    @strawberry.field(description="An author by their slug, or null (no published byline yet).")
+    async def author(self, info: Info, slug: str) -> Author | None:
+        row = await read(info.context.engine, article_model.author_by_slug, slug)
+        # Null until their first story is published, which any publish may make true.
+        cache.read(cache.LIST)
+        return None if row is None else Author(pk=row.id, slug=row.slug, name=row.name)
+
     @strawberry.field(
         description="A published story by its slug, or null. With an editor token, drafts and "
         "unpublished stories too."

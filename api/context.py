@@ -35,6 +35,8 @@ class Context:
     request_id: str = field(default_factory=new_request_id)
     # The parsed request, kept so that error messages can name the argument at fault.
     document: Any = None
+    # The reader site's public address (api/urls.py), for `Article.url`.
+    base_url: str = ""
 
     @classmethod
     def create(

@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.types import Message, Receive, Scope, Send
 
 from api import observability
+from api.operations import site_of
 from api.pipeline import cached_response, negotiate
 from api.request_state import state_of
 from api.view import client_address
@@ -58,10 +59,12 @@ class Doorway:
             or scope["path"] != self.path
         ):
             return receive
-        declared = None
+        declared = host = None
         for name, value in scope["headers"]:
             if name == b"content-length":
                 declared = value
+            elif name == b"host":
+                host = value
             elif name in _ONWARD:
                 return receive
         # A length that is not a short number is body_limit.py's to refuse (int() of 5,000
@@ -85,7 +88,7 @@ class Doorway:
             # The pipeline refuses it (a refused request is not counted twice: it takes no slot).
             return onward
         state.rate_counted = True
-        known = self.pipeline.known.get(body)
+        known = self.pipeline.known.get(body, site_of(services.settings, host))
         if known is None:
             return onward
         key, operation_name = known

@@ -42,12 +42,14 @@ class Loaders:
         self.reply_count_by_parent = by_key(comment.reply_counts_by_parent)
         self.article_count_by_topic = by_key(listing.count_published_articles_by_topic)
         self.article_count_by_person = by_key(listing.count_published_articles_by_person)
+        self.article_count_by_author = by_key(listing.count_published_articles_by_author)
         self.facet_label = by_key(listing.names_by_kind_and_slug)
         self.quotes_by_person = grouped(mentions.quotes_by_person)
         self.threads_by_article = grouped(comment.threads_by_article)
         self.replies_by_parent = grouped(comment.replies_by_parent)
         self.articles_by_topic = grouped(listing.published_articles_by_topic)
         self.articles_by_person = grouped(listing.published_articles_by_person)
+        self.articles_by_author = grouped(listing.published_articles_by_author)
         # Keyed by (story, limit): every story of a page asks with the same limit, one statement.
         self.related_by_article = grouped(related.related_by_article)
 

@@ -21,6 +21,7 @@ from starlette.requests import Request
 
 from api.errors import QueryTooLarge
 from api.query_limits import Limits, parse_document
+from api.settings import Settings
 
 READER = "reader"
 
@@ -108,10 +109,14 @@ def describe(
     return chosen[0].operation, digest
 
 
-def cache_key(document_digest: str, operation: Operation, role: str = READER) -> str:
+def cache_key(
+    document_digest: str, operation: Operation, role: str = READER, site: bytes = b""
+) -> str:
+    """`site`: the Host the answer was asked of, when answers depend on it (`Article.url`
+    without PUBLIC_BASE_URL); empty otherwise."""
     variables = orjson.dumps(operation.variables, option=orjson.OPT_SORT_KEYS)
     name = (operation.operation_name or "").encode()
-    raw = b"\0".join((role.encode(), document_digest.encode(), name, variables))
+    raw = b"\0".join((role.encode(), document_digest.encode(), name, variables, site))
     return hashlib.blake2b(raw, digest_size=20).hexdigest()
 
 
@@ -123,13 +128,25 @@ class KnownBodies:
         self.max_entries = max_entries
         self._known: OrderedDict[bytes, tuple[str, str | None]] = OrderedDict()
 
-    def get(self, body: bytes) -> tuple[str, str | None] | None:
-        return self._known.get(hashlib.blake2b(body, digest_size=16).digest())
+    def get(self, body: bytes, site: bytes = b"") -> tuple[str, str | None] | None:
+        return self._known.get(_digest(site, body))
 
-    def remember(self, body: bytes, found: tuple[str, str | None]) -> None:
-        self._known[hashlib.blake2b(body, digest_size=16).digest()] = found
+    def remember(self, body: bytes, found: tuple[str, str | None], site: bytes = b"") -> None:
+        self._known[_digest(site, body)] = found
         if len(self._known) > self.max_entries:
             self._known.popitem(last=False)
+
+
+def _digest(site: bytes, body: bytes) -> bytes:
+    return hashlib.blake2b(site + b"\0" + body, digest_size=16).digest()
+
+
+def site_of(settings: Settings, host: bytes | str | None) -> bytes:
+    """What a cached answer's key must name of the site asked: nothing when PUBLIC_BASE_URL
+    fixes every link, else the Host (`Article.url` is built from it)."""
+    if settings.public_base_url.strip() or not host:
+        return b""
+    return host.encode("latin-1") if isinstance(host, str) else host
 
 
 def query_hash(query: str) -> str:

@@ -134,9 +134,10 @@ class Pipeline:
             response = await self._execute(request, state)
             response.headers.setdefault("Cache-Control", "no-store")
             return response
-        key = operations.cache_key(digest, operation)
+        site = operations.site_of(services.settings, request.headers.get("host"))
+        key = operations.cache_key(digest, operation, site=site)
         if request.method == "POST":
-            self.known.remember(body, (key, operation.operation_name))
+            self.known.remember(body, (key, operation.operation_name), site)
         return await self._cached(request, state, services, key)
 
     def _known(
@@ -146,7 +147,9 @@ class Pipeline:
         cache: a reader's POST, without a token."""
         if services.cache is None or request.method != "POST" or "authorization" in request.headers:
             return None
-        return self.known.get(body)
+        return self.known.get(
+            body, operations.site_of(services.settings, request.headers.get("host"))
+        )
 
     async def _cached(
         self, request: Request, state: RequestState, services: Services, key: str

@@ -85,6 +85,15 @@ class Settings(BaseSettings):
     cors_allow_origins: str = Field(
         default="", description="comma-separated origins allowed credentials and mutations"
     )
+    public_base_url: str = Field(
+        default="",
+        description="the reader site's public address, for canonical links, feeds and sitemaps "
+        "(empty: the request's own)",
+    )
+    publication_name: str = Field(
+        default="Newsroom",
+        description="the publication's name in feed titles and the Google News sitemap",
+    )
     http_max_age: int = Field(
         default=0, ge=0, description="seconds a CDN may reuse a reader answer without asking"
     )

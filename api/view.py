@@ -14,7 +14,7 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.types import ExecutionResult
 
-from api import graphiql
+from api import graphiql, urls
 from api.context import Context
 from api.errors import format_error
 from api.request_state import state_of
@@ -70,6 +70,7 @@ class GraphQLView(GraphQL[Context, None]):
         )
         context.services = services
         context.client_address = client_address(request)
+        context.base_url = urls.base_url(request, services.settings)
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() == "bearer" and token.strip():
             async with context.engine.connect() as conn:

@@ -147,6 +147,15 @@ async def published_article_by_slug(conn: AsyncConnection, slug: str) -> AnyRow 
     return result.first()
 
 
+async def was_published(conn: AsyncConnection, slug: str) -> bool:
+    """Whether readers could once read the story with this slug and no longer can (unpublished
+    or deleted): its page is gone (410), not unknown (404)."""
+    gone = sa.select(Article.id).where(
+        Article.slug == slug, Article.published_at.is_not(None), sa.not_(is_published())
+    )
+    return (await conn.execute(gone.limit(1))).first() is not None
+
+
 async def article_by_slug(conn: AsyncConnection, slug: str) -> AnyRow | None:
     """The story with this slug whatever its status (for editors), unless deleted."""
     result = await conn.execute(
@@ -222,6 +231,22 @@ async def authors_by_article(
     for row in result:
         grouped[row.article_id].append(row)
     return grouped
+
+
+async def author_by_slug(conn: AsyncConnection, slug: str) -> AnyRow | None:
+    """The author with this slug if a published story carries their byline: an author of
+    drafts only is not yet anyone readers can know of."""
+    bylined = (
+        sa.select(ArticleAuthor.article_id)
+        .join(Article, Article.id == ArticleAuthor.article_id)
+        .where(ArticleAuthor.author_id == Author.id, is_published())
+    )
+    result = await conn.execute(
+        sa.select(Author.id, Author.slug, Author.name).where(
+            Author.slug == slug, bylined.exists()
+        )
+    )
+    return result.first()
 
 
 async def sections(conn: AsyncConnection) -> list[AnyRow]:

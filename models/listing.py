@@ -1,4 +1,5 @@
-"""Reader-facing story lists: by filter, by topic and by person; published stories only."""
+"""Reader-facing story lists: by filter, by topic, by author and by person; published stories
+only."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from models.article import (
     ARTICLE_ORDER,
     SUMMARY_COLUMNS,
     Article,
+    ArticleAuthor,
     ArticleTopic,
     Section,
     is_published,
@@ -104,6 +106,33 @@ async def count_published_articles_by_topic(
     )
     counts = dict((await conn.execute(stmt)).all())
     return {topic_id: counts.get(topic_id, 0) for topic_id in topic_ids}
+
+
+async def published_articles_by_author(
+    conn: AsyncConnection, author_ids: Sequence[int], page: PageRequest
+) -> dict[int, Page]:
+    """A page of each author's published articles, in one statement."""
+    stmt = (
+        sa.select(*SUMMARY_COLUMNS)
+        .join(ArticleAuthor, ArticleAuthor.article_id == Article.id)
+        .where(is_published())
+    )
+    return await fetch_pages_by_parent(
+        conn, stmt, ArticleAuthor.author_id, author_ids, ARTICLE_ORDER, page
+    )
+
+
+async def count_published_articles_by_author(
+    conn: AsyncConnection, author_ids: Sequence[int]
+) -> dict[int, int]:
+    stmt = (
+        sa.select(ArticleAuthor.author_id, sa.func.count())
+        .join(Article, Article.id == ArticleAuthor.article_id)
+        .where(ArticleAuthor.author_id.in_(author_ids), is_published())
+        .group_by(ArticleAuthor.author_id)
+    )
+    counts = dict((await conn.execute(stmt)).all())
+    return {author_id: counts.get(author_id, 0) for author_id in author_ids}
 
 
 async def published_articles_by_person(

@@ -1,7 +1,6 @@
-"""The reader site: HTML shells, their static files and the embeddable related-stories widget.
-
-The pages fetch everything from /graphql with the contract queries in `contract/`; nothing here
-reads the database.
+"""The reader site: pages rendered on the server from the site's GraphQL documents (`queries/`,
+the contract's own documents where the site needs more), their static files, and the embeddable
+related-stories widget. `contract/` holds the contract as the frontend teams wrote it.
 """
 
 from api.site.routes import routes

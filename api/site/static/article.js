@@ -1,31 +1,9 @@
-// The article page: the story, its topics and people, related stories (the widget), the
-// comments, and "suggest a correction" on text the reader selects.
+// The article page's enhancements: the comments section's forms and "suggest a correction" on
+// text the reader selects.
 import { PAGE_SIZE, commentsSection } from "./comments.js";
-import { clearErrors, gql, h, onSubmit, renderMain, setTitle, time } from "./site.js";
+import { clearErrors, gql, h, onSubmit } from "./site.js";
 
 const slug = decodeURIComponent(location.pathname.split("/")[2] ?? "");
-
-function byline(article) {
-  const names = article.authors.map((author) => author.name);
-  const authors = names.length > 1 ? `${names.slice(0, -1).join(", ")} and ${names.at(-1)}` : names[0];
-  const updated = article.updatedAt && article.publishedAt && article.updatedAt.slice(0, 10) > article.publishedAt.slice(0, 10);
-  return h(
-    "p",
-    { class: "byline" },
-    authors ? [h("span", { class: "authors" }, `By ${authors}`), " · "] : null,
-    time(article.publishedAt),
-    updated ? [" · Updated ", time(article.updatedAt)] : null,
-  );
-}
-
-function block(item) {
-  return item.__typename === "Heading" ? h("h2", {}, item.text) : h("p", {}, item.text);
-}
-
-function listSection(id, title, items) {
-  if (!items.length) return null;
-  return h("section", { "aria-labelledby": id, class: "story-links" }, h("h2", { id }, title), h("ul", {}, items));
-}
 
 function correctionDialog() {
   const quote = h("blockquote", {});
@@ -109,46 +87,14 @@ function correctionControls() {
   return [note, dialog];
 }
 
-renderMain(async () => {
+// The story, its topics, people, related stories and first comments are in the page already
+// (rendered on the server); this adds what needs a script: the correction controls, and the
+// comments section with its forms, replies and pages in place of the static one.
+const story = document.querySelector("article.story");
+if (story) {
   const thread = gql("comments-thread", { slug, first: PAGE_SIZE });
-  // The page's own failure is reported once, by the article request below.
+  // A failure is shown once, by the comments section.
   thread.catch(() => {});
-  const { article } = await gql("article-page", { slug });
-  if (!article) return null;
-  setTitle(article.title);
-  const story = h(
-    "article",
-    { class: "story", "aria-labelledby": "story-title" },
-    h(
-      "header",
-      { class: "story-head" },
-      h("p", { class: "section" }, article.section.name),
-      h("h1", { id: "story-title" }, article.title),
-      article.dek ? h("p", { class: "dek" }, article.dek) : null,
-      byline(article),
-    ),
-    h("div", { class: "story-body" }, article.body.map(block)),
-    correctionControls(),
-    listSection(
-      "topics-heading",
-      "Topics",
-      article.topics.map((topic) => h("li", {}, h("a", { href: `/topics/${encodeURIComponent(topic.slug)}` }, topic.name))),
-    ),
-    listSection(
-      "people-heading",
-      "People in this story",
-      article.people.map(({ person, role }) =>
-        h("li", {}, h("a", { href: `/people/${encodeURIComponent(person.slug)}` }, person.name), role ? [" ", h("span", { class: "role" }, role)] : null),
-      ),
-    ),
-  );
-  const readNext = h("section", { "aria-label": "Read next", class: "read-next" }, h("related-stories", { slug: article.slug, limit: "4" }));
-  readNext.addEventListener("related-stories-rendered", (event) => {
-    readNext.hidden = event.detail.count === 0;
-  });
-  return [
-    story,
-    readNext,
-    commentsSection(article.slug, thread),
-  ];
-});
+  story.querySelector(".story-body").after(...correctionControls());
+  document.getElementById("comments")?.replaceWith(commentsSection(slug, thread));
+}

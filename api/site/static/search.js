@@ -81,15 +81,16 @@ function hitView({ article, highlight }) {
 function facetView(facet, values) {
   const chosen = state[facet.param];
   const shown = [...values];
-  for (const value of chosen) if (!shown.some((v) => v.value === value)) shown.push({ value, count: 0 });
+  // A chosen value the answer no longer counts stays on show; its name as the URL spells it.
+  for (const value of chosen) if (!shown.some((v) => v.value === value)) shown.push({ value, label: humanise(value), count: 0 });
   if (!shown.length) return null;
-  const boxes = shown.map(({ value, count: n }, index) => {
+  const boxes = shown.map(({ value, label, count: n }, index) => {
     const box = h("input", { type: "checkbox", value, "data-key": `${facet.param}:${value}`, checked: chosen.includes(value) });
     box.addEventListener("change", () => {
       const others = facet.single ? [] : chosen.filter((v) => v !== value);
       go({ ...state, page: 1, [facet.param]: box.checked ? [...others, value] : others }, { focus: box.dataset.key });
     });
-    const label = facet.name === "years" ? value : humanise(value);
+    // The facet's label is the name as written ("War in Ukraine"), not its slug.
     return h("label", { hidden: index >= FACET_VALUES_SHOWN && !chosen.includes(value) }, box, ` ${label} (${n})`);
   });
   const fieldset = h("fieldset", {}, h("legend", {}, facet.legend), boxes);

@@ -128,25 +128,6 @@ export function onSubmit(form, button, status, send, show) {
   });
 }
 
-// Fills <main> with what `build` returns, or with a plain error; `build` may return null for
-// "the API answered null", which is the page's Not found.
-export async function renderMain(build) {
-  const main = document.getElementById("main");
-  let content;
-  try {
-    content = await build();
-  } catch (error) {
-    content = [h("h1", {}, "Sorry"), alert(error)];
-    setTitle("Error");
-  }
-  if (content === null) {
-    content = [h("h1", {}, "Not found"), h("p", {}, "There is nothing at this address. Try the search box above.")];
-    setTitle("Not found");
-  }
-  main.replaceChildren(...[content].flat().filter((node) => node !== null && node !== undefined));
-  main.removeAttribute("aria-busy");
-}
-
 // A "More stories" button: `load` appends the next page and says whether there is another.
 export function moreButton(label, load) {
   const button = h("button", { type: "button", class: "more" }, label);

@@ -1,0 +1,111 @@
+"""Pages, feeds and sitemaps cached exactly as GraphQL answers are (api/cache.py): by what they
+read, dropped by the writes that change it, stored only when nothing moved meanwhile.
+
+A rendered page records the same tags as the queries it ran (the resolvers and the compiled path
+record them as they read), so publishing a story drops the home page, the story's section, its
+feeds and the sitemaps at the moment it drops the GraphQL answers. Only complete answers (200)
+are stored: a 404 or a 410 is computed each time, so a "not found" can never outlive a publish.
+
+A body may carry the time what it shows last changed (`Rendered.last_modified`, a feed's newest
+item): it is sent as `Last-Modified`, hit or miss alike, because the stored body keeps it in a
+short envelope in front (`_seal`), which costs no second lookup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import format_datetime
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from api import cache
+from api.cache import Entry
+from api.operations import etag_matches
+from api.services import Services
+
+
+@dataclass(frozen=True)
+class Rendered:
+    body: bytes
+    status: int = 200
+    # Sent as Last-Modified. Only informative: a 304 comes from the ETag alone, since a time
+    # like a feed's newest item does not move when a story leaves the feed.
+    last_modified: datetime | None = None
+
+
+def cache_key(request: Request) -> str:
+    """By path and query string: `/search?q=a&topic=b` and `?topic=b&q=a` are one page."""
+    query = "&".join(sorted(request.url.query.split("&"))) if request.url.query else ""
+    return f"site:{request.url.path}?{query}"
+
+
+async def serve(
+    request: Request,
+    produce: Callable[[], Awaitable[Rendered]],
+    *,
+    media_type: str,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """The cached body for this request, or `produce`'s, stored when it is complete."""
+    services: Services = request.app.state.services
+    store = services.cache
+    key, epoch = cache_key(request), 0
+    if store is not None:
+        entry, epoch = await store.get(key)
+        if entry is not None:
+            return _answer(request, services, entry, media_type, headers, hit=True)
+    reads = cache.collect()
+    rendered = await produce()
+    if rendered.status != 200:
+        response = Response(rendered.body, rendered.status, headers, media_type)
+        response.headers["Cache-Control"] = "no-store"
+        return response
+    entry = Entry.of(_seal(rendered))
+    if store is not None and cache.VOLATILE not in reads:
+        await store.put(key, entry, reads, epoch)
+    return _answer(request, services, entry, media_type, headers, hit=False)
+
+
+# No HTML, XML or text body starts with a NUL: a stored body that does is sealed.
+_SEAL = b"\0last-modified "
+
+
+def _seal(rendered: Rendered) -> bytes:
+    if rendered.last_modified is None:
+        return rendered.body
+    stamp = format_datetime(rendered.last_modified.astimezone(UTC), usegmt=True).encode()
+    return _SEAL + stamp + b"\n" + rendered.body
+
+
+def _unseal(stored: bytes) -> tuple[bytes, str | None]:
+    """The body and its Last-Modified value, if it was stored with one."""
+    if not stored.startswith(_SEAL):
+        return stored, None
+    stamp, _, body = stored[len(_SEAL) :].partition(b"\n")
+    return body, stamp.decode()
+
+
+def _answer(
+    request: Request,
+    services: Services,
+    entry: Entry,
+    media_type: str,
+    headers: Mapping[str, str] | None,
+    *,
+    hit: bool,
+) -> Response:
+    body, last_modified = _unseal(entry.body)
+    given = {
+        **(headers or {}),
+        "ETag": entry.etag,
+        "Cache-Control": f"public, max-age={services.settings.http_max_age}",
+        "X-Cache": "HIT" if hit else "MISS",
+    }
+    if last_modified is not None:
+        given["Last-Modified"] = last_modified
+    if etag_matches(request, entry.etag):
+        return Response(status_code=304, headers=given)
+    return Response(body, headers=given, media_type=media_type)

@@ -1,0 +1,421 @@
+"""The reader site's pages, rendered on the server from the site's GraphQL documents: the whole
+story is in the HTML, for readers without JavaScript, crawlers and link previews; the scripts
+then enhance it (suggestions, facets without reloading, comments and corrections).
+
+Templates are Jinja2's with autoescaping on: every value from the database or from readers
+reaches the page as text. The one exception is a search highlight, which the API sends as
+escaped text with <mark> around matches; `highlighted` rebuilds it from its text, so only
+<mark> can survive.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import orjson
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup, escape
+from starlette.requests import Request
+from starlette.responses import Response
+
+from api import urls
+from api.services import Services
+from api.site import caching, data, metadata
+from api.site.caching import Rendered
+from models import article as article_model
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+SITE_NAME = "Newsroom"
+# No inline script or style anywhere: data rides in JSON <script> blocks (the site's queries,
+# JSON-LD), which browsers never execute and CSP does not govern.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+PAGE_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+HTML = "text/html; charset=utf-8"
+# Every page has the search box, and the box asks for suggestions.
+EVERY_PAGE = ("search-suggest",)
+COMMENTS_PAGE_SIZE = 20  # as comments.js asks for
+LIST_PAGE_SIZE = 20
+
+
+@dataclass(frozen=True)
+class Script:
+    # The page's entry module first, then the modules it imports (preloaded, no waterfall).
+    modules: tuple[str, ...]
+    queries: tuple[str, ...] = ()
+
+
+HOME = Script(("site.js",))
+ARTICLE = Script(
+    ("article.js", "comments.js", "site.js"),
+    ("comments-thread", "post-comment", "suggest-correction"),
+)
+SEARCH = Script(("search.js", "site.js"), ("site-search",))
+
+
+def _long_date(iso: str | None) -> str:
+    if not iso:
+        return ""
+    moment = datetime.fromisoformat(iso)
+    return f"{moment.day} {moment:%B %Y}"
+
+
+def highlighted(escaped: str) -> Markup:
+    """A highlight from the API as HTML in which only <mark> elements survive."""
+    parts: list[str] = []
+    marked = False
+    for part in re.split(r"(<mark>|</mark>)", escaped):
+        if part == "<mark>":
+            marked = True
+        elif part == "</mark>":
+            marked = False
+        elif part:
+            text = escape(html.unescape(part))
+            parts.append(f"<mark>{text}</mark>" if marked else str(text))
+    return Markup("".join(parts))
+
+
+def _environment() -> Environment:
+    environment = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(["html"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    environment.filters.update(
+        article_path=urls.article_path,
+        topic_path=urls.topic_path,
+        person_path=urls.person_path,
+        author_path=urls.author_path,
+        section_path=urls.section_path,
+        long_date=_long_date,
+        highlighted=highlighted,
+    )
+    return environment
+
+
+TEMPLATE_ENVIRONMENT = _environment()
+
+
+def script_json(value: str) -> Markup:
+    """JSON that is safe inside <script>: no `<`, `>` or `&` can close the element."""
+    return Markup(value.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
+
+
+class Page:
+    """What one request renders: the template's values common to every page, then its own."""
+
+    def __init__(self, request: Request) -> None:
+        self.request = request
+        services: Services = request.app.state.services
+        self.settings = services.settings
+        self.base = urls.base_url(request, self.settings)
+
+    def render(
+        self, template: str, script: Script, *, status: int = 200, **values: Any
+    ) -> Rendered:
+        entry, *preloads = script.modules
+        queries = {name: data.document(name) for name in EVERY_PAGE + script.queries}
+        context = {
+            "site_name": SITE_NAME,
+            "entry": entry,
+            "preloads": preloads,
+            "queries": script_json(orjson.dumps(queries).decode()),
+            "language": "en",
+            "description": None,
+            "noindex": False,
+            "canonical": None,
+            "feeds": [],
+            "open_graph": [],
+            "twitter": [],
+            "structured_data": [],
+            "search_text": None,
+            "latest_feed": "/feeds/latest.rss",
+            **values,
+        }
+        body = TEMPLATE_ENVIRONMENT.get_template(template).render(context)
+        return Rendered(body.encode(), status)
+
+    def missing(self, what: str, *, gone: bool = False) -> Rendered:
+        """A real page for what does not exist (404), or no longer does (410)."""
+        if gone:
+            heading, message = (
+                "This story is no longer available",
+                ("It was published here and has since been withdrawn."),
+            )
+        else:
+            heading, message = (
+                f"{what} not found",
+                ("There is nothing at this address: it may have been mistyped."),
+            )
+        return self.render(
+            "gone.html",
+            HOME,
+            status=410 if gone else 404,
+            title=heading,
+            heading=heading,
+            message=message,
+            noindex=True,
+        )
+
+    async def run(self, name: str, **variables: Any) -> dict[str, Any]:
+        return await data.run(self.request, name, variables, self.base)
+
+
+async def serve(request: Request, produce: Any) -> Response:
+    return await caching.serve(request, produce, media_type=HTML, headers=PAGE_HEADERS)
+
+
+def _after(request: Request) -> str | None:
+    return request.query_params.get("after") or None
+
+
+async def home(request: Request) -> Response:
+    async def produce() -> Rendered:
+        page = Page(request)
+        found = await page.run("latest-articles", first=LIST_PAGE_SIZE, after=_after(request))
+        return page.render(
+            "home.html",
+            HOME,
+            title="Latest stories",
+            description=f"The latest stories from {SITE_NAME}.",
+            canonical=page.base + "/",
+            articles=found["articles"],
+            structured_data=[metadata.website(page.base, SITE_NAME)],
+        )
+
+    return await serve(request, produce)
+
+
+async def article(request: Request) -> Response:
+    slug = request.path_params["slug"]
+
+    async def produce() -> Rendered:
+        page = Page(request)
+        story = (await page.run("article-page", slug=slug))["article"]
+        if story is None:
+            async with request.app.state.engine.connect() as conn:
+                gone = await article_model.was_published(conn, slug)
+            return page.missing("Story", gone=gone)
+        thread = (await page.run("comments-thread", slug=slug, first=COMMENTS_PAGE_SIZE))["article"]
+        described = metadata.article(page.base, SITE_NAME, story)
+        return page.render(
+            "article.html",
+            ARTICLE,
+            title=story["title"],
+            article=story,
+            thread=thread,
+            updated=(story["updatedAt"] or "")[:10] > (story["publishedAt"] or "")[:10],
+            **described,
+        )
+
+    return await serve(request, produce)
+
+
+async def topic(request: Request) -> Response:
+    slug = request.path_params["slug"]
+
+    async def produce() -> Rendered:
+        page = Page(request)
+        found = (
+            await page.run("topic-page", slug=slug, first=LIST_PAGE_SIZE, after=_after(request))
+        )["topic"]
+        if found is None:
+            return page.missing("Topic")
+        return page.render(
+            "topic.html",
+            HOME,
+            title=found["name"],
+            description=f"Stories on {found['name']} from {SITE_NAME}.",
+            canonical=page.base + urls.topic_path(slug),
+            topic=found,
+        )
+
+    return await serve(request, produce)
+
+
+async def person(request: Request) -> Response:
+    slug = request.path_params["slug"]
+
+    async def produce() -> Rendered:
+        page = Page(request)
+        found = (await page.run("person-page", slug=slug))["person"]
+        if found is None:
+            return page.missing("Person")
+        return page.render(
+            "person.html",
+            HOME,
+            title=found["name"],
+            description=found["description"] or f"Stories that mention {found['name']}.",
+            canonical=page.base + urls.person_path(slug),
+            person=found,
+            structured_data=[metadata.person(page.base, found)],
+        )
+
+    return await serve(request, produce)
+
+
+async def author(request: Request) -> Response:
+    slug = request.path_params["slug"]
+
+    async def produce() -> Rendered:
+        page = Page(request)
+        found = (
+            await page.run("author-page", slug=slug, first=LIST_PAGE_SIZE, after=_after(request))
+        )["author"]
+        if found is None:
+            return page.missing("Author")
+        return page.render(
+            "author.html",
+            HOME,
+            title=found["name"],
+            description=f"Stories by {found['name']} for {SITE_NAME}.",
+            canonical=page.base + urls.author_path(slug),
+            author=found,
+            structured_data=[metadata.author(page.base, found)],
+        )
+
+    return await serve(request, produce)
+
+
+async def section(request: Request) -> Response:
+    slug = request.path_params["slug"]
+
+    async def produce() -> Rendered:
+        page = Page(request)
+        found = await page.run(
+            "section-page", slug=slug, first=LIST_PAGE_SIZE, after=_after(request)
+        )
+        named = next((s for s in found["sections"] if s["slug"] == slug), None)
+        if named is None:
+            return page.missing("Section")
+        return page.render(
+            "section.html",
+            HOME,
+            title=named["name"],
+            description=f"The latest {named['name']} stories from {SITE_NAME}.",
+            canonical=page.base + urls.section_path(slug),
+            section=named,
+            articles=found["articles"],
+        )
+
+    return await serve(request, produce)
+
+
+# Facet name in the API, URL parameter, heading; as search.js reads and writes them.
+FACETS = (
+    ("topics", "topic", "Topics"),
+    ("people", "person", "People"),
+    ("sections", "section", "Sections"),
+    ("years", "year", "Years"),
+)
+SORTS = ("relevance", "newest", "oldest")
+
+
+async def search(request: Request) -> Response:
+    async def produce() -> Rendered:
+        page = Page(request)
+        params = request.query_params
+        q = params.get("q", "").strip()
+        values: dict[str, Any] = {"q": q, "search_text": q, "noindex": True, "title": "Search"}
+        if q:
+            chosen = {param: params.getlist(param) for _, param, _ in FACETS}
+            sort = params.get("sort", "relevance").lower()
+            sort = sort if sort in SORTS else "relevance"
+            number = int(params["page"]) if params.get("page", "").isdigit() else 1
+            found = (
+                await page.run(
+                    "site-search",
+                    q=q,
+                    page=max(1, number),
+                    sort=sort.upper(),
+                    filter=_search_filter(chosen),
+                )
+            )["search"]
+            values.update(
+                search=found,
+                facets=_facets(q, sort, chosen, found["facets"]),
+                pages=_pages(q, sort, chosen, found["page"], found["totalPages"]),
+                title=f"Search: {q}",
+            )
+        return page.render("search.html", SEARCH, **values)
+
+    return await serve(request, produce)
+
+
+def _search_filter(chosen: dict[str, list[str]]) -> dict[str, Any]:
+    given: dict[str, Any] = {}
+    if chosen["topic"]:
+        given["topics"] = chosen["topic"]
+    if chosen["person"]:
+        given["people"] = chosen["person"]
+    if chosen["section"]:
+        given["section"] = chosen["section"][0]
+    years = [int(y) for y in chosen["year"] if y.isdigit() and len(y) == 4]
+    if years:
+        # Several years select the span from the first to the last, as search.js does.
+        given["publishedAfter"] = f"{min(years)}-01-01T00:00:00Z"
+        given["publishedBefore"] = f"{max(years) + 1}-01-01T00:00:00Z"
+    return given
+
+
+def _search_url(q: str, sort: str, chosen: dict[str, list[str]], page: int = 1) -> str:
+    pairs = [("q", q)]
+    pairs += [(param, value) for _, param, _ in FACETS for value in chosen[param]]
+    if sort != "relevance":
+        pairs.append(("sort", sort))
+    if page > 1:
+        pairs.append(("page", str(page)))
+    return "/search?" + urlencode(pairs)
+
+
+def _facets(
+    q: str, sort: str, chosen: dict[str, list[str]], facets: dict[str, Any]
+) -> list[dict[str, Any]]:
+    shown = []
+    for name, param, legend in FACETS:
+        values = []
+        for value in facets[name][:8]:
+            selected = value["value"] in chosen[param]
+            toggled = {**chosen}
+            if selected:
+                toggled[param] = [v for v in chosen[param] if v != value["value"]]
+            elif param == "section":
+                toggled[param] = [value["value"]]
+            else:
+                toggled[param] = [*chosen[param], value["value"]]
+            values.append(
+                {
+                    "label": value["label"],
+                    "count": value["count"],
+                    "selected": selected,
+                    "href": _search_url(q, sort, toggled),
+                }
+            )
+        shown.append({"legend": legend, "options": values})
+    return shown
+
+
+def _pages(
+    q: str, sort: str, chosen: dict[str, list[str]], current: int, total: int
+) -> list[dict[str, Any]]:
+    if total <= 1:
+        return []
+    numbers = range(max(1, current - 4), min(total, current + 4) + 1)
+    return [
+        {"number": n, "current": n == current, "href": _search_url(q, sort, chosen, n)}
+        for n in numbers
+    ]
