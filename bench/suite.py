@@ -304,6 +304,7 @@ def load(
     url: str,
     bodies: list[dict[str, Any]],
     *,
+    paths: list[str] | None = None,
     headers: dict[str, str] | None = None,
     seconds: int = SECONDS,
     connections: int = CONNECTIONS,
@@ -315,10 +316,19 @@ def load(
         body_file, header_file = Path(scratch) / "bodies", Path(scratch) / "headers"
         body_file.write_text("\n".join(json.dumps(b, separators=(",", ":")) for b in bodies))
         header_file.write_text("".join(f"{k}: {v}\n" for k, v in (headers or {}).items()))
-        answer = httpx.post(url, json=bodies[0], headers=headers, timeout=30)
-        if answer.status_code != 200 or (check is not None and not check(answer.json())):
-            raise SystemExit(f"{url} answered {answer.status_code}: {answer.text[:2000]}")
         env = {**os.environ, "BENCH_BODIES": str(body_file), "BENCH_HEADERS": str(header_file)}
+        if paths:
+            # GETs of pages: `check` reads the first one's text.
+            path_file = Path(scratch) / "paths"
+            path_file.write_text("\n".join(paths))
+            env["BENCH_PATHS"] = str(path_file)
+            answer = httpx.get(url + paths[0], headers=headers, timeout=30)
+            if answer.status_code != 200 or (check is not None and not check(answer.text)):
+                raise SystemExit(f"{url} answered {answer.status_code}: {answer.text[:2000]}")
+        else:
+            answer = httpx.post(url, json=bodies[0], headers=headers, timeout=30)
+            if answer.status_code != 200 or (check is not None and not check(answer.json())):
+                raise SystemExit(f"{url} answered {answer.status_code}: {answer.text[:2000]}")
         script = str(ROOT / "bench" / "wrk.lua")
         base = ["wrk", "-t1", f"-c{connections}", "--timeout", "10s", "-s", script]
         subprocess.run(
@@ -459,6 +469,7 @@ SCENARIOS = (
     "search_graphql",
     "article_page_uncached_without_related",
     "article_page_cached",
+    "site_article_page_cached",
     "raw_limit",
     "one_statement_limit",
     "postgraphile",
@@ -524,7 +535,7 @@ def run_scenarios(meili: LocalMeilisearch, jobs: Workload) -> dict[str, Any]:
             )
             memory["api_uncached_end"] = peak_memory_mb(pid)
 
-    if wanted("article_page_cached"):
+    if wanted("article_page_cached", "site_article_page_cached"):
         port = free_port()
         url = f"http://127.0.0.1:{port}/graphql"
         with server("api-cached", api, api_env(meili, port, cached=True), port) as pid:
@@ -532,6 +543,18 @@ def run_scenarios(meili: LocalMeilisearch, jobs: Workload) -> dict[str, Any]:
                 httpx.post(url, json=body, timeout=30)
             scenario("article_page_cached", url, popular, check=has_article)
             memory["api_cached_end"] = peak_memory_mb(pid)
+            # The reader site's article page, rendered on the server and cached the same way.
+            site, page_paths = f"http://127.0.0.1:{port}", [f"/articles/{s}" for s in jobs.popular]
+            if wanted("site_article_page_cached"):
+                for path in page_paths:
+                    httpx.get(site + path, timeout=30)
+                scenario(
+                    "site_article_page_cached",
+                    site,
+                    [],
+                    paths=page_paths,
+                    check=lambda text: '<h1 id="story-title">' in text,
+                )
 
     if wanted("raw_limit"):
         port = free_port()

@@ -1,9 +1,18 @@
 -- Load for one benchmark scenario: POSTs the request bodies in BENCH_BODIES (one JSON document
--- a line) in turn, with the headers in BENCH_HEADERS ("Name: value" lines), and prints one JSON
--- line of totals and percentiles for bench/suite.py to read.
+-- a line) in turn, or GETs the paths in BENCH_PATHS (one a line) when it is set, with the
+-- headers in BENCH_HEADERS ("Name: value" lines), and prints one JSON line of totals and
+-- percentiles for bench/suite.py to read.
 local bodies = {}
 for line in io.lines(os.getenv("BENCH_BODIES")) do
   bodies[#bodies + 1] = line
+end
+
+local paths = {}
+local path_file = os.getenv("BENCH_PATHS")
+if path_file and path_file ~= "" then
+  for line in io.lines(path_file) do
+    paths[#paths + 1] = line
+  end
 end
 
 wrk.method = "POST"
@@ -26,6 +35,10 @@ function setup(thread)
 end
 
 function request()
+  if #paths > 0 then
+    next_body = next_body % #paths + 1
+    return wrk.format("GET", paths[next_body], {})
+  end
   next_body = next_body % #bodies + 1
   return wrk.format(nil, nil, nil, bodies[next_body])
 end
