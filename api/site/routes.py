@@ -16,7 +16,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
 from api.operations import query_hash
-from api.site import data, pages
+from api.site import data, pages, search_page
 
 HERE = Path(__file__).resolve().parent
 CONTRACT = HERE / "contract"
@@ -78,7 +78,7 @@ async def widget(request: Request) -> Response:
 PAGES = {
     "/": pages.home,
     "/articles/{slug}": pages.article,
-    "/search": pages.search,
+    "/search": search_page.search,
     "/people/{slug}": pages.person,
     "/topics/{slug}": pages.topic,
     "/sections/{slug}": pages.section,
