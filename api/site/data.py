@@ -32,8 +32,10 @@ class QueryFailed(Exception):
 
 @memoised
 def document(name: str) -> str:
-    """One of the site's GraphQL documents, as the browser's scripts send it too."""
-    return (QUERIES / f"{name}.graphql").read_text(encoding="utf-8")
+    """One of the site's GraphQL documents, as the browser's scripts send it too: its own where
+    the site needs more than the contract's (queries/), else the contract's, unchanged."""
+    own = QUERIES / f"{name}.graphql"
+    return (own if own.exists() else CONTRACT / f"{name}.graphql").read_text(encoding="utf-8")
 
 
 async def run(

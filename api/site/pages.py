@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -224,70 +225,77 @@ async def article(request: Request) -> Response:
     return await serve(request, produce)
 
 
-async def topic(request: Request) -> Response:
-    slug = request.path_params["slug"]
+@dataclass(frozen=True)
+class Profile:
+    """A page about one named thing (a topic, a person, an author): the document that reads it,
+    the field it answers in (also the template's name), and how the page describes it."""
 
-    async def produce() -> Rendered:
-        page = Page(request)
-        found = (
-            await page.run("topic-page", slug=slug, first=LIST_PAGE_SIZE, after=_after(request))
-        )["topic"]
-        if found is None:
-            return page.missing("Topic")
-        return page.render(
-            "topic.html",
-            HOME,
-            title=found["name"],
-            description=f"Stories on {found['name']} from {SITE_NAME}.",
-            canonical=page.base + urls.topic_path(slug),
-            topic=found,
-        )
-
-    return await serve(request, produce)
+    document: str
+    field: str
+    what: str
+    path: Callable[[str], str]
+    describe: Callable[[dict[str, Any]], str]
+    structured: Callable[[str, dict[str, Any]], Markup] | None = None
+    paged: bool = True
 
 
-async def person(request: Request) -> Response:
-    slug = request.path_params["slug"]
+def profile(spec: Profile) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        slug = request.path_params["slug"]
 
-    async def produce() -> Rendered:
-        page = Page(request)
-        found = (await page.run("person-page", slug=slug))["person"]
-        if found is None:
-            return page.missing("Person")
-        return page.render(
-            "person.html",
-            HOME,
-            title=found["name"],
-            description=found["description"] or f"Stories that mention {found['name']}.",
-            canonical=page.base + urls.person_path(slug),
-            person=found,
-            structured_data=[metadata.person(page.base, found)],
-        )
+        async def produce() -> Rendered:
+            page = Page(request)
+            variables: dict[str, Any] = {"slug": slug}
+            if spec.paged:
+                variables.update(first=LIST_PAGE_SIZE, after=_after(request))
+            found = (await page.run(spec.document, **variables))[spec.field]
+            if found is None:
+                return page.missing(spec.what)
+            return page.render(
+                f"{spec.field}.html",
+                HOME,
+                title=found["name"],
+                description=spec.describe(found),
+                canonical=page.base + spec.path(slug),
+                structured_data=[spec.structured(page.base, found)] if spec.structured else [],
+                **{spec.field: found},
+            )
 
-    return await serve(request, produce)
+        return await serve(request, produce)
+
+    return endpoint
 
 
-async def author(request: Request) -> Response:
-    slug = request.path_params["slug"]
-
-    async def produce() -> Rendered:
-        page = Page(request)
-        found = (
-            await page.run("author-page", slug=slug, first=LIST_PAGE_SIZE, after=_after(request))
-        )["author"]
-        if found is None:
-            return page.missing("Author")
-        return page.render(
-            "author.html",
-            HOME,
-            title=found["name"],
-            description=f"Stories by {found['name']} for {SITE_NAME}.",
-            canonical=page.base + urls.author_path(slug),
-            author=found,
-            structured_data=[metadata.author(page.base, found)],
-        )
-
-    return await serve(request, produce)
+topic = profile(
+    Profile(
+        "topic-page",
+        "topic",
+        "Topic",
+        urls.topic_path,
+        lambda found: f"Stories on {found['name']} from {SITE_NAME}.",
+    )
+)
+person = profile(
+    Profile(
+        "person-page",
+        "person",
+        "Person",
+        urls.person_path,
+        lambda found: found["description"] or f"Stories that mention {found['name']}.",
+        metadata.person,
+        paged=False,
+    )
+)
+author = profile(
+    Profile(
+        "author-page",
+        "author",
+        "Author",
+        urls.author_path,
+        lambda found: f"Stories by {found['name']} for {SITE_NAME}.",
+        metadata.author,
+    )
+)
 
 
 async def section(request: Request) -> Response:
