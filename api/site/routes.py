@@ -16,7 +16,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
 from api.operations import query_hash
-from api.site import data, pages, search_page
+from api.site import data, feeds, pages, search_page, sitemaps
 
 HERE = Path(__file__).resolve().parent
 CONTRACT = HERE / "contract"
@@ -92,4 +92,6 @@ routes: list[BaseRoute] = [
     ),
     Route("/widget.js", GZipMiddleware(request_response(widget)), methods=["GET"]),
     Mount("/static", app=GZipMiddleware(_Static(directory=STATIC)), name="static"),
+    *feeds.routes,
+    *sitemaps.routes,
 ]
