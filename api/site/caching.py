@@ -23,8 +23,9 @@ from starlette.responses import Response
 
 from api import cache
 from api.cache import Entry
-from api.operations import etag_matches
+from api.operations import etag_matches, site_of
 from api.services import Services
+from api.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -36,10 +37,13 @@ class Rendered:
     last_modified: datetime | None = None
 
 
-def cache_key(request: Request) -> str:
-    """By path and query string: `/search?q=a&topic=b` and `?topic=b&q=a` are one page."""
+def cache_key(request: Request, settings: Settings) -> str:
+    """By path and query string (`/search?q=a&topic=b` and `?topic=b&q=a` are one page), and by
+    Host when PUBLIC_BASE_URL is unset: links are then built from it, and a request with a
+    forged Host must never have its links served to other readers."""
     query = "&".join(sorted(request.url.query.split("&"))) if request.url.query else ""
-    return f"site:{request.url.path}?{query}"
+    site = site_of(settings, request.headers.get("host")).decode("latin-1")
+    return f"site:{site}:{request.url.path}?{query}"
 
 
 async def serve(
@@ -52,7 +56,7 @@ async def serve(
     """The cached body for this request, or `produce`'s, stored when it is complete."""
     services: Services = request.app.state.services
     store = services.cache
-    key, epoch = cache_key(request), 0
+    key, epoch = cache_key(request, services.settings), 0
     if store is not None:
         entry, epoch = await store.get(key)
         if entry is not None:

@@ -26,7 +26,7 @@ from starlette.responses import Response
 
 from api import urls
 from api.services import Services
-from api.site import caching, data, metadata
+from api.site import caching, data, feeds, metadata
 from api.site.caching import Rendered
 from models import article as article_model
 
@@ -115,6 +115,16 @@ def script_json(value: str) -> Markup:
     return Markup(value.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
 
 
+def _feeds(feed_of: tuple[str, str, str] | None) -> list[dict[str, str]]:
+    """Every page announces the latest stories' feeds; a section's, topic's, person's or
+    author's page also its own (`feed_of`: kind, slug, heading)."""
+    kind, slug, title = feed_of or (None, None, "")
+    return [
+        {"href": href, "type": kind_of, "title": name}
+        for href, kind_of, name in feeds.alternates(kind, slug, title)
+    ]
+
+
 class Page:
     """What one request renders: the template's values common to every page, then its own."""
 
@@ -138,7 +148,7 @@ class Page:
             "description": None,
             "noindex": False,
             "canonical": None,
-            "feeds": [],
+            "feeds": _feeds(values.pop("feed_of", None)),
             "open_graph": [],
             "twitter": [],
             "structured_data": [],
@@ -258,6 +268,7 @@ def profile(spec: Profile) -> Callable[[Request], Awaitable[Response]]:
                 description=spec.describe(found),
                 canonical=page.base + spec.path(slug),
                 structured_data=[spec.structured(page.base, found)] if spec.structured else [],
+                feed_of=(spec.field, slug, found["name"]),
                 **{spec.field: found},
             )
 
@@ -317,6 +328,7 @@ async def section(request: Request) -> Response:
             canonical=page.base + urls.section_path(slug),
             section=named,
             articles=found["articles"],
+            feed_of=("section", slug, named["name"]),
         )
 
     return await serve(request, produce)

@@ -61,14 +61,8 @@ def rfc822(moment: datetime) -> str:
 def record_reads(settings: Settings) -> None:
     """What a feed or sitemap depends on, for the result cache: which stories exist and their
     fields, topics, people, authors and sections, all of which every such change drops (`LIST`).
-
-    Without PUBLIC_BASE_URL the links are built from the request's Host header, which the cache
-    key does not name: one request with a forged Host would otherwise have every reader served
-    its links. Such a body is still answered with an ETag, just never stored.
-    """
+    (Without PUBLIC_BASE_URL the cache key names the Host the links were built from.)"""
     cache.read(cache.LIST)
-    if not settings.public_base_url.strip().rstrip("/"):
-        cache.read(cache.VOLATILE)
 
 
 def route(path: str, endpoint: Callable[[Request], Awaitable[Response]]) -> Route:

@@ -268,17 +268,19 @@ async def test_a_feed_cached_in_redis_keeps_its_date_and_is_dropped_by_a_publish
                 await redis.delete(*keys)
 
 
-async def test_without_public_base_url_links_follow_the_request_and_nothing_is_stored(
+async def test_without_public_base_url_links_follow_the_request_and_are_kept_per_host(
     client: httpx.AsyncClient, editor: dict, news_section: None
 ) -> None:
     await story(client, editor, "local")
     forged = await client.get("/feeds/latest.rss", headers={"Host": "evil.example"})
     assert parsed(forged).entries[0].link == "http://evil.example/articles/local"
-    # Had the forged answer been stored, every reader would now get its links.
+    # Stored under its own Host: no other reader is ever served the forged links.
+    outcomes = []
     for _ in range(2):
         response = await read(client, "/feeds/latest.rss")
-        assert response.headers["x-cache"] == "MISS"
+        outcomes.append(response.headers["x-cache"])
         assert parsed(response).entries[0].link == "http://test/articles/local"
+    assert outcomes == ["MISS", "HIT"]
     unchanged = await client.get(
         "/feeds/latest.rss", headers={"If-None-Match": response.headers["etag"]}
     )

@@ -263,3 +263,25 @@ async def test_article_url_is_where_the_page_is(db: AsyncEngine, sample: None) -
                 for _ in range(2):
                     url = (await gql(client, query, {"slug": SAMPLE_SLUG}))["article"]["url"]
                     assert url == host + ARTICLE
+
+
+async def test_every_page_announces_the_latest_feed_and_its_own(
+    client: httpx.AsyncClient, sample: None
+) -> None:
+    latest = '<link rel="alternate" type="application/rss+xml"'
+    for path in ("/", ARTICLE, "/search?q=x"):
+        page = (await client.get(path)).text
+        assert latest in page and 'href="/feeds/latest.rss"' in page, path
+    topic = (await client.get("/topics/crimea")).text
+    assert 'href="/topics/crimea/feed.rss"' in topic and 'href="/topics/crimea/feed.atom"' in topic
+    section = (await client.get("/sections/news")).text
+    assert 'href="/sections/news/feed.atom"' in section
+
+
+async def test_a_forged_host_never_reaches_another_reader_s_page(
+    client: httpx.AsyncClient, sample: None
+) -> None:
+    await client.get("/topics/crimea", headers={"Host": "evil.example"})
+    page = await client.get("/topics/crimea")
+    assert "evil.example" not in page.text
+    assert '<link rel="canonical" href="http://test/topics/crimea">' in page.text
