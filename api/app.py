@@ -33,6 +33,7 @@ from api.services import (
     stop_related,
 )
 from api.settings import Settings
+from api.site.caching import KnownPages
 from api.view import GraphQLView
 from models import screening
 from models.people_queue import PeopleWorker
@@ -139,13 +140,15 @@ def create_app(
         *graphiql.routes,
     ]
     # Serving for real (its own engine), the app keeps what start-up loaded out of the collector.
+    known_pages = KnownPages()
     app = App(
-        Doorway(pipeline, "/graphql", settings.max_body_bytes),
+        Doorway(pipeline, known_pages, "/graphql", settings.max_body_bytes),
         routes=routes,
         lifespan=_frozen(lifespan) if engine is None else lifespan,
     )
     # The reader site's pages run the same schema in-process (api/site/data.py).
     app.state.schema, app.state.limits = view.schema, limits
+    app.state.known_pages = known_pages
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(ReaderCORS, allow_origins=settings.cors_allow_origins.split(","))
     return app

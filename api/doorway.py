@@ -32,6 +32,7 @@ from api.view import client_address
 if TYPE_CHECKING:
     from api.pipeline import Pipeline
     from api.services import Services
+    from api.site.caching import KnownPages
 
 logger = logging.getLogger("newsroom.api")
 
@@ -41,8 +42,11 @@ _ONWARD = frozenset({b"authorization", b"origin"})
 
 
 class Doorway:
-    def __init__(self, pipeline: Pipeline, path: str, max_body_bytes: int) -> None:
+    def __init__(
+        self, pipeline: Pipeline, pages: KnownPages, path: str, max_body_bytes: int
+    ) -> None:
         self.pipeline = pipeline
+        self.pages = pages
         self.path = path
         self.max_body_bytes = max_body_bytes
 
@@ -51,13 +55,13 @@ class Doorway:
     ) -> Receive | None:
         """Answer a known hit and return None; otherwise return the `receive` the whole way
         must read the request from (it first replays what was read here)."""
-        if (
-            services is None
-            or services.cache is None
-            or scope["type"] != "http"
-            or scope["method"] != "POST"
-            or scope["path"] != self.path
-        ):
+        if services is None or services.cache is None or scope["type"] != "http":
+            return receive
+        if scope["method"] == "GET" and scope["path"] != self.path:
+            # A reader site's page, feed or sitemap this process stored (api/site/caching.py).
+            answered = await self.pages.answer(services, scope, send)
+            return None if answered else receive
+        if scope["method"] != "POST" or scope["path"] != self.path:
             return receive
         declared = host = None
         for name, value in scope["headers"]:

@@ -13,6 +13,8 @@ short envelope in front (`_seal`), which costs no second lookup.
 
 from __future__ import annotations
 
+import gzip
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,6 +22,7 @@ from email.utils import format_datetime
 
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Message, Scope, Send
 
 from api import cache
 from api.cache import Entry
@@ -68,9 +71,83 @@ async def serve(
         response.headers["Cache-Control"] = "no-store"
         return response
     entry = Entry.of(_seal(rendered))
-    if store is not None and cache.VOLATILE not in reads:
-        await store.put(key, entry, reads, epoch)
+    if (
+        store is not None
+        and cache.VOLATILE not in reads
+        and await store.put(key, entry, reads, epoch)
+    ):
+        known: KnownPages = request.app.state.known_pages
+        known.remember(key, media_type, headers or {})
     return _answer(request, services, entry, media_type, headers, hit=False)
+
+
+class KnownPages:
+    """The pages, feeds and sitemaps this process stored, by cache key, with how each is sent:
+    a GET for one is answered at the door (api/doorway.py), before Starlette routes it,
+    gzips it or parses its headers (those were about a third of a cached page's time).
+
+    Bounded by count. The compressed body is kept beside the kind, for the one version
+    (ETag) last sent, so that a hit is compressed once, not per reader.
+    """
+
+    # Starlette's GZipMiddleware, which the routes use: the same threshold and level.
+    MINIMUM_SIZE = 500
+    LEVEL = 9
+
+    def __init__(self, max_entries: int = 10_000) -> None:
+        self.max_entries = max_entries
+        self._kinds: OrderedDict[str, tuple[str, Mapping[str, str]]] = OrderedDict()
+        self._compressed: OrderedDict[str, tuple[str, bytes]] = OrderedDict()
+
+    def remember(self, key: str, media_type: str, headers: Mapping[str, str]) -> None:
+        self._kinds[key] = (media_type, headers)
+        self._kinds.move_to_end(key)
+        if len(self._kinds) > self.max_entries:
+            dropped, _ = self._kinds.popitem(last=False)
+            self._compressed.pop(dropped, None)
+
+    async def answer(self, services: Services, scope: Scope, send: Send) -> bool:
+        """Send the stored answer to this GET if there is one; False sends nothing."""
+        store = services.cache
+        request = Request(scope)
+        if store is None or "origin" in request.headers:
+            return False  # a foreign page's request gets its CORS headers the whole way
+        key = cache_key(request, services.settings)
+        kind = self._kinds.get(key)
+        if kind is None:
+            return False
+        entry, _ = await store.get(key)
+        if entry is None:
+            return False
+        media_type, headers = kind
+        response = _answer(request, services, entry, media_type, headers, hit=True)
+        body = response.body
+        if (
+            response.status_code == 200
+            and len(body) >= self.MINIMUM_SIZE
+            and "gzip" in request.headers.get("accept-encoding", "")
+        ):
+            response.body = self._gzipped(key, entry.etag, bytes(body))
+            response.headers["Content-Encoding"] = "gzip"
+            response.headers["Content-Length"] = str(len(response.body))
+        # As GZipMiddleware says whether it compressed or not: the answer varies by it.
+        response.headers.add_vary_header("Accept-Encoding")
+        await response(scope, _nothing, send)
+        return True
+
+    def _gzipped(self, key: str, etag: str, body: bytes) -> bytes:
+        found = self._compressed.get(key)
+        if found is not None and found[0] == etag:
+            return found[1]
+        packed = gzip.compress(body, compresslevel=self.LEVEL)
+        self._compressed[key] = (etag, packed)
+        if len(self._compressed) > self.max_entries:
+            self._compressed.popitem(last=False)
+        return packed
+
+
+async def _nothing() -> Message:
+    return {"type": "http.request", "body": b""}
 
 
 # No HTML, XML or text body starts with a NUL: a stored body that does is sealed.

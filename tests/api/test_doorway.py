@@ -143,3 +143,49 @@ async def test_a_body_over_the_limit_is_refused_whichever_way(
 
             streamed = await client.post("/graphql", content=chunks())  # no Content-Length
     assert declared.status_code == streamed.status_code == 413
+
+
+@pytest.fixture
+def routed(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """The path of every request Starlette routed (that went the whole way)."""
+    from starlette.routing import Router
+
+    seen: list[str] = []
+    route = Router.__call__
+
+    async def counted(self: Router, scope: dict, receive: object, send: object) -> None:
+        if scope["type"] == "http":
+            seen.append(scope["path"])
+        await route(self, scope, receive, send)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Router, "__call__", counted)
+    yield seen
+
+
+async def test_a_stored_page_is_answered_at_the_door_as_the_whole_way_answers_it(
+    client: httpx.AsyncClient, sample: None, editor: dict[str, str], routed: list[str]
+) -> None:
+    page = f"/articles/{SAMPLE_SLUG}"
+    plain = {"accept-encoding": "identity"}
+    first = await client.get(page, headers=plain)
+    again = await client.get(page, headers=plain)
+    assert routed == [page]
+    assert (first.headers["x-cache"], again.headers["x-cache"]) == ("MISS", "HIT")
+    assert again.content == first.content
+    assert {k: v for k, v in again.headers.items() if k not in {"x-cache", "date"}} == {
+        k: v for k, v in first.headers.items() if k not in {"x-cache", "date"}
+    }
+    # Compressed for a reader who accepts it, and 304 for one who holds this version.
+    packed = await client.get(page, headers={"accept-encoding": "gzip"})
+    assert packed.headers["content-encoding"] == "gzip"
+    assert packed.content == first.content  # httpx decompresses
+    unchanged = await client.get(page, headers={"If-None-Match": first.headers["etag"]})
+    assert unchanged.status_code == 304
+    assert routed == [page]
+    # Another site's page, and a page an edit purged, go the whole way.
+    await client.get(page, headers={"origin": "https://elsewhere.example"})
+    rename = compact(RENAME_TOPIC, {"slug": "crimea", "name": "Crimea (renamed)"})
+    await post(client, rename, **editor)
+    after = await client.get(page)
+    assert after.headers["x-cache"] == "MISS" and "Crimea (renamed)" in after.text
+    assert routed == [page, page, "/graphql", page]
