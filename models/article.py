@@ -242,9 +242,7 @@ async def author_by_slug(conn: AsyncConnection, slug: str) -> AnyRow | None:
         .where(ArticleAuthor.author_id == Author.id, is_published())
     )
     result = await conn.execute(
-        sa.select(Author.id, Author.slug, Author.name).where(
-            Author.slug == slug, bylined.exists()
-        )
+        sa.select(Author.id, Author.slug, Author.name).where(Author.slug == slug, bylined.exists())
     )
     return result.first()
 
