@@ -45,6 +45,9 @@ def workers(
         # would make the hit count below depend on timing; staleness is what this test is about.
         "SEARCH_WORKER": "false",
         "LOG_LEVEL": "warning",
+        # The two listen on two ports, so their Host headers differ; without a public address
+        # each would keep its own answers (links are built from the Host), as it should.
+        "PUBLIC_BASE_URL": "http://news.example",
     }
     processes, urls = [], []
     try:
