@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Protocol
 
 import strawberry
 
@@ -12,7 +13,7 @@ from api import cache, urls
 from api.comment import COMMENT_KEY, Comment, CommentOrder, comment_key
 from api.context import Info
 from api.errors import BadUserInput
-from api.loaders import read
+from api.loaders import Loaders, read
 from api.node import Node
 from api.permissions import can
 from api.relay import (
@@ -131,15 +132,16 @@ class ArticleFilter:
         )
 
 
-@strawberry.type(description="A byline.")
-class Author:
-    pk: strawberry.Private[int]
-    slug: str
-    name: str
+class _Parent(Protocol):
+    pk: int
 
-    @strawberry.field(description="Published stories with this byline, newest first by default.")
+
+def stories_by(pick: Callable[[Loaders], tuple[Any, Any]], description: str) -> Any:
+    """The `articles` field of a topic, a person or an author: one page of their published
+    stories, through the paged and the count loaders `pick` chooses."""
+
     async def articles(
-        self,
+        root: _Parent,
         info: Info,
         first: Annotated[int | None, first_argument(10)] = None,
         after: After = None,
@@ -147,13 +149,23 @@ class Author:
         last: Last = None,
         before: Before = None,
     ) -> Connection[Article]:
-        loaders = info.context.loaders
-        return await articles_of(
-            loaders.articles_by_author,
-            loaders.article_count_by_author,
-            self.pk,
-            article_page(info, first, after, last, before, order_by),
-        )
+        loader, count_loader = pick(info.context.loaders)
+        request = article_page(info, first, after, last, before, order_by)
+        return await articles_of(loader, count_loader, root.pk, request)
+
+    return strawberry.field(resolver=articles, description=description)
+
+
+@strawberry.type(description="A byline.")
+class Author:
+    pk: strawberry.Private[int]
+    slug: str
+    name: str
+
+    articles = stories_by(
+        lambda loaders: (loaders.articles_by_author, loaders.article_count_by_author),
+        "Published stories with this byline, newest first by default.",
+    )
 
 
 @strawberry.type(description="A story.")

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import strawberry
 
 from api import cache
-from api.article import Article, ArticleOrder, article_page, articles_of
+from api.article import Article, stories_by
 from api.context import Info
 from api.errors import require_between
 from api.loaders import read
@@ -54,23 +54,10 @@ class Person(Node):
             description=row.description,
         )
 
-    @strawberry.field(description="Published stories that mention the person, newest first.")
-    async def articles(
-        self,
-        info: Info,
-        first: Annotated[int | None, first_argument(10)] = None,
-        after: After = None,
-        order_by: ArticleOrder = ArticleOrder.NEWEST,
-        last: Last = None,
-        before: Before = None,
-    ) -> Connection[Article]:
-        loaders = info.context.loaders
-        return await articles_of(
-            loaders.articles_by_person,
-            loaders.article_count_by_person,
-            self.pk,
-            article_page(info, first, after, last, before, order_by),
-        )
+    articles = stories_by(
+        lambda loaders: (loaders.articles_by_person, loaders.article_count_by_person),
+        "Published stories that mention the person, newest first.",
+    )
 
     @strawberry.field(description="Direct quotes attributed to the person, newest story first.")
     async def quotes(self, info: Info, first: int = 5) -> list[Quote]:

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import strawberry
 
 from api import cache
-from api.article import Article, ArticleOrder, article_page, articles_of
+from api.article import stories_by
 from api.context import Info
 from api.loaders import read
 from api.node import Node
@@ -43,23 +43,10 @@ class Topic(Node):
             description=row.description,
         )
 
-    @strawberry.field(description="Published stories on this topic, newest first by default.")
-    async def articles(
-        self,
-        info: Info,
-        first: Annotated[int | None, first_argument(10)] = None,
-        after: After = None,
-        order_by: ArticleOrder = ArticleOrder.NEWEST,
-        last: Last = None,
-        before: Before = None,
-    ) -> Connection[Article]:
-        loaders = info.context.loaders
-        return await articles_of(
-            loaders.articles_by_topic,
-            loaders.article_count_by_topic,
-            self.pk,
-            article_page(info, first, after, last, before, order_by),
-        )
+    articles = stories_by(
+        lambda loaders: (loaders.articles_by_topic, loaders.article_count_by_topic),
+        "Published stories on this topic, newest first by default.",
+    )
 
 
 @strawberry.type
