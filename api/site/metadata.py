@@ -14,10 +14,15 @@ from api import urls
 DESCRIPTION_LENGTH = 160
 
 
-def _json_ld(value: dict[str, Any]) -> Markup:
-    """JSON-LD safe inside <script>: no `<`, `>` or `&` can close the element."""
-    text = orjson.dumps({"@context": "https://schema.org", **value}).decode()
+def script_json(value: Any) -> Markup:
+    """`value` as JSON that is safe inside <script> (the site's queries, JSON-LD): no `<`, `>`
+    or `&` can close the element."""
+    text = orjson.dumps(value).decode()
     return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
+
+
+def _json_ld(value: dict[str, Any]) -> Markup:
+    return script_json({"@context": "https://schema.org", **value})
 
 
 def summary(story: dict[str, Any]) -> str:

@@ -18,7 +18,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
 from starlette.requests import Request
@@ -110,11 +109,6 @@ def _environment() -> Environment:
 TEMPLATE_ENVIRONMENT = _environment()
 
 
-def script_json(value: str) -> Markup:
-    """JSON that is safe inside <script>: no `<`, `>` or `&` can close the element."""
-    return Markup(value.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
-
-
 def _feeds(feed_of: tuple[str, str, str] | None) -> list[dict[str, str]]:
     """Every page announces the latest stories' feeds; a section's, topic's, person's or
     author's page also its own (`feed_of`: kind, slug, heading)."""
@@ -143,7 +137,7 @@ class Page:
             "site_name": SITE_NAME,
             "entry": entry,
             "preloads": preloads,
-            "queries": script_json(orjson.dumps(queries).decode()),
+            "queries": metadata.script_json(queries),
             "language": "en",
             "description": None,
             "noindex": False,
@@ -153,7 +147,7 @@ class Page:
             "twitter": [],
             "structured_data": [],
             "search_text": None,
-            "latest_feed": "/feeds/latest.rss",
+            "latest_feed": feeds.feed_path(None, None, "rss"),
             **values,
         }
         body = TEMPLATE_ENVIRONMENT.get_template(template).render(context)
@@ -162,15 +156,11 @@ class Page:
     def missing(self, what: str, *, gone: bool = False) -> Rendered:
         """A real page for what does not exist (404), or no longer does (410)."""
         if gone:
-            heading, message = (
-                "This story is no longer available",
-                ("It was published here and has since been withdrawn."),
-            )
+            heading = "This story is no longer available"
+            message = "It was published here and has since been withdrawn."
         else:
-            heading, message = (
-                f"{what} not found",
-                ("There is nothing at this address: it may have been mistyped."),
-            )
+            heading = f"{what} not found"
+            message = "There is nothing at this address: it may have been mistyped."
         return self.render(
             "gone.html",
             HOME,
