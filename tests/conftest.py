@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from api.app import create_app
 from api.services import SearchService
+from api.settings import Settings
 from models import Base, migrate, screening
 from models.importer import import_lines
 from models.session import AsyncSession, create_engine, session_factory
@@ -139,13 +140,19 @@ async def sample(sessions: async_sessionmaker[AsyncSession]) -> None:
 
 @asynccontextmanager
 async def serve(
-    engine: AsyncEngine, search: SearchService | None
+    engine: AsyncEngine,
+    search: SearchService | None = None,
+    settings: Settings | None = None,
+    *,
+    base_url: str = "http://test",
+    address: str = "127.0.0.1",
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """The real app, in-process, with the given database and search service."""
-    app = create_app(engine=engine, search=search)
+    """The real app, in-process, with the given database, search service and settings; the
+    client's requests come from `address` and are sent to `base_url`."""
+    app = create_app(settings, engine=engine, search=search)
     async with LifespanManager(app) as manager:
-        transport = httpx.ASGITransport(app=manager.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        transport = httpx.ASGITransport(app=manager.app, client=(address, 1234))
+        async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
             yield client
 
 

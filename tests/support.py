@@ -67,6 +67,19 @@ async def save(client: httpx.AsyncClient, headers: dict, **changes: object) -> d
     return data["saveArticle"]
 
 
+PUBLISH = "mutation ($slug: String!) { publishArticle(slug: $slug) { __typename } }"
+
+
+async def saved_story(
+    client: httpx.AsyncClient, editor: dict, slug: str, *, publish: bool = True, **changes: object
+) -> None:
+    """Save a story in `news` (as `article_input` makes it, titled by its slug unless `title`
+    is given), published unless `publish` is false."""
+    await save(client, editor, slug=slug, title=changes.pop("title", slug), **changes)
+    if publish:
+        await gql(client, PUBLISH, {"slug": slug}, editor)
+
+
 @cache
 def _sample_lines() -> tuple[str, ...]:
     return tuple(SAMPLE.read_text().splitlines())

@@ -9,13 +9,11 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.app import create_app
 from api.pipeline import Pipeline
 from api.settings import Settings
-from tests.conftest import SAMPLE_SLUG, contract
+from tests.conftest import SAMPLE_SLUG, contract, serve
 
 ARTICLE_PAGE = contract("article-page")
 RENAME_TOPIC = "mutation ($slug: String!, $name: String!) { renameTopic(slug: $slug, name: $name) { __typename } }"  # noqa: E501
@@ -118,10 +116,8 @@ async def test_the_request_rate_limit_counts_a_hit_at_the_door_once(
         result_cache_namespace=f"test:{uuid.uuid4().hex}:",
     )
     body = compact(ARTICLE_PAGE, {"slug": SAMPLE_SLUG})
-    async with LifespanManager(create_app(settings, engine=db)) as manager:
-        transport = httpx.ASGITransport(app=manager.app, client=(uuid.uuid4().hex, 1234))
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            answers = [await post_any(client, body) for _ in range(4)]
+    async with serve(db, settings=settings, address=uuid.uuid4().hex) as client:
+        answers = [await post_any(client, body) for _ in range(4)]
     assert [a.status_code for a in answers] == [200, 200, 200, 429]
     assert [a.headers.get("x-cache") for a in answers[:3]] == ["MISS", "HIT", "HIT"]
     assert answers[3].json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
@@ -132,16 +128,14 @@ async def test_a_body_over_the_limit_is_refused_whichever_way(
 ) -> None:
     settings = Settings(max_body_bytes=2_000)
     body = compact(ARTICLE_PAGE + " " * 2_000, {"slug": SAMPLE_SLUG})
-    async with LifespanManager(create_app(settings, engine=db)) as manager:
-        transport = httpx.ASGITransport(app=manager.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            declared = await client.post("/graphql", content=body)
+    async with serve(db, settings=settings) as client:
+        declared = await client.post("/graphql", content=body)
 
-            async def chunks() -> object:
-                yield body[:1_000]
-                yield body[1_000:]
+        async def chunks() -> object:
+            yield body[:1_000]
+            yield body[1_000:]
 
-            streamed = await client.post("/graphql", content=chunks())  # no Content-Length
+        streamed = await client.post("/graphql", content=chunks())  # no Content-Length
     assert declared.status_code == streamed.status_code == 413
 
 

@@ -22,11 +22,10 @@ from api.site import feeds
 from api.site.feeds import alternates, feed_path
 from api.site.syndication import clean
 from models import Article
-from tests.conftest import gql
-from tests.support import save
+from tests.conftest import gql, serve
+from tests.support import PUBLISH, save, saved_story
 
 BASE = "https://news.example.com"
-PUBLISH = "mutation ($slug: String!) { publishArticle(slug: $slug) { __typename } }"
 UNPUBLISH = "mutation ($slug: String!) { unpublishArticle(slug: $slug) { __typename } }"
 DELETE = "mutation ($slug: String!) { deleteArticle(slug: $slug) { __typename } }"
 CREATE_PERSON = "mutation ($name: String!) { createPerson(name: $name) { __typename } }"
@@ -45,20 +44,8 @@ HOSTILE = "Break <script>alert(\"x\")</script> & 'quotes' ]]> \x01\x08\x0b\x1b\x
 async def site(db: AsyncEngine, news_section: None) -> AsyncIterator[httpx.AsyncClient]:
     """The app with PUBLIC_BASE_URL set, as in production: feeds are cached."""
     settings = Settings(public_base_url=BASE + "/", publication_name="The Example")
-    app = create_app(settings=settings, engine=db)
-    async with LifespanManager(app) as manager:
-        transport = httpx.ASGITransport(app=manager.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            yield client
-
-
-async def story(
-    client: httpx.AsyncClient, editor: dict, slug: str, *, publish: bool = True, **changes: object
-) -> None:
-    """Save a story in `news` (as tests.support.article_input makes it), published unless not."""
-    await save(client, editor, slug=slug, title=changes.pop("title", slug), **changes)
-    if publish:
-        await gql(client, PUBLISH, {"slug": slug}, editor)
+    async with serve(db, settings=settings) as client:
+        yield client
 
 
 async def read(client: httpx.AsyncClient, path: str, **headers: str) -> httpx.Response:
@@ -81,12 +68,14 @@ def slugs(response: httpx.Response) -> list[str]:
 async def test_the_latest_feed_lists_published_stories_newest_first_with_their_details(
     site: httpx.AsyncClient, editor: dict, fmt: str
 ) -> None:
-    await story(site, editor, "older", authors=["Ada Editor", "Bo Writer"], topics=["Elections"])
-    await story(site, editor, "newer", title="The newer one", dek="Its standfirst", topics=[])
-    await story(site, editor, "draft", publish=False)
-    await story(site, editor, "taken-down")
+    await saved_story(
+        site, editor, "older", authors=["Ada Editor", "Bo Writer"], topics=["Elections"]
+    )
+    await saved_story(site, editor, "newer", title="The newer one", dek="Its standfirst", topics=[])
+    await saved_story(site, editor, "draft", publish=False)
+    await saved_story(site, editor, "taken-down")
     await gql(site, UNPUBLISH, {"slug": "taken-down"}, editor)
-    await story(site, editor, "deleted")
+    await saved_story(site, editor, "deleted")
     await gql(site, DELETE, {"slug": "deleted"}, editor)
 
     response = await read(site, f"/feeds/latest.{fmt}")
@@ -122,7 +111,7 @@ async def test_the_latest_feed_lists_published_stories_newest_first_with_their_d
 async def test_a_hostile_headline_stays_text_in_well_formed_xml(
     site: httpx.AsyncClient, editor: dict, fmt: str
 ) -> None:
-    await story(site, editor, "hostile", title=HOSTILE, dek=HOSTILE, authors=[HOSTILE[:60]])
+    await saved_story(site, editor, "hostile", title=HOSTILE, dek=HOSTILE, authors=[HOSTILE[:60]])
     response = await read(site, f"/feeds/latest.{fmt}")
     assert parsed(response).entries[0].link == f"{BASE}/articles/hostile"
 
@@ -137,8 +126,8 @@ async def test_a_hostile_headline_stays_text_in_well_formed_xml(
 async def test_publishing_and_unpublishing_reach_the_feeds_on_the_next_request(
     site: httpx.AsyncClient, editor: dict
 ) -> None:
-    await story(site, editor, "first", topics=["Elections"])
-    await story(site, editor, "second", publish=False, topics=["Elections"])
+    await saved_story(site, editor, "first", topics=["Elections"])
+    await saved_story(site, editor, "second", publish=False, topics=["Elections"])
     paths = ["/feeds/latest.rss", "/topics/elections/feed.atom", "/sections/news/feed.rss"]
     for path in paths:
         assert (await read(site, path)).headers["x-cache"] == "MISS"
@@ -163,8 +152,8 @@ async def test_publishing_and_unpublishing_reach_the_feeds_on_the_next_request(
 async def test_each_subject_has_feeds_of_its_own_stories(
     site: httpx.AsyncClient, editor: dict, db: AsyncEngine
 ) -> None:
-    await story(site, editor, "vote", authors=["Ada Editor"], topics=["Elections"])
-    await story(site, editor, "match", authors=["Bo Writer"], topics=["Football"])
+    await saved_story(site, editor, "vote", authors=["Ada Editor"], topics=["Elections"])
+    await saved_story(site, editor, "match", authors=["Bo Writer"], topics=["Football"])
     await gql(site, CREATE_PERSON, {"name": "Olaf Scholz"}, editor)
     await gql(site, PIN, {"article": "vote", "person": "olaf-scholz"}, editor)
 
@@ -197,7 +186,7 @@ async def test_a_feed_holds_the_newest_feed_size_stories(
 ) -> None:
     monkeypatch.setattr(feeds, "FEED_SIZE", 2)
     for slug in ("one", "two", "three"):
-        await story(site, editor, slug)
+        await saved_story(site, editor, slug)
     assert slugs(await read(site, "/feeds/latest.atom")) == ["three", "two"]
 
 
@@ -214,7 +203,7 @@ async def test_an_unknown_slug_has_no_feed(site: httpx.AsyncClient, kind: str, f
 async def test_a_feed_is_revalidated_by_its_etag_and_dated_by_its_newest_item(
     site: httpx.AsyncClient, editor: dict, db: AsyncEngine
 ) -> None:
-    await story(site, editor, "dated")
+    await saved_story(site, editor, "dated")
     first = await read(site, "/feeds/latest.rss")
     again = await read(site, "/feeds/latest.rss")
     assert (first.headers["x-cache"], again.headers["x-cache"]) == ("MISS", "HIT")
@@ -252,14 +241,14 @@ async def test_a_feed_cached_in_redis_keeps_its_date_and_is_dropped_by_a_publish
         async with LifespanManager(app) as manager:
             transport = httpx.ASGITransport(app=manager.app)
             async with httpx.AsyncClient(transport=transport, base_url="http://test") as shared:
-                await story(shared, editor, "kept")
+                await saved_story(shared, editor, "kept")
                 first = await read(shared, "/feeds/latest.atom")
                 hit = await read(shared, "/feeds/latest.atom")
                 assert (first.headers["x-cache"], hit.headers["x-cache"]) == ("MISS", "HIT")
                 assert hit.content == first.content
                 assert hit.headers["last-modified"] == first.headers["last-modified"]
                 assert hit.headers["etag"] == first.headers["etag"]
-                await story(shared, editor, "next")
+                await saved_story(shared, editor, "next")
                 assert slugs(await read(shared, "/feeds/latest.atom")) == ["next", "kept"]
     finally:
         async with Redis.from_url(redis_url) as redis:
@@ -271,7 +260,7 @@ async def test_a_feed_cached_in_redis_keeps_its_date_and_is_dropped_by_a_publish
 async def test_without_public_base_url_links_follow_the_request_and_are_kept_per_host(
     client: httpx.AsyncClient, editor: dict, news_section: None
 ) -> None:
-    await story(client, editor, "local")
+    await saved_story(client, editor, "local")
     forged = await client.get("/feeds/latest.rss", headers={"Host": "evil.example"})
     assert parsed(forged).entries[0].link == "http://evil.example/articles/local"
     # Stored under its own Host: no other reader is ever served the forged links.

@@ -16,7 +16,7 @@ from api.app import create_app
 from api.services import SearchService
 from api.settings import Settings
 from models.people_queue import PeopleWorker
-from tests.conftest import SAMPLE_SLUG, gql
+from tests.conftest import SAMPLE_SLUG, gql, serve
 from tests.support import XSS_BODY, XSS_IMG, XSS_SCRIPT, XSS_SLUG, XSS_TITLE, save
 
 ARTICLE = f"/articles/{SAMPLE_SLUG}"
@@ -117,10 +117,8 @@ async def test_search_engines_and_link_previews_read_the_story(
 
 async def test_links_use_the_public_base_url_when_it_is_set(db: AsyncEngine, sample: None) -> None:
     settings = Settings(public_base_url="https://news.example.com/")
-    async with LifespanManager(create_app(settings, engine=db)) as manager:
-        transport = httpx.ASGITransport(app=manager.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://internal") as client:
-            page = (await client.get(ARTICLE)).text
+    async with serve(db, settings=settings, base_url="http://internal") as client:
+        page = (await client.get(ARTICLE)).text
     assert f'<link rel="canonical" href="https://news.example.com{ARTICLE}">' in page
     assert "http://internal" not in page
 
@@ -249,12 +247,10 @@ async def test_article_url_is_where_the_page_is(db: AsyncEngine, sample: None) -
         (Settings(), "http://test"),
         (Settings(public_base_url="https://n.example"), "https://n.example"),
     ):
-        async with LifespanManager(create_app(settings, engine=db)) as manager:
-            transport = httpx.ASGITransport(app=manager.app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-                url = (await gql(client, query, {"slug": SAMPLE_SLUG}))["article"]["url"]
-                assert url == base + ARTICLE
-                assert (await client.get(url.removeprefix(base))).status_code == 200
+        async with serve(db, settings=settings) as client:
+            url = (await gql(client, query, {"slug": SAMPLE_SLUG}))["article"]["url"]
+            assert url == base + ARTICLE
+            assert (await client.get(url.removeprefix(base))).status_code == 200
     # Without PUBLIC_BASE_URL each host gets its own links, cached or not.
     async with LifespanManager(create_app(Settings(), engine=db)) as manager:
         for host in ("http://one.example", "http://two.example", "http://one.example"):

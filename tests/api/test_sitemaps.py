@@ -14,22 +14,19 @@ import httpx
 import pytest
 import sqlalchemy as sa
 import xmlschema
-from asgi_lifespan import LifespanManager
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.app import create_app
 from api.settings import Settings
 from api.site import sitemaps
 from api.site.sitemaps import news_language
 from models import Article
 from models.base import utcnow
-from tests.conftest import gql
-from tests.support import save
+from tests.conftest import gql, serve
+from tests.support import saved_story
 
 BASE = "https://news.example.com"
 SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
 NS = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9", "n": sitemaps.NEWS_NS}
-PUBLISH = "mutation ($slug: String!) { publishArticle(slug: $slug) { __typename } }"
 UNPUBLISH = "mutation ($slug: String!) { unpublishArticle(slug: $slug) { __typename } }"
 CREATE_PERSON = "mutation ($name: String!) { createPerson(name: $name) { __typename } }"
 PIN = """mutation ($article: String!, $person: String!) {
@@ -46,19 +43,8 @@ def schema(*names: str) -> xmlschema.XMLSchema:
 @pytest.fixture
 async def site(db: AsyncEngine, news_section: None) -> AsyncIterator[httpx.AsyncClient]:
     settings = Settings(public_base_url=BASE, publication_name="The Example")
-    app = create_app(settings=settings, engine=db)
-    async with LifespanManager(app) as manager:
-        transport = httpx.ASGITransport(app=manager.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            yield client
-
-
-async def story(
-    client: httpx.AsyncClient, editor: dict, slug: str, *, publish: bool = True, **changes: object
-) -> None:
-    await save(client, editor, slug=slug, title=changes.pop("title", slug), **changes)
-    if publish:
-        await gql(client, PUBLISH, {"slug": slug}, editor)
+    async with serve(db, settings=settings) as client:
+        yield client
 
 
 async def fetch(client: httpx.AsyncClient, url: str, *names: str) -> ET.Element:
@@ -103,13 +89,15 @@ async def test_robots_txt_lets_crawlers_in_but_not_into_the_api_or_search(
 async def test_every_sitemap_is_valid_and_lists_only_what_readers_may_see(
     site: httpx.AsyncClient, editor: dict
 ) -> None:
-    await story(site, editor, "vote", authors=["Ada Editor"], topics=["Elections"])
-    await story(site, editor, "match", authors=["Bo Writer"], topics=["Football"])
+    await saved_story(site, editor, "vote", authors=["Ada Editor"], topics=["Elections"])
+    await saved_story(site, editor, "match", authors=["Bo Writer"], topics=["Football"])
     await gql(site, CREATE_PERSON, {"name": "Olaf Scholz"}, editor)
     await gql(site, PIN, {"article": "vote", "person": "olaf-scholz"}, editor)
     # Nobody's stories: a draft, one taken down, and a person on none.
-    await story(site, editor, "draft", publish=False, authors=["Cy Hidden"], topics=["Secret"])
-    await story(site, editor, "gone", authors=["Di Gone"], topics=["Withdrawn"])
+    await saved_story(
+        site, editor, "draft", publish=False, authors=["Cy Hidden"], topics=["Secret"]
+    )
+    await saved_story(site, editor, "gone", authors=["Di Gone"], topics=["Withdrawn"])
     await gql(site, UNPUBLISH, {"slug": "gone"}, editor)
     await gql(site, CREATE_PERSON, {"name": "Nobody Atall"}, editor)
 
@@ -150,7 +138,7 @@ async def test_every_sitemap_is_valid_and_lists_only_what_readers_may_see(
 async def test_the_index_dates_each_sitemap_and_drops_what_is_unpublished(
     site: httpx.AsyncClient, editor: dict, db: AsyncEngine
 ) -> None:
-    await story(site, editor, "only")
+    await saved_story(site, editor, "only")
     index = await fetch(site, f"{BASE}/sitemap.xml", "siteindex.xsd")
     lastmods = {
         entry.findtext("s:loc", namespaces=NS): entry.findtext("s:lastmod", namespaces=NS)
@@ -178,8 +166,8 @@ async def test_story_sitemaps_are_pages_of_at_most_their_size(
     monkeypatch.setattr(sitemaps, "URLS_PER_SITEMAP", 2)
     published = [f"story-{n}" for n in range(7)]
     for slug in published:
-        await story(site, editor, slug, topics=[f"Topic {slug}"])
-    await story(site, editor, "draft", publish=False)
+        await saved_story(site, editor, slug, topics=[f"Topic {slug}"])
+    await saved_story(site, editor, "draft", publish=False)
 
     found = await every_sitemap(site)
 
@@ -198,9 +186,9 @@ async def test_story_sitemaps_are_pages_of_at_most_their_size(
 async def test_the_news_sitemap_holds_the_last_two_days_only(
     site: httpx.AsyncClient, editor: dict, db: AsyncEngine
 ) -> None:
-    await story(site, editor, "fresh", title="Fresh <news> & more", language="en-GB")
-    await story(site, editor, "recent", title="Still news", language="zh-Hant")
-    await story(site, editor, "stale", title="Old news")
+    await saved_story(site, editor, "fresh", title="Fresh <news> & more", language="en-GB")
+    await saved_story(site, editor, "recent", title="Still news", language="zh-Hant")
+    await saved_story(site, editor, "stale", title="Old news")
     async with db.begin() as conn:
         now = utcnow()
         for slug, age in (
@@ -234,7 +222,7 @@ async def test_the_news_sitemap_holds_the_last_two_days_only(
 async def test_without_public_base_url_the_request_address_is_used(
     client: httpx.AsyncClient, editor: dict, news_section: None
 ) -> None:
-    await story(client, editor, "local")
+    await saved_story(client, editor, "local")
     robots = await client.get("/robots.txt")
     assert "Sitemap: http://test/sitemap.xml" in robots.text.splitlines()
     index = ET.fromstring((await client.get("/sitemap.xml")).content)
