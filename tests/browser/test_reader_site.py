@@ -88,6 +88,42 @@ async def test_sample_article_shows_subheadings_topics_people_and_spoilers(page:
     await screenshot(page, "article-spoilers-shown")
 
 
+async def test_article_page_reads_and_search_form_works_with_javascript_off(
+    browser: Browser, site: Site, search_ready: None
+) -> None:
+    # Before the comment test: it adds a reply, and the count below is the sample's own.
+    context = await browser.new_context(
+        base_url=site.url, viewport={"width": 1280, "height": 900}, java_script_enabled=False
+    )
+    try:
+        page = await context.new_page()
+        await page.goto(ARTICLE)
+        await expect(page.get_by_role("heading", level=1)).to_have_text(SAMPLE_TITLE)
+        await expect(page.locator(".story-body h2")).to_have_text(
+            ["Plans to strike", "Information war"]
+        )
+        people = page.get_by_role("region", name="People in this story").get_by_role("listitem")
+        await expect(people).to_have_count(len(PEOPLE))
+        for name, role in PEOPLE.items():
+            person = people.filter(has=page.get_by_role("link", name=name, exact=True))
+            await expect(person.locator(".role")).to_have_text(role)
+        await expect(page.get_by_role("heading", name="Comments (5)")).to_be_visible()
+        spoilers = page.locator("#comments details.spoiler")
+        await expect(spoilers).to_have_count(len(COMMENTS))
+        for n in range(len(COMMENTS)):
+            await expect(spoilers.nth(n)).not_to_have_attribute("open", "")
+            await expect(spoilers.nth(n).locator(".comment-body")).to_be_hidden()
+        await screenshot(page, "article-page-no-js")
+
+        await page.get_by_role("searchbox", name="Search stories").fill("Pistorius")
+        await page.get_by_role("button", name="Search", exact=True).click()
+        await expect(page).to_have_url(re.compile(r"/search\?q=Pistorius$"))
+        hits = page.locator("ol.hits > li")
+        await expect(hits.get_by_role("link", name=SAMPLE_TITLE)).to_have_count(1)
+    finally:
+        await context.close()
+
+
 async def test_held_comment_awaits_moderation_and_reply_appears_under_its_parent(
     page: Page,
 ) -> None:
@@ -233,8 +269,8 @@ async def test_widget_on_another_site_shows_four_stories_and_leaves_host_styles_
     await screenshot(page, "widget-host-page")
 
 
-def test_readme_shows_two_screenshots_that_the_tests_make() -> None:
+def test_readme_shows_three_screenshots_that_the_tests_make() -> None:
     readme = (ARTEFACTS.parent.parent / "README.md").read_text()
-    for name in ("article-page", "search-page"):
+    for name in ("article-page", "search-page", "article-page-no-js"):
         assert f"tests/artefacts/{name}.png" in readme
         assert (ARTEFACTS / f"{name}.png").is_file()

@@ -50,14 +50,22 @@ function variables(state) {
   return { q: state.q, page: state.page, sort: state.sort.toUpperCase(), filter };
 }
 
-const heading = h("h1", { tabindex: "-1" }, "Search");
-const count = h("p", { role: "status", class: "count" });
-const notices = h("div", { class: "notices" });
-const sortSelect = h("select", { name: "sort" }, SORTS.map(([value, label]) => h("option", { value }, label)));
-const facetsBox = h("div", { class: "facets" });
-const hits = h("ol", { class: "hits" });
-const pages = h("nav", { "aria-label": "Pages", class: "pages" });
-const results = h("div", { class: "results" }, h("div", { class: "toolbar" }, h("label", {}, "Sort by ", sortSelect)), notices, hits, pages);
+// The server rendered the page (search_page.py, search.html): the script takes its parts as they
+// stand, so that nothing moves under the reader, and re-renders them only when a choice changes.
+const main = document.getElementById("main");
+const heading = main.querySelector("h1");
+const count = main.querySelector(".count");
+const results = main.querySelector(".results");
+const notices = main.querySelector(".notices");
+const sortForm = main.querySelector("form.toolbar");
+const sortSelect = sortForm?.elements.sort;
+const facetsBox = main.querySelector("aside.facets");
+const hits = main.querySelector("ol.hits");
+let pages = main.querySelector("nav.pages");
+if (results && !pages) {
+  pages = h("nav", { "aria-label": "Pages", class: "pages", hidden: true });
+  results.append(pages);
+}
 
 let state = readState();
 let latest = 0;
@@ -117,7 +125,8 @@ function pageLink(label, page, rel) {
   return link;
 }
 
-async function load({ focus } = {}) {
+// `first`: the page as the server rendered it already shows these hits, count and notice.
+async function load({ focus, first = false } = {}) {
   const ticket = ++latest;
   sortSelect.value = state.sort;
   results.setAttribute("aria-busy", "true");
@@ -126,6 +135,8 @@ async function load({ focus } = {}) {
     ({ search } = await gql("site-search", variables(state)));
   } catch (error) {
     if (ticket !== latest) return;
+    // The rendered page still works with its links: no need to tell the reader.
+    if (first) return results.removeAttribute("aria-busy");
     notices.replaceChildren(alert(error));
     count.textContent = "";
     hits.replaceChildren();
@@ -135,11 +146,15 @@ async function load({ focus } = {}) {
   }
   if (ticket !== latest) return;
   count.textContent = plural(search.totalHits, "story", "stories");
-  notices.replaceChildren();
-  if (search.degraded) {
-    notices.append(h("p", { role: "alert", class: "degraded" }, "Search is running in a reduced mode: results may be incomplete."));
+  if (!first) {
+    setTitle(`Search: ${state.q}`);
+    main.querySelector("p.notice")?.remove();
+    notices.replaceChildren();
+    if (search.degraded) {
+      notices.append(h("p", { role: "alert", class: "degraded" }, "Search is running in a reduced mode: results may be incomplete."));
+    }
+    hits.replaceChildren(...search.hits.map(hitView));
   }
-  hits.replaceChildren(...search.hits.map(hitView));
   if (!search.hits.length) {
     notices.append(h("p", { class: "empty" }, state.q ? `No stories match “${state.q}”.` : "No stories match these filters."));
   }
@@ -160,15 +175,14 @@ async function load({ focus } = {}) {
   }
 }
 
-sortSelect.addEventListener("change", () => go({ ...state, page: 1, sort: sortSelect.value }));
-window.addEventListener("popstate", () => {
-  state = readState();
-  load();
-});
-
-setTitle("Search");
-const main = document.getElementById("main");
-// Results first, filters after: the same order on a phone (one column) as on a wide screen.
-main.replaceChildren(heading, count, h("div", { class: "search-layout" }, results, h("aside", { "aria-label": "Filters" }, facetsBox)));
-main.removeAttribute("aria-busy");
-load();
+// Without words there is nothing to enhance: the page says what search looks in.
+if (results) {
+  sortForm.querySelector("button[type=submit]").hidden = true;
+  sortForm.addEventListener("submit", (event) => event.preventDefault());
+  sortSelect.addEventListener("change", () => go({ ...state, page: 1, sort: sortSelect.value }));
+  window.addEventListener("popstate", () => {
+    state = readState();
+    load();
+  });
+  load({ first: true });
+}
