@@ -30,6 +30,7 @@ from api.services import (
     open_result_cache,
     open_search_or_none,
     start_related,
+    start_scheduler,
     stop_related,
 )
 from api.settings import Settings
@@ -108,12 +109,15 @@ def create_app(
             people_task = asyncio.create_task(app.state.services.people.run(stop_people))
         related_stop = asyncio.Event()
         related_tasks = start_related(app, settings, related, owns_engine, related_stop)
+        scheduler_task = start_scheduler(app.state.services, app.state.engine, stop_people)
         try:
             yield
         finally:
             stop_people.set()
             if people_task is not None:
                 await people_task
+            if scheduler_task is not None:
+                await scheduler_task
             await stop_related(app, related_tasks, related_stop)
             if owns_search and service is not None:
                 await service.close()

@@ -58,6 +58,12 @@ class Heading:
     text: str
 
 
+@strawberry.type(description="A dated note under a story saying what was amended and why.")
+class CorrectionNote:
+    text: str
+    created_at: datetime
+
+
 Block = Annotated[Paragraph | Heading, strawberry.union("Block")]
 _BLOCK_TYPES: dict[str, type[Paragraph | Heading]] = {"paragraph": Paragraph, "heading": Heading}
 
@@ -179,6 +185,9 @@ class Article(Node):
     published_at: datetime | None
     updated_at: datetime
     section_id: strawberry.Private[int]
+    scheduled_at: datetime | None = strawberry.field(
+        description="When a SCHEDULED story publishes itself (readers never see one before)."
+    )
     loaded_body: strawberry.Private[list[dict[str, str]] | None] = None
 
     @classmethod
@@ -194,6 +203,8 @@ class Article(Node):
             status=ArticleStatus(row.status),
             published_at=row.published_at,
             updated_at=row.updated_at,
+            # Rows of every read carry it but the search hits', whose stories are published.
+            scheduled_at=getattr(row, "scheduled_at", None),
             section_id=row.section_id,
             loaded_body=getattr(row, "body", None),
         )
@@ -234,6 +245,11 @@ class Article(Node):
 
         rows = await info.context.loaders.mentions_by_article.load(self.pk)
         return [Mention.from_row(row) for row in rows or ()]
+
+    @strawberry.field(description="Correction notes published under the story, oldest first.")
+    async def corrections(self, info: Info) -> list[CorrectionNote]:
+        rows = await info.context.loaders.correction_notes_by_article.load(self.pk)
+        return [CorrectionNote(text=row.text, created_at=row.created_at) for row in rows or ()]
 
     @strawberry.field(description="Published comments on the story, replies included.")
     async def comment_count(self, info: Info) -> int:

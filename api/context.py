@@ -63,19 +63,22 @@ class Context:
             await self.written(changes.take(session))
 
     async def written(self, changed: set[changes.Change]) -> None:
-        result_cache = getattr(self.services, "cache", None)
-        if result_cache is not None and changed:
-            await result_cache.invalidate(cache.tags_for(changed))
-        # Wake the workers instead of letting them wait for their next poll.
-        search = getattr(self.services, "search", None)
-        if search is not None:
-            search.worker.notify()
-        people = getattr(self.services, "people", None)
-        if people is not None:
-            people.notify()
-        related = getattr(self.services, "related", None)
-        if related is not None:
-            related.notify()
+        await announce(self.services, changed)
+
+
+async def announce(services: Services | None, changed: set[changes.Change]) -> None:
+    """Tell this process's caches and jobs of a committed write: cached answers that read what
+    it changed go, and the workers start at once instead of at their next poll."""
+    result_cache = getattr(services, "cache", None)
+    if result_cache is not None and changed:
+        await result_cache.invalidate(cache.tags_for(changed))
+    for job in ("people", "related"):
+        worker = getattr(services, job, None)
+        if worker is not None:
+            worker.notify()
+    search = getattr(services, "search", None)
+    if search is not None:
+        search.worker.notify()
 
 
 Info: TypeAlias = strawberry.Info[Context, None]

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import strawberry
 
+from api.article import CorrectionNote
 from api.context import Info
 from api.permissions import require
 from api.relay import from_global_id, to_global_id
@@ -14,7 +15,7 @@ from api.results import NotFound, RateLimited, ValidationError
 from models import correction as correction_model
 from models.base import AnyRow
 from models.enums import CorrectionStatus, Role
-from models.errors import InvalidInput
+from models.errors import InvalidInput, NotFoundError
 
 
 @strawberry.input(description="Text a reader highlighted in a story, and what is wrong with it.")
@@ -49,8 +50,18 @@ class CorrectionResolved:
 SuggestResult = Annotated[
     CorrectionReceived | ValidationError | RateLimited, strawberry.union("SuggestCorrectionResult")
 ]
+
+
+@strawberry.type
+class CorrectionNoteAdded:
+    note: CorrectionNote
+
+
 ResolveResult = Annotated[
-    CorrectionResolved | NotFound, strawberry.union("ResolveCorrectionResult")
+    CorrectionResolved | ValidationError | NotFound, strawberry.union("ResolveCorrectionResult")
+]
+NoteResult = Annotated[
+    CorrectionNoteAdded | ValidationError | NotFound, strawberry.union("AddCorrectionNoteResult")
 ]
 
 
@@ -85,18 +96,45 @@ class CorrectionMutation:
             return ValidationError.of(exc)
         return CorrectionReceived(id=to_global_id("Correction", correction.id))
 
-    @strawberry.mutation(description="Editors: mark a suggestion as dealt with.")
-    async def resolve_correction(self, info: Info, id: strawberry.ID) -> ResolveResult:
+    @strawberry.mutation(
+        description="Editors: mark a suggestion as dealt with; with `note`, publish that "
+        "correction note under the story too."
+    )
+    async def resolve_correction(
+        self, info: Info, id: strawberry.ID, note: str | None = None
+    ) -> ResolveResult:
         editor = require(info.context.viewer, Role.EDITOR, bad_token=info.context.bad_token)
         type_name, pk = from_global_id(id)
         if type_name != "Correction":
             return NotFound(message="no such correction")
-        async with info.context.write() as session:
-            correction = await correction_model.resolve_correction(session, pk, editor.name)
-            result = _correction(correction) if correction else None
+        try:
+            async with info.context.write() as session:
+                correction = await correction_model.resolve_correction(
+                    session, pk, editor.name, note
+                )
+                result = _correction(correction) if correction else None
+        except InvalidInput as exc:
+            # The note's text is this mutation's `note` argument.
+            field = "note" if exc.field == "text" else exc.field
+            return ValidationError(field=field, message=exc.message)
         if result is None:
             return NotFound(message="no such correction")
         return CorrectionResolved(correction=result)
+
+    @strawberry.mutation(
+        description="Editors: publish a dated correction note under a story readers have seen "
+        '("This article was amended on ... to correct ..."); the story counts as updated.'
+    )
+    async def add_correction_note(self, info: Info, slug: str, text: str) -> NoteResult:
+        editor = require(info.context.viewer, Role.EDITOR, bad_token=info.context.bad_token)
+        try:
+            async with info.context.write() as session:
+                note = await correction_model.add_note(session, slug, text, editor.name)
+        except NotFoundError:
+            return NotFound(message=f"no story {slug!r}")
+        except InvalidInput as exc:
+            return ValidationError.of(exc)
+        return CorrectionNoteAdded(note=CorrectionNote(text=note.text, created_at=note.created_at))
 
 
 @strawberry.type

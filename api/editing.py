@@ -27,8 +27,9 @@ from api.relay import (
 )
 from api.results import NotFound, ValidationError
 from api.topic import Topic
-from models import catalogue, drafts, editing, enums, mentions
+from models import catalogue, drafts, editing, enums, mentions, scheduling
 from models.article import Article as ArticleRow
+from models.base import utcnow
 from models.enums import Role
 from models.errors import InvalidInput, NotFoundError
 
@@ -100,6 +101,9 @@ class PersonSaved:
 
 SaveResult = Annotated[ArticleSaved | ValidationError, strawberry.union("SaveArticleResult")]
 ArticleResult = Annotated[ArticleSaved | NotFound, strawberry.union("ArticleResult")]
+PublishResult = Annotated[
+    ArticleSaved | ValidationError | NotFound, strawberry.union("PublishArticleResult")
+]
 RestoreResult = Annotated[
     ArticleSaved | ValidationError | NotFound, strawberry.union("RestoreRevisionResult")
 ]
@@ -134,9 +138,21 @@ class EditorMutation:
             return ValidationError.of(exc)
         return await _article_saved(info, saved.article)
 
-    @strawberry.mutation(description="Publish a story: it appears to readers and in search.")
-    async def publish_article(self, info: Info, slug: str) -> ArticleResult:
-        return await _transition(info, editing.publish, slug)
+    @strawberry.mutation(
+        description="Publish a story now: it appears to readers and in search. With a future "
+        "`at`, schedule it instead (status SCHEDULED, invisible to readers until then, when it "
+        "publishes itself); calling again with another `at` reschedules it."
+    )
+    async def publish_article(
+        self, info: Info, slug: str, at: datetime | None = None
+    ) -> PublishResult:
+        if at is None:
+            return await _transition(info, editing.publish, slug)
+        return await _scheduling(info, lambda s: scheduling.schedule(s, slug, at, utcnow()), slug)
+
+    @strawberry.mutation(description="Take a story off the schedule; it goes back to the desk.")
+    async def cancel_scheduled_publish(self, info: Info, slug: str) -> PublishResult:
+        return await _scheduling(info, lambda s: scheduling.cancel(s, slug, utcnow()), slug)
 
     @strawberry.mutation(description="Take a story down: readers and search no longer see it.")
     async def unpublish_article(self, info: Info, slug: str) -> ArticleResult:
@@ -241,6 +257,17 @@ async def _transition(info: Info, action: Any, slug: str) -> ArticleResult:
     return await _article_saved(info, article)
 
 
+async def _scheduling(info: Info, action: Any, slug: str) -> PublishResult:
+    _editor(info)
+    try:
+        article = await _write(info, action)
+    except NotFoundError:
+        return NotFound(message=f"no story {slug!r}")
+    except InvalidInput as exc:
+        return ValidationError.of(exc)
+    return await _article_saved(info, article)
+
+
 async def _on_story(info: Info, article_slug: str, person_slug: str, action: Any) -> ArticleResult:
     async def run(session: Any) -> ArticleRow | None:
         article, person_id = await drafts.story_and_person(session, article_slug, person_slug)
@@ -277,7 +304,9 @@ async def _person(info: Info, action: Any) -> PersonResult:
 
 @strawberry.type
 class EditorQuery:
-    @strawberry.field(description="Editors: stories not published (drafts and taken down).")
+    @strawberry.field(
+        description="Editors: stories not published (drafts, scheduled and taken down)."
+    )
     async def drafts(
         self,
         info: Info,

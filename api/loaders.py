@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from strawberry.dataloader import DataLoader
 
-from models import article, comment, listing, mentions, person, related, topic
+from models import article, comment, correction, listing, mentions, person, related, topic
 
 K = TypeVar("K", bound=Hashable)
 A = TypeVar("A", bound=Hashable)
@@ -38,6 +38,7 @@ class Loaders:
         self.mentions_by_article = by_key(person.mentions_by_article)
         self.comment_by_id = by_key(comment.visible_comments_by_ids)
         self.comment_count_by_article = by_key(comment.comment_counts_by_article)
+        self.correction_notes_by_article = by_key(correction.notes_by_article)
         self.thread_count_by_article = by_key(comment.thread_counts_by_article)
         self.reply_count_by_parent = by_key(comment.reply_counts_by_parent)
         self.article_count_by_topic = by_key(listing.count_published_articles_by_topic)

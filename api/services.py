@@ -18,8 +18,10 @@ from api.cache import ResultCache, open_cache
 from api.operations import PersistedQueries
 from api.rate_limits import RateLimits
 from api.settings import Settings
+from models.changes import Change
 from models.people_queue import PeopleWorker
 from models.related_job import RelatedWorker, watch_lists
+from models.scheduling import Scheduler
 from search.client import SearchClient
 from search.errors import SearchError
 from search.indexes import ensure_articles_index
@@ -44,6 +46,7 @@ class Services:
     persisted: PersistedQueries | None = None
     people: PeopleWorker | None = None
     related: RelatedWorker | None = None
+    scheduler: Scheduler | None = None
 
 
 @dataclass
@@ -154,6 +157,24 @@ async def stop_related(
         worker.on_change = None
         if app.state.owns_related:
             worker.close()
+
+
+def start_scheduler(
+    services: Services, engine: AsyncEngine, stop: asyncio.Event
+) -> asyncio.Task[None] | None:
+    """Scheduled stories publish themselves from every process that runs the scheduler
+    (SCHEDULER); its publishes reach this process's caches and jobs as an editor's would."""
+    if not services.settings.scheduler:
+        return None
+    from api.context import announce
+
+    scheduler = services.scheduler = Scheduler(engine)
+
+    async def published(changed: set[Change]) -> None:
+        await announce(services, changed)
+
+    scheduler.on_change = published
+    return asyncio.create_task(scheduler.run(stop), name="scheduler")
 
 
 def open_result_cache(settings: Settings) -> ResultCache | None:

@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     related_worker: bool = Field(
         default=True, description="compute related stories in this process"
     )
+    scheduler: bool = Field(default=True, description="publish scheduled stories in this process")
     log_level: str = "info"
     comment_rate_limit: str = Field(default="5/minute", description="comments per client address")
     correction_rate_limit: str = Field(default="5/minute", description="suggestions per address")

@@ -10,7 +10,7 @@ from models.article import (
 )
 from models.base import Base
 from models.comment import Comment, CommentReport
-from models.correction import Correction
+from models.correction import Correction, CorrectionNote
 from models.enums import ArticleStatus, BlockType, CommentStatus, CorrectionStatus, Role
 from models.outbox import OutboxEntry
 from models.person import Mention, Person
@@ -32,6 +32,7 @@ __all__ = [
     "CommentReport",
     "CommentStatus",
     "Correction",
+    "CorrectionNote",
     "CorrectionStatus",
     "Mention",
     "OutboxEntry",

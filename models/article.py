@@ -33,6 +33,7 @@ class Author(Base):
 
 
 READABLE = "status = 'published' AND deleted_at IS NULL"
+DUE = "status = 'scheduled'"
 
 
 class Article(Base):
@@ -49,6 +50,13 @@ class Article(Base):
             "id",
             postgresql_where=sa.text(READABLE),
             sqlite_where=sa.text(READABLE),
+        ),
+        # The scheduler's question every second: is a story due? Only scheduled rows are in it.
+        sa.Index(
+            "ix_articles_due_scheduled_at",
+            "scheduled_at",
+            postgresql_where=sa.text(DUE),
+            sqlite_where=sa.text(DUE),
         ),
     )
 
@@ -67,6 +75,8 @@ class Article(Base):
     source: Mapped[str | None] = mapped_column(sa.String(200))
     source_id: Mapped[str | None] = mapped_column(sa.String(200))
     published_at: Mapped[datetime | None]
+    # When a SCHEDULED story publishes itself; None in every other status.
+    scheduled_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Hash of the imported record, so re-importing an unchanged file writes nothing.

@@ -219,7 +219,8 @@ async def save_article(session: AsyncSession, draft: ArticleDraft, editor: str) 
     return Saved(article=article, created=created, changes=changes)
 
 
-async def _article(session: AsyncSession, slug: str, *, deleted: bool = False) -> Article:
+async def find_article(session: AsyncSession, slug: str, *, deleted: bool = False) -> Article:
+    """The story with this slug (a deleted one with `deleted`), locked for this write."""
     article = await session.scalar(sa.select(Article).where(Article.slug == slug).with_for_update())
     if article is None or (article.deleted_at is not None) != deleted:
         raise NotFoundError(slug)
@@ -227,18 +228,20 @@ async def _article(session: AsyncSession, slug: str, *, deleted: bool = False) -
 
 
 async def publish(session: AsyncSession, slug: str) -> Article:
-    article = await _article(session, slug)
+    article = await find_article(session, slug)
     article.status = ArticleStatus.PUBLISHED
     # A story keeps the time it first went out; republishing does not make it "new".
     article.published_at = article.published_at or utcnow()
+    article.scheduled_at = None  # published now, a schedule it had is void
     article.updated_at = utcnow()
     enqueue_articles(session, [article.id])
     return article
 
 
 async def unpublish(session: AsyncSession, slug: str) -> Article:
-    article = await _article(session, slug)
+    article = await find_article(session, slug)
     article.status = ArticleStatus.UNPUBLISHED
+    article.scheduled_at = None
     article.updated_at = utcnow()
     enqueue_articles(session, [article.id])
     return article
@@ -246,14 +249,14 @@ async def unpublish(session: AsyncSession, slug: str) -> Article:
 
 async def delete(session: AsyncSession, slug: str) -> Article:
     """Soft delete: hidden everywhere, comments and revisions kept, restorable."""
-    article = await _article(session, slug)
+    article = await find_article(session, slug)
     article.deleted_at = utcnow()
     enqueue_articles(session, [article.id])
     return article
 
 
 async def restore(session: AsyncSession, slug: str) -> Article:
-    article = await _article(session, slug, deleted=True)
+    article = await find_article(session, slug, deleted=True)
     article.deleted_at = None
     enqueue_articles(session, [article.id])
     return article
@@ -261,7 +264,7 @@ async def restore(session: AsyncSession, slug: str) -> Article:
 
 async def restore_revision(session: AsyncSession, slug: str, number: int, editor: str) -> Saved:
     """Put a story back as a revision left it; the restore is itself a new revision."""
-    article = await _article(session, slug)
+    article = await find_article(session, slug)
     revision = await session.scalar(
         sa.select(ArticleRevision).where(
             ArticleRevision.article_id == article.id, ArticleRevision.number == number

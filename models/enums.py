@@ -11,6 +11,9 @@ class ArticleStatus(StrEnum):
     DRAFT = "draft"
     PUBLISHED = "published"
     UNPUBLISHED = "unpublished"
+    # Set to publish itself at `articles.scheduled_at` (models/scheduling.py); readers see
+    # nothing of it until then.
+    SCHEDULED = "scheduled"
 
 
 class CommentStatus(StrEnum):

@@ -39,6 +39,15 @@ def _article(
         return _scalar(j.iso_time(f"{row}.published_at"))
     if name == "updatedAt":
         return _scalar(j.iso_time(f"{row}.updated_at"))
+    if name == "scheduledAt":
+        return _scalar(j.iso_time(f"{row}.scheduled_at"))
+    if name == "corrections":
+        # models.correction.notes_by_article's order: oldest first.
+        source = (
+            f"(SELECT cn.*, row_number() OVER (ORDER BY cn.created_at, cn.id) AS o "
+            f"FROM correction_notes cn WHERE cn.article_id = {row}.id)"
+        )
+        return w.children("CorrectionNote", nodes, source, "o")
     if name == "section":
         return w.child("Section", nodes, f"(SELECT * FROM sections WHERE id = {row}.section_id)")
     if name == "authors":
@@ -197,6 +206,16 @@ def _mention(
     raise NotCompiled(f"Mention.{name}")
 
 
+def _correction_note(
+    w: Walker, row: str, name: str, field_def: GraphQLField, nodes: list[FieldNode]
+) -> Field:
+    if name == "text":
+        return _scalar(j.string(f"{row}.text"))
+    if name == "createdAt":
+        return _scalar(j.iso_time(f"{row}.created_at"))
+    raise NotCompiled(f"CorrectionNote.{name}")
+
+
 OBJECTS: dict[str, Builder] = {
     "Article": _article,
     "Section": _section,
@@ -204,6 +223,7 @@ OBJECTS: dict[str, Builder] = {
     "Topic": _topic,
     "Person": _person,
     "Mention": _mention,
+    "CorrectionNote": _correction_note,
 }
 OWN_TAGS: dict[str, Callable[[str], list[str]]] = {
     "Article": article_tags,

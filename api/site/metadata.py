@@ -74,6 +74,11 @@ def article(base: str, site_name: str, story: dict[str, Any]) -> dict[str, Any]:
             for m in story["people"]
         ],
     }
+    if story.get("corrections"):
+        news["correction"] = [
+            {"@type": "CorrectionComment", "text": note["text"], "datePublished": note["createdAt"]}
+            for note in story["corrections"]
+        ]
     breadcrumbs = {
         "@type": "BreadcrumbList",
         "itemListElement": [

@@ -31,7 +31,7 @@ from api.query_limits import Limits
 from api.schema import build_schema
 from api.services import SearchService
 from api.settings import Settings
-from models import Article, Mention, Person
+from models import Article, CorrectionNote, Mention, Person
 from models.importer import import_lines
 from models.related_job import RelatedWorker
 from models.session import AsyncSession, ReadPool
@@ -110,6 +110,18 @@ async def corpus(sessions: async_sessionmaker[AsyncSession], db: AsyncEngine) ->
             ("a-draft", "olaf-scholz", "Chancellor", 1, 0, False),
             ("deleted-story", "olaf-scholz", "Chancellor", 1, 0, False),
         ]
+        # Two notes on one story (the second with odd text), one on a story readers cannot see.
+        notes = [("odd-text", "Amended to correct a name.", 0), ("odd-text", ODD, 1)]
+        notes.append(("a-draft", "Not for readers.", 0))
+        for story, text, minute in notes:
+            await conn.execute(
+                sa.insert(CorrectionNote).values(
+                    article_id=ids[story],
+                    text=text,
+                    editor="ed",
+                    created_at=datetime(2024, 3, 5, 9, minute, tzinfo=UTC),
+                )
+            )
         for story, person, role, count, position, suppressed in mentions:
             await conn.execute(
                 sa.insert(Mention).values(
@@ -271,7 +283,17 @@ BODY = st.sampled_from(
 )
 ARTICLE_FLAT = {
     n: _plain(n)
-    for n in ("id", "slug", "title", "dek", "language", "status", "publishedAt", "updatedAt")
+    for n in (
+        "id",
+        "slug",
+        "title",
+        "dek",
+        "language",
+        "status",
+        "publishedAt",
+        "updatedAt",
+        "scheduledAt",
+    )
 }
 ARTICLE_FLAT |= {
     "commentCount": _plain("commentCount"),
@@ -279,6 +301,9 @@ ARTICLE_FLAT |= {
     "authors": _nested("authors", _fields({"slug": _plain("slug"), "name": _plain("name")})),
     "topics": _nested("topics", TOPIC_PLAIN),
     "body": _nested("body", BODY),
+    "corrections": _nested(
+        "corrections", _fields({"text": _plain("text"), "createdAt": _plain("createdAt")})
+    ),
     "people": _nested(
         "people",
         _fields(
