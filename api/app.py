@@ -39,6 +39,7 @@ from api.view import GraphQLView
 from models import screening
 from models.people_queue import PeopleWorker
 from models.related_job import RelatedWorker
+from models.scheduling import Scheduler
 from models.session import ReadPool, create_engine, is_postgresql
 
 logger = logging.getLogger("newsroom.api")
@@ -49,12 +50,15 @@ def create_app(
     engine: AsyncEngine | None = None,
     search: SearchService | None = None,
     related: RelatedWorker | None = None,
+    scheduler: Scheduler | None = None,
 ) -> Starlette:
     """Build the application.
 
     Pass `engine` and `search` to share ones the caller owns (tests do); otherwise the app opens
     the database, starts or joins Meilisearch and runs the outbox worker for its lifetime. A
-    `related` worker given is wired to the result cache but not run (tests drain it).
+    `related` worker given is wired to the result cache but not run (tests drain it). A
+    `scheduler` given is wired and run (tests pass one on a clock of their own); with an engine
+    given and no scheduler, none runs.
     """
     settings = settings or Settings()
 
@@ -109,7 +113,11 @@ def create_app(
             people_task = asyncio.create_task(app.state.services.people.run(stop_people))
         related_stop = asyncio.Event()
         related_tasks = start_related(app, settings, related, owns_engine, related_stop)
-        scheduler_task = start_scheduler(app.state.services, app.state.engine, stop_people)
+        scheduler_task = start_scheduler(
+            app.state.services,
+            scheduler or (Scheduler(app.state.engine) if owns_engine else None),
+            stop_people,
+        )
         try:
             yield
         finally:

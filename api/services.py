@@ -160,15 +160,15 @@ async def stop_related(
 
 
 def start_scheduler(
-    services: Services, engine: AsyncEngine, stop: asyncio.Event
+    services: Services, scheduler: Scheduler | None, stop: asyncio.Event
 ) -> asyncio.Task[None] | None:
     """Scheduled stories publish themselves from every process that runs the scheduler
     (SCHEDULER); its publishes reach this process's caches and jobs as an editor's would."""
-    if not services.settings.scheduler:
+    if scheduler is None or not services.settings.scheduler:
         return None
     from api.context import announce
 
-    scheduler = services.scheduler = Scheduler(engine)
+    services.scheduler = scheduler
 
     async def published(changed: set[Change]) -> None:
         await announce(services, changed)

@@ -49,6 +49,7 @@ RUNS = int(os.environ.get("LIGHTHOUSE_RUNS", "1"))
 PAGES = (
     "/",
     "/articles/kremlin-says-leaked-german-officers-call-proves-west-involved-in-ukraine",
+    "/search",
     "/search?q=Ukraine",
     "/topics/war-in-ukraine",
     "/people/olaf-scholz",

@@ -34,7 +34,9 @@ async def search(request: Request) -> Response:
         values: dict[str, Any] = {
             "q": q,
             "search_text": q,
-            "noindex": True,
+            # The search page itself is a page like any other; its results are not, as search
+            # engines ask of a site's own result pages.
+            "noindex": bool(q),
             "title": "Search",
             "description": DESCRIPTION,
         }

@@ -16,7 +16,6 @@ from asgi_lifespan import LifespanManager
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.app import create_app
-from api.context import announce
 from api.services import SearchService
 from api.settings import Settings
 from models import Article, OutboxEntry
@@ -69,17 +68,12 @@ async def newsroom(
     db: AsyncEngine, search: SearchService, news_section: None
 ) -> AsyncIterator[Newsroom]:
     """The app with the result cache and a real search engine; its scheduler runs on a clock
-    the test moves (the app's own, on the real clock, is off so that only this one acts)."""
-    settings = Settings(scheduler=False, public_base_url=BASE + "/")
-    app = create_app(settings, engine=db, search=search)
+    the test moves, and takes its turns when the test says (its own loop idles for an hour)."""
+    clock = Clock(datetime.now(UTC))
+    scheduler = Scheduler(db, clock=clock, idle_seconds=3600)
+    settings = Settings(public_base_url=BASE + "/")
+    app = create_app(settings, engine=db, search=search, scheduler=scheduler)
     async with LifespanManager(app) as manager:
-        clock = Clock(datetime.now(UTC))
-        scheduler = Scheduler(db, clock=clock)
-
-        async def published(changed: set) -> None:
-            await announce(app.state.services, changed)
-
-        scheduler.on_change = published
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url=BASE) as client:
             yield Newsroom(client, scheduler, clock)
@@ -272,7 +266,7 @@ async def test_a_story_that_fell_due_while_no_process_ran_publishes_at_start(
     db: AsyncEngine, news_section: None
 ) -> None:
     await _scheduled_stories(db, 1, datetime.now(UTC) - timedelta(hours=1))
-    app = create_app(Settings(), engine=db)
+    app = create_app(Settings(), engine=db, scheduler=Scheduler(db))
     async with LifespanManager(app) as manager:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:

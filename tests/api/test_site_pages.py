@@ -184,14 +184,14 @@ async def test_pages_are_cached_and_dropped_as_graphql_answers_are(
     assert "Breaking: a new story" not in (await client.get("/sections/news")).text
 
 
-async def test_search_works_as_a_plain_form_and_is_not_indexed(
+async def test_search_works_as_a_plain_form_and_its_results_are_not_indexed(
     search_client: httpx.AsyncClient, search: SearchService, sample: None
 ) -> None:
     client = search_client
     await search.worker.drain()
     empty = await client.get("/search")
     assert empty.status_code == 200
-    assert '<meta name="robots" content="noindex">' in empty.text
+    assert '<meta name="robots" content="noindex">' not in empty.text
     response = await client.get("/search", params={"q": "Taurus"})
     assert response.status_code == 200
     page = response.text
