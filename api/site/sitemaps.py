@@ -44,10 +44,11 @@ SITEMAPS: dict[str, tuple[Listed, Callable[[str], str]]] = {
     "people": ("person", urls.person_path),
     "authors": ("author", urls.author_path),
 }
-# Crawlers may read everything but the API and search results (endless, and each one a query).
+# Crawlers may read everything but the API and search results (endless, and each one a query);
+# the search page itself, without a query, is a page like any other.
 ROBOTS = """User-agent: *
 Disallow: /graphql
-Disallow: /search
+Disallow: /search?
 
 Sitemap: {base}/sitemap.xml
 """
