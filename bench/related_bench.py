@@ -3,7 +3,8 @@
 1. precision@5 by BBC category on the demo corpus: for the same 400 stories bench/search_bench.py
    samples (same seed), the share of the five related stories in the story's own BBC category
    (a list shorter than five counts its missing places as misses). The BBC category is the
-   story's section, which ranking never reads. Before issue 14 (a Meilisearch multi-search per
+   story's section, which ranking reads only as a small prior (similarity.SECTION_WEIGHT): the
+   figure is given with it and by content alone. Before issue 14 (a Meilisearch multi-search per
    page view) this was 0.825.
 2. the time to compute every list, from a cold start (the job reads the corpus first) and again
    with the corpus held, on the demo corpus and on the 10,000-story benchmark corpus
@@ -43,7 +44,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.corpus import generate
-from models import editing, migrate
+from models import editing, migrate, similarity
 from models.article import Article, Section
 from models.importer import import_lines
 from models.related import RelatedArticle, related_by_article
@@ -218,7 +219,20 @@ async def bbc(path: Path) -> dict[str, Any]:
         report = await import_lines(session_factory(engine), lines)
         assert report.failed == 0, report.errors
         timing = await compute_all(engine)
-        return {"precision_at_5": await precision_at_5(engine, section_of), "compute": timing}
+        precision = await precision_at_5(engine, section_of)
+        # The same by content alone: the section prior is the one input the measure checks.
+        prior, similarity.SECTION_WEIGHT = similarity.SECTION_WEIGHT, 0.0
+        try:
+            await compute_all(engine)
+            content_only = await precision_at_5(engine, section_of)
+        finally:
+            similarity.SECTION_WEIGHT = prior
+        return {
+            "precision_at_5": precision,
+            "precision_at_5_without_section": content_only,
+            "section_weight": prior,
+            "compute": timing,
+        }
     finally:
         await engine.dispose()
 
@@ -287,9 +301,11 @@ async def main(postgres: str | None) -> None:
 def _report(result: dict[str, Any]) -> None:
     precision = result["bbc"]["precision_at_5"]
     print(f"\nRelated stories, precision@5 by BBC category ({precision['stories']} stories)\n")
-    print(f"{'ours':>10} {precision['overall']:.3f}   (before issue 14: {BEFORE:.3f})")
+    alone = result["bbc"]["precision_at_5_without_section"]
+    print(f"{'':>14} {'ours':>6} {'content':>8}   (before issue 14: {BEFORE:.3f})")
+    print(f"{'overall':>14} {precision['overall']:>6.3f} {alone['overall']:>8.3f}")
     for category, value in precision["by_category"].items():
-        print(f"{category:>14} {value:.3f}")
+        print(f"{category:>14} {value:>6.3f} {alone['by_category'][category]:>8.3f}")
     print(f"\n{'corpus':28} {'stories':>8} {'cold s':>8} {'cpu s':>7} {'warm s':>8} {'cpu s':>7}")
     for label, key in (
         ("BBC demo, SQLite", "bbc"),

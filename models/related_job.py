@@ -51,6 +51,7 @@ def story_of(source: ArticleSource) -> Story:
         body="\n".join(block["text"] for block in source.body),
         people=tuple((slug, name) for slug, name, _, _ in source.people),
         topics=tuple(source.topics),
+        section=source.section_slug,
     )
 
 

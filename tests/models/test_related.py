@@ -315,3 +315,65 @@ async def test_lists_stored_by_another_process_are_told_to_the_watch(
         stop.set()
         await watching
     assert ids["kelp-0"] in told
+
+
+async def test_a_list_never_holds_the_story_or_a_near_twin(
+    db: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """Near-twins: the same headline words (case and punctuation aside), a TF-IDF cosine of
+    0.9 or more, or overlapping shingles; each is left out of the other's list."""
+    sample = json.loads(SAMPLE_LINES[0])
+    bbc = [json.loads(line) for line in islice(BBC.read_text().splitlines(), 30)]
+    same_headline = {
+        **sample,
+        "slug": "same-headline",
+        "title": sample["title"].upper() + "!",
+        "dek": None,
+        "body": bbc[0]["body"],
+    }
+    copy = {**sample, "slug": "copy", "title": "Leaked call: what the Kremlin said"}
+    copy["body"] = sample["body"][:-1]
+    await import_lines(
+        sessions,
+        [*SAMPLE_LINES, *map(json.dumps, bbc[1:]), json.dumps(same_headline), json.dumps(copy)],
+    )
+
+    await RelatedWorker(db).drain()
+
+    # The sample's twins: by headline, and by cosine and shingles (not each other's twins).
+    twins = {SAMPLE_SLUG: {"same-headline", "copy"}, "same-headline": {SAMPLE_SLUG}}
+    twins["copy"] = {SAMPLE_SLUG}
+    for slug, its_twins in twins.items():
+        listed = await related_slugs(db, slug, 20)
+        assert len(listed) >= 5
+        assert slug not in listed
+        assert not its_twins & set(listed), f"{slug} lists a near-twin: {listed}"
+    lists = await every_list(db)
+    assert all(story_id not in related for story_id, related in lists.items())
+
+
+async def test_every_story_gets_five_where_five_exist(
+    db: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """Stories that share no word: similarity relates none, the fill still lists five."""
+    words = ["quorvex", "lumbrifal", "zantipor", "mirrowen", "gaskolith", "brenturic", "yoldamax"]
+    lines = [
+        story(f"lone-{n}", f"{word.title()} {word}ing {word}ed {word}s.", title=word.title())
+        for n, word in enumerate(words)
+    ]
+    await import_lines(sessions, lines)
+
+    await RelatedWorker(db).drain()
+
+    for n in range(len(words)):
+        listed = await related_slugs(db, f"lone-{n}", 20)
+        assert len(listed) == 6, listed
+        assert f"lone-{n}" not in listed
+
+
+async def test_a_list_is_as_long_as_the_other_stories_when_fewer_than_five(
+    db: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    await import_lines(sessions, [story(f"few-{n}", f"Word{n} alone here.") for n in range(3)])
+    await RelatedWorker(db).drain()
+    assert sorted(await related_slugs(db, "few-0")) == ["few-1", "few-2"]
