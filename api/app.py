@@ -31,11 +31,13 @@ from api.services import (
     open_search_or_none,
     start_related,
     start_scheduler,
+    start_webhooks,
     stop_related,
 )
 from api.settings import Settings
 from api.site.caching import KnownPages
 from api.view import GraphQLView
+from api.webhook_delivery import WebhookSender
 from models import screening
 from models.people_queue import PeopleWorker
 from models.related_job import RelatedWorker
@@ -51,14 +53,15 @@ def create_app(
     search: SearchService | None = None,
     related: RelatedWorker | None = None,
     scheduler: Scheduler | None = None,
+    webhooks: WebhookSender | None = None,
 ) -> Starlette:
     """Build the application.
 
     Pass `engine` and `search` to share ones the caller owns (tests do); otherwise the app opens
     the database, starts or joins Meilisearch and runs the outbox worker for its lifetime. A
     `related` worker given is wired to the result cache but not run (tests drain it). A
-    `scheduler` given is wired and run (tests pass one on a clock of their own); with an engine
-    given and no scheduler, none runs.
+    `scheduler` given is wired and run, a `webhooks` sender given is wired but not run (tests
+    pass them on clocks of their own and run the sender themselves).
     """
     settings = settings or Settings()
 
@@ -118,6 +121,12 @@ def create_app(
             scheduler or (Scheduler(app.state.engine) if owns_engine else None),
             stop_people,
         )
+        sender = webhooks or (
+            WebhookSender(app.state.engine, allow_private=settings.webhook_allow_private)
+            if owns_engine
+            else None
+        )
+        webhook_task = start_webhooks(app.state.services, sender, webhooks is None, stop_people)
         try:
             yield
         finally:
@@ -126,6 +135,8 @@ def create_app(
                 await people_task
             if scheduler_task is not None:
                 await scheduler_task
+            if webhook_task is not None:
+                await webhook_task
             await stop_related(app, related_tasks, related_stop)
             if owns_search and service is not None:
                 await service.close()

@@ -72,7 +72,7 @@ async def announce(services: Services | None, changed: set[changes.Change]) -> N
     result_cache = getattr(services, "cache", None)
     if result_cache is not None and changed:
         await result_cache.invalidate(cache.tags_for(changed))
-    for job in ("people", "related"):
+    for job in ("people", "related", "webhooks"):
         worker = getattr(services, job, None)
         if worker is not None:
             worker.notify()

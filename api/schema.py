@@ -22,6 +22,7 @@ from api.person import PersonQuery
 from api.query_limits import Limits, QueryLimits
 from api.search import SearchQuery
 from api.topic import TopicQuery
+from api.webhooks import WebhookMutation, WebhookQuery
 
 
 @strawberry.type
@@ -42,9 +43,12 @@ Query = merge_types(
         EditorQuery,
         CommentQuery,
         CorrectionQuery,
+        WebhookQuery,
     ),
 )
-Mutation = merge_types("Mutation", (EditorMutation, CommentMutation, CorrectionMutation))
+Mutation = merge_types(
+    "Mutation", (EditorMutation, CommentMutation, CorrectionMutation, WebhookMutation)
+)
 
 
 class Schema(strawberry.Schema):

@@ -18,6 +18,7 @@ from api.cache import ResultCache, open_cache
 from api.operations import PersistedQueries
 from api.rate_limits import RateLimits
 from api.settings import Settings
+from api.webhook_delivery import WebhookSender
 from models.changes import Change
 from models.people_queue import PeopleWorker
 from models.related_job import RelatedWorker, watch_lists
@@ -47,6 +48,7 @@ class Services:
     people: PeopleWorker | None = None
     related: RelatedWorker | None = None
     scheduler: Scheduler | None = None
+    webhooks: WebhookSender | None = None
 
 
 @dataclass
@@ -175,6 +177,17 @@ def start_scheduler(
 
     scheduler.on_change = published
     return asyncio.create_task(scheduler.run(stop), name="scheduler")
+
+
+def start_webhooks(
+    services: Services, sender: WebhookSender | None, run: bool, stop: asyncio.Event
+) -> asyncio.Task[None] | None:
+    """Webhook deliveries go out from every process that runs the sender (WEBHOOK_WORKER),
+    woken by this process's writes. A sender that is not `run` is only woken (tests run it)."""
+    services.webhooks = sender
+    if sender is None or not run or not services.settings.webhook_worker:
+        return None
+    return asyncio.create_task(sender.run(stop), name="webhooks")
 
 
 def open_result_cache(settings: Settings) -> ResultCache | None:

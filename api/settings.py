@@ -44,6 +44,10 @@ class Settings(BaseSettings):
         default=True, description="compute related stories in this process"
     )
     scheduler: bool = Field(default=True, description="publish scheduled stories in this process")
+    webhook_worker: bool = Field(default=True, description="send webhook deliveries from here")
+    webhook_allow_private: bool = Field(
+        default=False, description="let webhooks reach private and loopback addresses"
+    )
     log_level: str = "info"
     comment_rate_limit: str = Field(default="5/minute", description="comments per client address")
     correction_rate_limit: str = Field(default="5/minute", description="suggestions per address")

@@ -17,6 +17,7 @@ from models.person import Mention, Person
 from models.related import RelatedArticle, RelatedChange, RelatedState
 from models.token import ApiToken
 from models.topic import Topic
+from models.webhook import Webhook, WebhookDelivery, WebhookEvent
 
 __all__ = [
     "ApiToken",
@@ -43,6 +44,9 @@ __all__ = [
     "Role",
     "Section",
     "Topic",
+    "Webhook",
+    "WebhookDelivery",
+    "WebhookEvent",
 ]
 
 # Imported for its flush listener: every session notes what it changed (see models.changes).

@@ -14,6 +14,7 @@ from models.base import AnyRow, Base, Columns, utcnow
 from models.enums import CommentStatus, string_enum
 from models.errors import InvalidInput
 from models.pagination import Page, PageRequest, fetch_page, fetch_pages_by_parent
+from models.webhook import EventKind, record
 
 
 class Comment(Base):
@@ -202,6 +203,8 @@ async def post_comment(
     )
     session.add(comment)
     await session.flush()
+    if comment.status is CommentStatus.PUBLISHED:
+        await record(session, EventKind.COMMENT_PUBLISHED, article, comment.id)
     return comment
 
 
@@ -235,6 +238,10 @@ async def moderate(session: AsyncSession, comment_id: int, status: CommentStatus
     comment = await session.get(Comment, comment_id, with_for_update=True)
     if comment is None:
         return None
+    if status is CommentStatus.PUBLISHED and comment.status is not CommentStatus.PUBLISHED:
+        article = await session.get(Article, comment.article_id)
+        if article is not None:
+            await record(session, EventKind.COMMENT_PUBLISHED, article, comment.id)
     comment.status = status
     return comment
 

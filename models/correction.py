@@ -13,9 +13,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 from models.article import Article, is_published
 from models.base import AnyRow, Base, utcnow
 from models.editing import find_article
-from models.enums import CorrectionStatus, string_enum
+from models.enums import ArticleStatus, CorrectionStatus, string_enum
 from models.errors import InvalidInput
 from models.outbox import enqueue_articles
+from models.webhook import EventKind, record
 
 MAX_NOTE = 2_000
 
@@ -139,6 +140,8 @@ async def add_note(
     session.add(note)
     article.updated_at = now
     enqueue_articles(session, [article.id])
+    if article.status == ArticleStatus.PUBLISHED:
+        await record(session, EventKind.ARTICLE_UPDATED, article)
     await session.flush()
     return note
 

@@ -33,6 +33,7 @@ from models.enums import ArticleStatus, BlockType
 from models.errors import InvalidInput, NotFoundError
 from models.outbox import enqueue_articles
 from models.topic import Topic
+from models.webhook import EventKind, record
 
 SLUG = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 MAX_TITLE = 300
@@ -216,7 +217,13 @@ async def save_article(session: AsyncSession, draft: ArticleDraft, editor: str) 
     changes = [key for key in after if before.get(key) != after[key]]
     await _record_revision(session, article, editor, changes, after)
     enqueue_articles(session, [article.id])
+    if changes and _readable(article):
+        await record(session, EventKind.ARTICLE_UPDATED, article)
     return Saved(article=article, created=created, changes=changes)
+
+
+def _readable(article: Article) -> bool:
+    return article.status == ArticleStatus.PUBLISHED and article.deleted_at is None
 
 
 async def find_article(session: AsyncSession, slug: str, *, deleted: bool = False) -> Article:
@@ -229,6 +236,8 @@ async def find_article(session: AsyncSession, slug: str, *, deleted: bool = Fals
 
 async def publish(session: AsyncSession, slug: str) -> Article:
     article = await find_article(session, slug)
+    if not _readable(article):
+        await record(session, EventKind.ARTICLE_PUBLISHED, article)
     article.status = ArticleStatus.PUBLISHED
     # A story keeps the time it first went out; republishing does not make it "new".
     article.published_at = article.published_at or utcnow()
@@ -240,6 +249,8 @@ async def publish(session: AsyncSession, slug: str) -> Article:
 
 async def unpublish(session: AsyncSession, slug: str) -> Article:
     article = await find_article(session, slug)
+    if _readable(article):
+        await record(session, EventKind.ARTICLE_UNPUBLISHED, article)
     article.status = ArticleStatus.UNPUBLISHED
     article.scheduled_at = None
     article.updated_at = utcnow()
@@ -250,6 +261,8 @@ async def unpublish(session: AsyncSession, slug: str) -> Article:
 async def delete(session: AsyncSession, slug: str) -> Article:
     """Soft delete: hidden everywhere, comments and revisions kept, restorable."""
     article = await find_article(session, slug)
+    if _readable(article):
+        await record(session, EventKind.ARTICLE_UNPUBLISHED, article)
     article.deleted_at = utcnow()
     enqueue_articles(session, [article.id])
     return article
@@ -258,6 +271,8 @@ async def delete(session: AsyncSession, slug: str) -> Article:
 async def restore(session: AsyncSession, slug: str) -> Article:
     article = await find_article(session, slug, deleted=True)
     article.deleted_at = None
+    if _readable(article):
+        await record(session, EventKind.ARTICLE_PUBLISHED, article)
     enqueue_articles(session, [article.id])
     return article
 

@@ -47,7 +47,8 @@ def string_enum(enum: type[StrEnum], name: str) -> sa.Enum:
         name=name,
         native_enum=False,
         create_constraint=True,
-        length=16,
+        # 16 fits every status; longer names (a webhook event's) get room for themselves.
+        length=max(16, *(len(member.value) for member in enum)),
         values_callable=lambda members: [m.value for m in members],
         validate_strings=True,
     )

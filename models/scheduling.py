@@ -31,6 +31,7 @@ from models.enums import ArticleStatus
 from models.errors import InvalidInput
 from models.outbox import enqueue_articles
 from models.session import session_factory
+from models.webhook import EventKind, record
 
 logger = logging.getLogger("newsroom.scheduling")
 
@@ -107,6 +108,12 @@ async def publish_due(session: AsyncSession, now: datetime, limit: int = BATCH) 
     ids = list(published)
     # The Core update bypasses the unit of work; the outbox rows carry the change notes.
     enqueue_articles(session, ids)
+    if ids:
+        stories = await session.execute(
+            sa.select(Article.id, Article.slug, Article.title).where(Article.id.in_(ids))
+        )
+        for story in stories:
+            await record(session, EventKind.ARTICLE_PUBLISHED, story)
     return ids
 
 
