@@ -15,7 +15,7 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from api import cache, graphiql, observability, operations, site
+from api import cache, graphiql, images, observability, operations, site
 from api.body_limit import BodyLimit
 from api.cors import ReaderCORS
 from api.doorway import Doorway
@@ -151,7 +151,14 @@ def create_app(
                 await app.state.engine.dispose()
 
     limits = Limits.of(settings)
-    view = GraphQLView(build_schema(limits), graphql_ide="graphiql", allow_queries_via_get=True)
+    view = GraphQLView(
+        build_schema(limits),
+        graphql_ide="graphiql",
+        allow_queries_via_get=True,
+        # uploadImage: the pipeline refuses uploads from other sites' pages (Strawberry leaves
+        # them off by default for that reason).
+        multipart_uploads_enabled=True,
+    )
     pipeline = Pipeline(view, limits)
     routes = [
         # Every method reaches the pipeline, which refuses all but GET and POST in JSON.
@@ -160,6 +167,7 @@ def create_app(
         Route("/readyz", readyz),
         Route("/metrics", observability.metrics),
         *site.routes,
+        *images.routes,
         *graphiql.routes,
     ]
     # Serving for real (its own engine), the app keeps what start-up loaded out of the collector.
@@ -172,7 +180,9 @@ def create_app(
     # The reader site's pages run the same schema in-process (api/site/data.py).
     app.state.schema, app.state.limits = view.schema, limits
     app.state.known_pages = known_pages
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimit, max_bytes=settings.max_body_bytes, upload_bytes=settings.max_image_bytes
+    )
     app.add_middleware(ReaderCORS, allow_origins=settings.cors_allow_origins.split(","))
     return app
 

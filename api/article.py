@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import datetime
 from enum import Enum
@@ -13,6 +14,7 @@ from api import cache, urls
 from api.comment import COMMENT_KEY, Comment, CommentOrder, comment_key
 from api.context import Info
 from api.errors import BadUserInput
+from api.images import Image, ImageBlock
 from api.loaders import Loaders, read
 from api.node import Node
 from api.permissions import can
@@ -64,7 +66,7 @@ class CorrectionNote:
     created_at: datetime
 
 
-Block = Annotated[Paragraph | Heading, strawberry.union("Block")]
+Block = Annotated[Paragraph | Heading | ImageBlock, strawberry.union("Block")]
 _BLOCK_TYPES: dict[str, type[Paragraph | Heading]] = {"paragraph": Paragraph, "heading": Heading}
 
 
@@ -189,6 +191,7 @@ class Article(Node):
         description="When a SCHEDULED story publishes itself (readers never see one before)."
     )
     loaded_body: strawberry.Private[list[dict[str, str]] | None] = None
+    lead_image_id: strawberry.Private[int | None] = None
 
     @classmethod
     def from_row(cls, row: Any) -> Article:
@@ -207,6 +210,7 @@ class Article(Node):
             scheduled_at=getattr(row, "scheduled_at", None),
             section_id=row.section_id,
             loaded_body=getattr(row, "body", None),
+            lead_image_id=row.lead_image_id,
         )
 
     @strawberry.field(
@@ -232,12 +236,22 @@ class Article(Node):
         rows = await info.context.loaders.topics_by_article.load(self.pk)
         return [Topic.from_row(row) for row in rows or ()]
 
-    @strawberry.field(description="Paragraphs and subheadings, in reading order.")
+    @strawberry.field(description="The picture at the top of the story, or null.")
+    async def lead_image(self, info: Info) -> Image | None:
+        if self.lead_image_id is None:
+            return None
+        row = await info.context.loaders.image_by_id.load(self.lead_image_id)
+        return None if row is None else Image.from_row(row)
+
+    @strawberry.field(description="Paragraphs, subheadings and pictures, in reading order.")
     async def body(self, info: Info) -> list[Block]:
         blocks = self.loaded_body
         if blocks is None:
             blocks = await info.context.loaders.body_by_article.load(self.pk) or []
-        return [_BLOCK_TYPES[block["type"]](text=block["text"]) for block in blocks]
+        images = info.context.loaders.image_by_id
+        pictures = [images.load(int(block["image"])) for block in blocks if "image" in block]
+        rows = iter(await asyncio.gather(*pictures))
+        return [_block(block, next(rows) if "image" in block else None) for block in blocks]
 
     @strawberry.field(description="People the story mentions, with the role it gives them.")
     async def people(self, info: Info) -> list[Annotated[Mention, strawberry.lazy("api.person")]]:
@@ -287,6 +301,14 @@ class Article(Node):
         from api.related import related_of
 
         return await related_of(info, self.pk, limit)
+
+
+def _block(block: dict[str, str], image: Any) -> Paragraph | Heading | ImageBlock:
+    if "image" in block:
+        # Images are never deleted, so a block's image is always there.
+        caption = block["text"].strip() or image.caption
+        return ImageBlock(image=Image.from_row(image), caption=caption)
+    return _BLOCK_TYPES[block["type"]](text=block["text"])
 
 
 ARTICLE_KEY = (datetime, int)

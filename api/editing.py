@@ -13,6 +13,7 @@ import strawberry
 
 from api.article import ARTICLE_KEY, Article
 from api.context import Info
+from api.errors import BadUserInput
 from api.loaders import read
 from api.permissions import require
 from api.person import Person
@@ -23,6 +24,7 @@ from api.relay import (
     Last,
     build_connection,
     first_argument,
+    from_global_id,
     page_request,
 )
 from api.results import NotFound, ValidationError
@@ -37,10 +39,30 @@ from models.errors import InvalidInput, NotFoundError
 BlockType = strawberry.enum(enums.BlockType, name="BlockType")
 
 
-@strawberry.input(description="A body block: a paragraph or a subheading.")
+@strawberry.input(description="A body block: a paragraph, a subheading or a picture.")
 class BlockInput:
     type: enums.BlockType
-    text: str
+    text: str = strawberry.field(
+        default="", description="The text; for an IMAGE block its caption (empty: the image's)."
+    )
+    image: strawberry.ID | None = strawberry.field(
+        default=None, description="IMAGE blocks: the ID uploadImage gave the picture."
+    )
+
+    def to_draft(self, number: int) -> tuple[str, str] | tuple[str, str, int]:
+        if self.image is None:
+            return (self.type.value, self.text)
+        return (self.type.value, self.text, _image_pk(self.image, "body", f"block {number}: "))
+
+
+def _image_pk(global_id: str, field: str, where: str = "") -> int:
+    try:
+        kind, pk = from_global_id(global_id, field)
+    except BadUserInput:
+        kind, pk = "", 0
+    if kind != "Image":
+        raise InvalidInput(field, f"{where}{global_id!r} is not an image's ID")
+    return pk
 
 
 @strawberry.input(description="A story as an editor saves it; created or updated by slug.")
@@ -55,6 +77,9 @@ class ArticleInput:
     )
     body: list[BlockInput]
     language: str = "en"
+    lead_image: strawberry.ID | None = strawberry.field(
+        default=None, description="The ID uploadImage gave the picture at the top; null: none."
+    )
 
     def to_draft(self) -> editing.ArticleDraft:
         return editing.ArticleDraft(
@@ -62,10 +87,11 @@ class ArticleInput:
             title=self.title,
             dek=self.dek,
             section=self.section,
-            body=[(block.type.value, block.text) for block in self.body],
+            body=[block.to_draft(n) for n, block in enumerate(self.body, 1)],
             authors=self.authors or (),
             topics=self.topics or (),
             language=self.language,
+            lead_image=None if self.lead_image is None else _image_pk(self.lead_image, "leadImage"),
         )
 
 

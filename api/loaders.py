@@ -14,7 +14,17 @@ from typing import Any, TypeVar
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from strawberry.dataloader import DataLoader
 
-from models import article, comment, correction, listing, mentions, person, related, topic
+from models import (
+    article,
+    comment,
+    correction,
+    images,
+    listing,
+    mentions,
+    person,
+    related,
+    topic,
+)
 
 K = TypeVar("K", bound=Hashable)
 A = TypeVar("A", bound=Hashable)
@@ -45,6 +55,7 @@ class Loaders:
         self.article_count_by_person = by_key(listing.count_published_articles_by_person)
         self.article_count_by_author = by_key(listing.count_published_articles_by_author)
         self.facet_label = by_key(listing.names_by_kind_and_slug)
+        self.image_by_id = by_key(images.images_by_ids)
         self.quotes_by_person = grouped(mentions.quotes_by_person)
         self.threads_by_article = grouped(comment.threads_by_article)
         self.replies_by_parent = grouped(comment.replies_by_parent)

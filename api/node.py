@@ -17,6 +17,7 @@ class Node:
 async def resolve_node(info: Info, id: strawberry.ID) -> Node | None:
     from api.article import Article, Section
     from api.comment import Comment
+    from api.images import Image
     from api.person import Person
     from api.topic import Topic
 
@@ -28,6 +29,7 @@ async def resolve_node(info: Info, id: strawberry.ID) -> Node | None:
         "Topic": (loaders.topic_by_id, Topic.from_row),
         "Person": (loaders.person_by_id, Person.from_row),
         "Comment": (loaders.comment_by_id, Comment.from_row),
+        "Image": (loaders.image_by_id, Image.from_row),
     }
     if type_name not in kinds:
         return None

@@ -96,6 +96,8 @@ class Pipeline:
             limited = Refusal(message, ErrorCode.RATE_LIMITED, 429, retryAfterSeconds=wait)
             limited.headers["Retry-After"] = str(wait)
             return limited
+        if _is_upload(request):
+            return await self._upload(request, state)
         body = await request.body()
         known = self._known(request, services, body)
         if known is not None and services.cache is not None:
@@ -139,6 +141,20 @@ class Pipeline:
         if request.method == "POST":
             self.known.remember(body, (key, operation.operation_name), site)
         return await self._cached(request, state, services, key)
+
+    async def _upload(self, request: Request, state: RequestState) -> Response:
+        """An upload (the GraphQL multipart request spec, `uploadImage`): a mutation with a
+        file, which Strawberry reads from the form, never cached. Another site's page may not
+        send one, as it may send no mutation (api/cors.py)."""
+        if state.foreign_origin:
+            reason = "uploads are only accepted from the site's own origins (CORS_ALLOW_ORIGINS)"
+            return Refusal(reason, ErrorCode.FORBIDDEN, 403)
+        try:
+            response = await self._execute(request, state)
+        finally:
+            await request.close()  # the form's files (spooled to disk past 1 MB)
+        response.headers.setdefault("Cache-Control", "no-store")
+        return response
 
     def _known(
         self, request: Request, services: Services, body: bytes
@@ -218,6 +234,11 @@ class Pipeline:
             given_request_id(request) or observability.new_request_id()
         )
         return response
+
+
+def _is_upload(request: Request) -> bool:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    return request.method == "POST" and content_type == "multipart/form-data"
 
 
 async def _persisted(

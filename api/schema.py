@@ -16,6 +16,7 @@ from api.correction import CorrectionMutation, CorrectionQuery
 from api.editing import EditorMutation, EditorQuery
 from api.errors import log_unexpected
 from api.execution import FlatObjectExecution
+from api.images import ImageMutation
 from api.node import Node, resolve_node
 from api.nul_text import StorableText
 from api.person import PersonQuery
@@ -47,7 +48,8 @@ Query = merge_types(
     ),
 )
 Mutation = merge_types(
-    "Mutation", (EditorMutation, CommentMutation, CorrectionMutation, WebhookMutation)
+    "Mutation",
+    (EditorMutation, CommentMutation, CorrectionMutation, WebhookMutation, ImageMutation),
 )
 
 

@@ -103,6 +103,25 @@ class Settings(BaseSettings):
         default=0, ge=0, description="seconds a CDN may reuse a reader answer without asking"
     )
 
+    media_dir: Path | None = Field(
+        default=None, description="uploaded pictures' renditions (unset: DATA_DIR/media)"
+    )
+    media_url: str = Field(
+        default="",
+        description="public base address of the renditions, e.g. a CDN or an S3-compatible "
+        "bucket holding MEDIA_DIR's files (empty: served by the app at /media/)",
+    )
+    max_image_bytes: int = Field(
+        default=10_000_000, ge=1, description="largest picture an editor may upload"
+    )
+    max_image_pixels: int = Field(
+        default=40_000_000, ge=1, description="most pixels in an uploaded picture (width x height)"
+    )
+
+    @cached_property
+    def resolved_media_dir(self) -> Path:
+        return self.media_dir or self.data_dir / "media"
+
     @cached_property
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -12,6 +12,7 @@ from models.base import Base
 from models.comment import Comment, CommentReport
 from models.correction import Correction, CorrectionNote
 from models.enums import ArticleStatus, BlockType, CommentStatus, CorrectionStatus, Role
+from models.images import Image
 from models.outbox import OutboxEntry
 from models.person import Mention, Person
 from models.related import RelatedArticle, RelatedChange, RelatedState
@@ -35,6 +36,7 @@ __all__ = [
     "Correction",
     "CorrectionNote",
     "CorrectionStatus",
+    "Image",
     "Mention",
     "OutboxEntry",
     "Person",

@@ -64,8 +64,9 @@ class Article(Base):
     slug: Mapped[str] = mapped_column(sa.String(200), unique=True)
     title: Mapped[str] = mapped_column(sa.Text)
     dek: Mapped[str | None] = mapped_column(sa.Text)
-    # Ordered blocks, each {"type": "paragraph" | "heading", "text": str}: always read and
-    # written whole with the article, so one JSON column beats a row per block.
+    # Ordered blocks, each {"type": "paragraph" | "heading" | "image", "text": str}, an image
+    # block with "image": its images.id as a string: always read and written whole with the
+    # article, so one JSON column beats a row per block.
     body: Mapped[list[dict[str, str]]] = mapped_column(sa.JSON)
     section_id: Mapped[int] = mapped_column(sa.ForeignKey("sections.id", ondelete="RESTRICT"))
     status: Mapped[ArticleStatus] = mapped_column(
@@ -92,6 +93,10 @@ class Article(Base):
     # Soft delete: an editor can restore the story with everything attached to it.
     deleted_at: Mapped[datetime | None]
     comments_closed: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # The picture at the top of the story (models/images.py).
+    lead_image_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("images.id", ondelete="RESTRICT")
+    )
 
 
 class ArticleRevision(Base):
@@ -190,6 +195,7 @@ CARD_COLUMNS = (
     Article.published_at,
     Article.updated_at,
     Article.section_id,
+    Article.lead_image_id,
 )
 _PUBLISHED_WITH_SECTIONS = (
     sa.select(

@@ -10,8 +10,19 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from models.article import Article, ArticleAuthor, ArticleTopic, Author, Section, is_published
+from models.images import Image
 from models.person import Mention, Person
+from models.renditions import key, widths_for
 from models.topic import Topic
+
+# The rendition a story card shows: 640 pixels wide, or the picture's own width if narrower.
+CARD_WIDTH = 640
+
+
+def card_rendition(sha256: str, width: int) -> str:
+    """The file name of the rendition a card shows, in JPEG."""
+    chosen = next((w for w in widths_for(width) if w >= CARD_WIDTH), widths_for(width)[-1])
+    return key(sha256, chosen, "jpg")
 
 
 @dataclass(slots=True)
@@ -31,6 +42,9 @@ class ArticleSource:
     topics: list[tuple[str, str]] = field(default_factory=list)  # (slug, name)
     people: list[tuple[str, str, list[str], str | None]] = field(default_factory=list)
     # (slug, name, aliases, role)
+    # The lead image's rendition file for cards (models/renditions.py) and its alt text.
+    lead_image: str | None = None
+    lead_image_alt: str | None = None
 
 
 async def published_sources(
@@ -48,11 +62,22 @@ async def published_sources(
             Article.published_at,
             Section.slug.label("section_slug"),
             Section.name.label("section_name"),
+            Image.sha256,
+            Image.width,
+            Image.alt,
         )
         .join(Section, Section.id == Article.section_id)
+        .outerjoin(Image, Image.id == Article.lead_image_id)
         .where(Article.id.in_(article_ids), is_published())
     )
-    sources = {row.id: ArticleSource(**row._mapping) for row in rows}
+    sources = {}
+    for found in rows:
+        values = dict(found._mapping)
+        sha256, width, alt = values.pop("sha256"), values.pop("width"), values.pop("alt")
+        source = sources[found.id] = ArticleSource(**values)
+        if sha256 is not None:
+            source.lead_image = card_rendition(sha256, width)
+            source.lead_image_alt = alt
     if not sources:
         return sources
     ids = list(sources)

@@ -31,6 +31,7 @@ from models.article import (
 from models.base import utcnow
 from models.enums import ArticleStatus, BlockType
 from models.errors import InvalidInput, NotFoundError
+from models.images import check_images
 from models.outbox import enqueue_articles
 from models.topic import Topic
 from models.webhook import EventKind, record
@@ -48,11 +49,13 @@ class ArticleDraft:
     slug: str
     title: str
     section: str
-    body: Sequence[tuple[str, str]]  # (block type, text)
+    # (block type, text), or (block type, text, image id) for an image block.
+    body: Sequence[tuple[str, str] | tuple[str, str, int]]
     dek: str | None = None
     authors: Sequence[str] = ()
     topics: Sequence[str] = ()
     language: str = "en"
+    lead_image: int | None = None
 
 
 @dataclass(slots=True)
@@ -75,10 +78,15 @@ def _validate(draft: ArticleDraft) -> None:
         raise InvalidInput("body", "a story needs at least one block")
     if len(draft.body) > MAX_BLOCKS:
         raise InvalidInput("body", f"at most {MAX_BLOCKS} blocks")
-    for number, (kind, text) in enumerate(draft.body, start=1):
-        if kind not in {BlockType.PARAGRAPH, BlockType.HEADING}:
+    for number, block in enumerate(draft.body, start=1):
+        kind, text = block[0], block[1]
+        if kind not in set(BlockType):
             raise InvalidInput("body", f"block {number}: unknown type {kind!r}")
-        if not text.strip():
+        if (kind == BlockType.IMAGE) != (len(block) == 3):
+            raise InvalidInput(
+                "body", f"block {number}: an IMAGE block, and only one, names an image"
+            )
+        if not text.strip() and kind != BlockType.IMAGE:
             raise InvalidInput("body", f"block {number} is empty")
         if len(text) > MAX_BLOCK:
             raise InvalidInput("body", f"block {number}: at most {MAX_BLOCK} characters")
@@ -92,6 +100,20 @@ def _validate(draft: ArticleDraft) -> None:
             )
 
 
+def _block(block: tuple[str, str] | tuple[str, str, int]) -> dict[str, str]:
+    stored = {"type": str(block[0]), "text": block[1]}
+    if len(block) == 3:
+        stored["image"] = str(block[2])
+    return stored
+
+
+def stored_block(block: dict[str, str]) -> tuple[str, str] | tuple[str, str, int]:
+    """A stored body block as a draft's."""
+    if "image" in block:
+        return (block["type"], block["text"], int(block["image"]))
+    return (block["type"], block["text"])
+
+
 def snapshot(article: Article, topics: Sequence[str], authors: Sequence[str]) -> dict[str, Any]:
     """What a revision keeps: every field an editor can change."""
     return {
@@ -102,6 +124,7 @@ def snapshot(article: Article, topics: Sequence[str], authors: Sequence[str]) ->
         "language": article.language,
         "topics": list(topics),
         "authors": list(authors),
+        "lead_image_id": article.lead_image_id,
     }
 
 
@@ -185,6 +208,7 @@ async def _record_revision(
 async def save_article(session: AsyncSession, draft: ArticleDraft, editor: str) -> Saved:
     """Create a story as a draft, or update the one with this slug, keeping a revision."""
     _validate(draft)
+    await check_images(session, draft.lead_image, draft.body)
     section_id = await session.scalar(sa.select(Section.id).where(Section.slug == draft.section))
     if section_id is None:
         raise InvalidInput(
@@ -204,7 +228,8 @@ async def save_article(session: AsyncSession, draft: ArticleDraft, editor: str) 
         before = snapshot(article, *await _names(session, article.id))
     article.title = draft.title.strip()
     article.dek = (draft.dek or "").strip() or None
-    article.body = [{"type": str(kind), "text": text} for kind, text in draft.body]
+    article.body = [_block(block) for block in draft.body]
+    article.lead_image_id = draft.lead_image
     article.section_id = section_id
     article.language = draft.language
     article.updated_at = utcnow()
@@ -296,9 +321,10 @@ async def restore_revision(session: AsyncSession, slug: str, number: int, editor
         title=state["title"],
         dek=state["dek"],
         section=section_slug or "",
-        body=[(block["type"], block["text"]) for block in state["body"]],
+        body=[stored_block(block) for block in state["body"]],
         authors=state["authors"],
         topics=state["topics"],
         language=state["language"],
+        lead_image=state.get("lead_image_id"),
     )
     return await save_article(session, draft, editor)

@@ -35,6 +35,7 @@ class CorrectionStatus(StrEnum):
 class BlockType(StrEnum):
     PARAGRAPH = "paragraph"
     HEADING = "heading"
+    IMAGE = "image"
 
 
 def string_enum(enum: type[StrEnum], name: str) -> sa.Enum:

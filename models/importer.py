@@ -8,10 +8,17 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 import sqlalchemy as sa
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 from pydantic import ValidationError as PydanticValidationError
 from slugify import slugify
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -20,6 +27,9 @@ from models.article import Article, ArticleAuthor, ArticleTopic, Author, Section
 from models.base import utcnow
 from models.comment import Comment
 from models.enums import ArticleStatus, BlockType, CommentStatus
+from models.errors import InvalidInput
+from models.images import Upload, store_image
+from models.media import MediaStore
 from models.outbox import Priority, enqueue_articles
 from models.topic import Topic
 
@@ -42,6 +52,46 @@ class _Record(BaseModel):
 class BlockRecord(_Record):
     type: BlockType
     text: Text
+
+    @model_validator(mode="after")
+    def _no_pictures(self) -> BlockRecord:
+        # A picture in the body needs an uploaded image; feeds bring a lead image only.
+        if self.type is BlockType.IMAGE:
+            raise ValueError("image blocks are not imported; give the story a lead_image")
+        return self
+
+
+class LeadImageRecord(_Record):
+    """A story's picture: a file (relative to the JSON Lines file) or an address to fetch."""
+
+    path: Annotated[str, StringConstraints(min_length=1)] | None = None
+    url: Annotated[str, StringConstraints(pattern=r"^https?://", max_length=2000)] | None = None
+    alt: Text
+    caption: str | None = None
+    credit: str | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> LeadImageRecord:
+        if (self.path is None) == (self.url is None):
+            raise ValueError("give a path or a url, one of them")
+        return self
+
+
+class ImageLoader(Protocol):
+    """Reads a lead image's bytes (api/cli: files beside the feed, or HTTP with limits);
+    raises RecordError when it cannot."""
+
+    async def __call__(self, record: LeadImageRecord) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class ImageImport:
+    """What the importer needs to store lead images; without it they are skipped, counted."""
+
+    load: ImageLoader
+    store: MediaStore
+    max_bytes: int
+    max_pixels: int
 
 
 class CommentRecord(_Record):
@@ -71,6 +121,7 @@ class ArticleRecord(_Record):
     comments: list[CommentRecord] = Field(default_factory=list)
     source: str | None = None
     source_id: str | None = None
+    lead_image: LeadImageRecord | None = None
 
     def content_hash(self) -> str:
         return hashlib.sha256(self.model_dump_json().encode()).hexdigest()
@@ -85,6 +136,8 @@ class ImportReport:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
+    # Lead images not stored because the caller gave no ImageImport (tests' plain imports).
+    images_skipped: int = 0
     errors: list[tuple[int, str]] = field(default_factory=list)
 
     @property
@@ -126,8 +179,12 @@ def display_name(label: str) -> str:
 class _Upserter:
     """Writes records through one session, remembering the rows it looked up or created."""
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(
+        self, session: AsyncSession, images: ImageImport | None, report: ImportReport
+    ) -> None:
         self.session = session
+        self.images = images
+        self.report = report
         self._ids: dict[tuple[type, str], int] = {}
 
     async def _id_for(self, model: type[Section | Author | Topic], label: str) -> int:
@@ -155,6 +212,7 @@ class _Upserter:
         section_id = await self._id_for(Section, record.section)
         topic_ids = [await self._id_for(Topic, name) for name in record.topics]
         author_ids = [await self._id_for(Author, name) for name in record.authors]
+        lead_image_id = await self._lead_image(record.lead_image)
         if article is None:
             article = Article(slug=record.slug)
             self.session.add(article)
@@ -170,6 +228,7 @@ class _Upserter:
         # A feed without edit times: the story was last updated when it was published.
         article.updated_at = record.updated_at or record.published_at or utcnow()
         article.import_hash = digest
+        article.lead_image_id = lead_image_id
         article.content_hash = text_hash(article.title, article.dek, article.body)
         await self.session.flush()
         await self._replace_links(article.id, topic_ids, author_ids)
@@ -177,6 +236,27 @@ class _Upserter:
         # An import of thousands of stories must not delay an editor's publish in search.
         enqueue_articles(self.session, [article.id], Priority.BULK)
         return outcome
+
+    async def _lead_image(self, spec: LeadImageRecord | None) -> int | None:
+        if spec is None:
+            return None
+        if self.images is None:
+            self.report.images_skipped += 1
+            return None
+        data = await self.images.load(spec)
+        upload = Upload(data, spec.alt, spec.caption, spec.credit)
+        try:
+            image = await store_image(
+                self.session,
+                self.images.store,
+                upload,
+                "import",
+                max_bytes=self.images.max_bytes,
+                max_pixels=self.images.max_pixels,
+            )
+        except InvalidInput as exc:
+            raise RecordError(f"lead_image.{exc.field}: {exc.message}") from None
+        return image.id
 
     async def _replace_links(
         self, article_id: int, topic_ids: list[int], author_ids: list[int]
@@ -240,6 +320,7 @@ async def import_lines(
     sessions: async_sessionmaker[AsyncSession],
     lines: Iterable[str],
     on_progress: Callable[[int], Any] | None = None,
+    images: ImageImport | None = None,
 ) -> ImportReport:
     """Import JSON Lines records; each bad line is reported by number and skipped.
 
@@ -254,7 +335,7 @@ async def import_lines(
 
     async def flush() -> None:
         if batch:
-            await _write_batch(sessions, batch, report)
+            await _write_batch(sessions, batch, report, images)
             if on_progress:
                 on_progress(len(batch))
             batch.clear()
@@ -280,17 +361,18 @@ async def _write_batch(
     sessions: async_sessionmaker[AsyncSession],
     batch: list[tuple[int, ArticleRecord]],
     report: ImportReport,
+    images: ImageImport | None,
 ) -> None:
     try:
         async with sessions.begin() as session:
-            upserter = _Upserter(session)
+            upserter = _Upserter(session, images, report)
             outcomes = [await upserter.upsert(record) for _, record in batch]
     except (sa.exc.SQLAlchemyError, RecordError):
         outcomes = []
         for number, record in batch:
             try:
                 async with sessions.begin() as session:
-                    outcomes.append(await _Upserter(session).upsert(record))
+                    outcomes.append(await _Upserter(session, images, report).upsert(record))
             except (sa.exc.SQLAlchemyError, RecordError) as exc:
                 report.errors.append((number, _describe(exc)))
     for outcome in outcomes:

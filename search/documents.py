@@ -37,4 +37,7 @@ def to_document(source: ArticleSource) -> dict[str, Any]:
         "person_slugs": [slug for slug, _, _, _ in source.people],
         "published_at": int(published.timestamp()),
         "year": str(published.year),
+        # The card picture's file (under MEDIA_URL, or the app's /media/), so a hit can show it.
+        "lead_image": source.lead_image,
+        "lead_image_alt": source.lead_image_alt,
     }

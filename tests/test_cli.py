@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -31,6 +32,8 @@ def test_import_reports_bad_lines_and_loads_the_rest(tmp_path: Path) -> None:
     feed = tmp_path / "feed.jsonl"
     lines = SAMPLE.read_text().splitlines()
     feed.write_text("\n".join([lines[0], "{oops", lines[1]]) + "\n")
+    # The sample story's lead image is a path beside its feed.
+    shutil.copytree(SAMPLE.parent / "images", tmp_path / "images")
 
     assert run("db", "upgrade", tmp_path=tmp_path).returncode == 0
     result = run("import", str(feed), tmp_path=tmp_path)

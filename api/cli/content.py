@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from api.cli.admin import db_upgrade
 from api.cli.app import app, console, load_settings, people_cli, related_cli
+from api.cli.images import feed_images
 from api.services import open_search
 from models.importer import ImportReport, import_lines
 from models.session import create_engine, session_factory
@@ -149,7 +150,8 @@ def import_(
 
 
 async def _import(paths: list[Path]) -> int:
-    engine = create_engine(load_settings().resolved_database_url)
+    settings = load_settings()
+    engine = create_engine(settings.resolved_database_url)
     failed = 0
     try:
         sessions = session_factory(engine)
@@ -157,7 +159,12 @@ async def _import(paths: list[Path]) -> int:
             lines = path.read_text(encoding="utf-8").splitlines()
             with _progress() as progress:
                 task = progress.add_task(path.name, total=sum(1 for ln in lines if ln.strip()))
-                report = await import_lines(sessions, lines, partial(progress.advance, task))
+                report = await import_lines(
+                    sessions,
+                    lines,
+                    partial(progress.advance, task),
+                    feed_images(settings, path),
+                )
             _print_report(path, report)
             failed += report.failed
     finally:

@@ -103,6 +103,21 @@ def article(base: str, site_name: str, story: dict[str, Any]) -> dict[str, Any]:
         ("twitter:title", story["title"]),
         ("twitter:description", description),
     ]
+    picture = story.get("leadImage")
+    if picture:
+        # Open Graph readers want one large JPEG, with its size and its description.
+        news["image"] = {
+            "@type": "ImageObject",
+            "url": picture["large"],
+            "caption": picture["caption"] or picture["alt"],
+            **({"creditText": picture["credit"]} if picture["credit"] else {}),
+        }
+        open_graph += [
+            ("og:image", picture["large"]),
+            ("og:image:alt", picture["alt"]),
+        ]
+        twitter[0] = ("twitter:card", "summary_large_image")
+        twitter += [("twitter:image", picture["large"]), ("twitter:image:alt", picture["alt"])]
     return {
         "description": description,
         "canonical": url,
