@@ -24,6 +24,7 @@
         a:hover { text-decoration: underline; }
         a:focus-visible { outline: 3px solid var(--related-stories-accent, #b00020); outline-offset: 2px; }
         p { margin: .25em 0 0; font-size: .9em; color: var(--related-stories-muted, #555); }
+        img { display: block; width: 100%; height: auto; border-radius: 4px; margin-bottom: .4em; }
       `);
     }
     return sheet;
@@ -115,6 +116,18 @@
         element(
           "li",
           {},
+          ...(story.leadImage
+            ? [
+                element("img", {
+                  src: story.leadImage.url,
+                  alt: story.leadImage.alt,
+                  width: "320",
+                  height: String(Math.round((320 * story.leadImage.height) / story.leadImage.width)),
+                  loading: "lazy",
+                  decoding: "async",
+                }),
+              ]
+            : []),
           element("a", { href: `${ORIGIN}/articles/${encodeURIComponent(story.slug)}` }, story.title),
           ...(story.dek ? [element("p", {}, story.dek)] : []),
         ),
