@@ -27,6 +27,7 @@ from typing import Any
 import orjson
 from cross_web import HTTPException
 from graphql import OperationType
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -151,6 +152,10 @@ class Pipeline:
             return Refusal(reason, ErrorCode.FORBIDDEN, 403)
         try:
             response = await self._execute(request, state)
+        except StarletteHTTPException as exc:
+            # Starlette's form parser refuses a body that is not multipart; JSON like every
+            # refusal (left alone, Starlette would answer it in plain text).
+            response = Refusal(exc.detail, ErrorCode.BAD_REQUEST, exc.status_code)
         finally:
             await request.close()  # the form's files (spooled to disk past 1 MB)
         response.headers.setdefault("Cache-Control", "no-store")
