@@ -10,6 +10,8 @@ import pytest
 from graphql import Source, get_introspection_query
 from graphql.language import Lexer, TokenKind
 from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis_graphql import nodes
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.query_limits import Limits, lexical_tokens, parse_document
@@ -19,6 +21,9 @@ from tests.support import count_statements
 
 CONTRACT_DOCUMENTS = {path.stem: path.read_text() for path in sorted(CONTRACT.glob("*.graphql"))}
 SDL = (ROOT / "schema.graphql").read_text()
+# A file is never a literal in a document (it travels in the multipart form): a string stands
+# in, so that the generator can write `uploadImage` calls too.
+UPLOAD = {"Upload": st.text(max_size=10).map(nodes.String)}
 
 ARTICLE_PAGE = contract("article-page")
 COSTLY = """{ articles(first: 100) { nodes { topics { articles(first: 100) {
@@ -138,7 +143,10 @@ def test_the_docs_list_every_size_and_shape_limit_with_its_default() -> None:
 
 
 @settings(max_examples=200, deadline=None, derandomize=True, database=None)
-@given(document=hypothesis_graphql.queries(SDL) | hypothesis_graphql.mutations(SDL))
+@given(
+    document=hypothesis_graphql.queries(SDL, custom_scalars=UPLOAD)
+    | hypothesis_graphql.mutations(SDL, custom_scalars=UPLOAD)
+)
 def test_the_quick_token_count_is_the_lexers(document: str) -> None:
     """Documents over the token limit are counted by a regular expression, not parsed: it must
     count as graphql-core's lexer does, or a document could be refused that the parser takes."""
