@@ -17,6 +17,9 @@ DIVERSITY = 0.1
 NEAR_TWIN = 0.5
 TWIN_COSINE = 0.5
 TWIN_ALONE = 0.9
+# The cosine alone says "twin" only over a corpus where TF-IDF weights mean something: with a
+# handful of stories every shared word is common and two stories on one subject score 0.95.
+TWIN_ALONE_CORPUS = 20
 # Between candidates, on sketched vectors (see `vectors.sketch`), with room for their error.
 SKETCH_TWIN_COSINE = 0.35
 
@@ -45,6 +48,8 @@ class Picker:
             return False
         if jaccard(self.shingles(a), self.shingles(b)) >= NEAR_TWIN:
             return True
+        if len(self.ids) < TWIN_ALONE_CORPUS:
+            return False
         return approximate >= TWIN_ALONE - 0.1 and self._cosine(a, b) >= TWIN_ALONE
 
     def _cosine(self, a: int, b: int) -> float:

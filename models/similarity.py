@@ -24,7 +24,7 @@ import scipy.sparse as sp
 from sklearn.preprocessing import normalize
 from threadpoolctl import threadpool_limits
 
-from models.related_pick import TWIN_ALONE, Picker
+from models.related_pick import TWIN_ALONE, TWIN_ALONE_CORPUS, Picker
 from models.vectors import HASHER, shingles, sketch, stop_words, tfidf_matrix, tokens
 
 # How many of the best-scored stories the diversity pass chooses from.
@@ -303,7 +303,8 @@ class Corpus:
         fallback = relevance + RECENCY_WEIGHT * np.exp(-apart / RECENCY_DAYS)
         fallback += SECTION_WEIGHT * (snap.sections[rows][:, None] == snap.sections[None, :])
         headline = snap.headlines[rows][:, None]
-        twins = (cosine >= TWIN_ALONE) | ((headline == snap.headlines[None, :]) & (headline != 0))
+        alone = (cosine >= TWIN_ALONE) & (len(snap.ids) >= TWIN_ALONE_CORPUS)
+        twins = alone | ((headline == snap.headlines[None, :]) & (headline != 0))
         twins[np.arange(len(rows)), rows] = True  # the story itself
         fallback[twins] = -np.inf
         related = (relevance >= MIN_RELEVANCE) & (

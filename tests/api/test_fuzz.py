@@ -59,6 +59,9 @@ KINDS = ["Article", "Section", "Topic", "Person", "Comment", "Correction", "Revi
 schemathesis.graphql.scalar(
     "String", st.one_of(st.text(), st.sampled_from(KNOWN)).map(nodes.String)
 )
+# A file travels in a multipart form, never as a literal: in a JSON request an `Upload`
+# argument is whatever text the fuzzer writes, and must be refused as cleanly as any other.
+schemathesis.graphql.scalar("Upload", st.text(max_size=20).map(nodes.String))
 schemathesis.graphql.scalar(
     "ID",
     st.one_of(
