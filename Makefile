@@ -143,7 +143,7 @@ bench-related: install-dev
 lighthouse: install-dev chromium
 	$(BIN)/python -m bench.lighthouse
 
-## Person precision and recall on the hand-labelled BBC stories, and words per second.
+## Person precision, recall and words per second on each hand-labelled set in tests/people.
 eval-people: install
 	$(BIN)/newsroom people evaluate
 
