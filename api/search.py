@@ -23,6 +23,7 @@ from models import article as article_model
 from models import listing
 from models.base import AnyRow
 from search import articles as search_articles
+from search import suggestions as search_suggestions
 from search.errors import SearchError
 
 logger = logging.getLogger("newsroom.api")
@@ -107,11 +108,36 @@ class SearchResult:
     facets: SearchFacets
 
 
+SuggestionMatch = strawberry.enum(
+    search_suggestions.MatchedIn,
+    name="SuggestionMatch",
+    description="Where a suggested story matched what the reader typed.",
+)
+
+
+@strawberry.type(description="A suggested story and why it is suggested.")
+class SuggestedArticle:
+    article: Article
+    matched_in: search_suggestions.MatchedIn = strawberry.field(
+        description="Where the typed text matched."
+    )
+    highlight: str = strawberry.field(
+        description="The headline, name or standfirst that matched, as HTML: escaped, with "
+        "<mark> around the matching words (a standfirst cut around the first of them)."
+    )
+
+
 @strawberry.type(description="What to offer under the search box while the reader types.")
 class Suggestions:
-    articles: list[Article]
+    articles: list[Article] = strawberry.field(
+        description="Stories with a word of their headline, standfirst, people or topics that "
+        "starts with the last typed word, best match first."
+    )
     people: list[Person]
     topics: list[Topic]
+    article_matches: list[SuggestedArticle] = strawberry.field(
+        description="The same stories in the same order, each with where it matched."
+    )
 
 
 def _check_query(query: str) -> str:
@@ -286,38 +312,73 @@ class SearchQuery:
         text = _check_query(prefix)
         require_between("limit", limit, 1, MAX_SUGGESTIONS)
         if not text:
-            return Suggestions(articles=[], people=[], topics=[])
+            return Suggestions(articles=[], people=[], topics=[], article_matches=[])
         cache.read(cache.LIST, cache.SEARCH)
         engine = info.context.engine
         last_word = (search_articles.tokenize(text) or [text])[-1]
         # Three independent reads at once: people and topics from SQL, stories from the search
         # engine. (gather, not a TaskGroup: a lost database must stay the error it is, not
         # become an ExceptionGroup, so that it is answered as SERVICE_UNAVAILABLE.)
-        people, topics, articles = await asyncio.gather(
+        people, topics, suggested = await asyncio.gather(
             read(engine, listing.people_with_prefix, last_word, limit),
             read(engine, listing.topics_with_prefix, last_word, limit),
             _suggested_articles(info, text, limit),
         )
-        if articles is None:
-            articles = await read(engine, listing.published_titles_with_prefix, last_word, limit)
+        if suggested is None:
+            suggested = await _suggested_from_sql(info, text, last_word, limit)
+        matches = [
+            SuggestedArticle(
+                article=Article.from_row(row),
+                matched_in=suggestion.matched_in,
+                highlight=suggestion.highlight(),
+            )
+            for suggestion, row in suggested
+        ]
         return Suggestions(
-            articles=[Article.from_row(row) for row in articles],
+            articles=[match.article for match in matches],
             people=[Person.from_row(row) for row in people],
             topics=[Topic.from_row(row) for row in topics],
+            article_matches=matches,
         )
 
 
-async def _suggested_articles(info: Info, text: str, limit: int) -> list[Any] | None:
+Suggested = list[tuple[search_suggestions.Suggestion, AnyRow]]
+
+
+async def _suggested_articles(info: Info, text: str, limit: int) -> Suggested | None:
     """The search engine's suggested stories that SQL shows readers, or None without it."""
     if info.context.search is None:
         return None
     try:
-        ids = await search_articles.suggest_articles(info.context.search, text, limit)
+        suggestions = await search_suggestions.suggest_articles(info.context.search, text, limit)
     except SearchError as exc:
         logger.warning("suggestions from SQL, search engine unavailable: %s", exc)
         cache.read(cache.VOLATILE)
         return None
-    if not ids:
+    if not suggestions:
         return []
+    ids = [s.article_id for s in suggestions]
     found = await read(info.context.engine, article_model.published_articles_by_ids, ids)
-    return [found[pk] for pk in ids if pk in found]
+    return [(s, found[s.article_id]) for s in suggestions if s.article_id in found]
+
+
+async def _suggested_from_sql(info: Info, text: str, last_word: str, limit: int) -> Suggested:
+    """Without the search engine: stories whose headline or standfirst has a word starting with
+    the last typed word, ranked by the same rules (no people or topics, no typos)."""
+    rows = await read(
+        info.context.engine,
+        listing.published_with_word_prefix,
+        last_word,
+        search_suggestions.CANDIDATES,
+    )
+    candidates = [
+        {"id": row.id, "title": row.title, "dek": row.dek, "published_at": _timestamp(row)}
+        for row in rows
+    ]
+    by_id = {row.id: row for row in rows}
+    ranked = search_suggestions.rank(text, candidates, limit)
+    return [(s, by_id[s.article_id]) for s in ranked]
+
+
+def _timestamp(row: AnyRow) -> float:
+    return row.published_at.timestamp() if row.published_at else 0.0

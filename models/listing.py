@@ -199,21 +199,25 @@ async def search_published(
     return rows, total
 
 
-async def published_titles_with_prefix(
+async def published_with_word_prefix(
     conn: AsyncConnection, prefix: str, limit: int
 ) -> list[AnyRow]:
-    """Published stories with a headline word starting with `prefix`, newest first."""
+    """Published stories with a headline or standfirst word starting with `prefix`, newest
+    first."""
     return list(
         await conn.execute(
             sa.select(*SUMMARY_COLUMNS)
-            .where(is_published(), _word_starts(Article.title, prefix))
+            .where(
+                is_published(),
+                sa.or_(_word_starts(Article.title, prefix), _word_starts(Article.dek, prefix)),
+            )
             .order_by(*(c.desc() for c in ARTICLE_ORDER))
             .limit(limit)
         )
     )
 
 
-def _word_starts(column: sa.SQLColumnExpression[str], prefix: str) -> sa.ColumnElement[bool]:
+def _word_starts(column: sa.SQLColumnExpression[str | None], prefix: str) -> sa.ColumnElement[bool]:
     lowered = sa.func.lower(column)
     needle = prefix.lower()
     return sa.or_(

@@ -174,7 +174,7 @@ async def suggest_articles(client: SearchClient, prefix: str, limit: int) -> lis
 
 
 @cache
-def _stop_words(language: str) -> frozenset[str]:
+def stop_words(language: str) -> frozenset[str]:
     try:
         return frozenset(get_stop_words(language))
     except Exception:  # stop-words raises its own error for languages it lacks
@@ -187,7 +187,7 @@ def tokenize(text: str) -> list[str]:
 
 def key_terms(source: ArticleSource, limit: int = MAX_QUERY_WORDS) -> list[str]:
     """The words that say what a story is about: names and headline words weigh most."""
-    stop = _stop_words(source.language)
+    stop = stop_words(source.language)
     weights: defaultdict[str, float] = defaultdict(float)
     first_seen: dict[str, int] = {}
     paragraphs = [block["text"] for block in source.body if block["type"] == "paragraph"]

@@ -197,6 +197,8 @@ async def test_search_box_finds_the_sample_despite_a_typo_and_topic_facet_narrow
     suggestions = page.get_by_role("listbox", name="Suggestions")
     story = suggestions.get_by_role("option").get_by_role("link", name=SAMPLE_TITLE)
     await expect(story).to_have_attribute("href", f"/articles/{SAMPLE_SLUG}")
+    # Why it is suggested: the person the story names, with the word that matched marked.
+    await expect(story.locator(".why mark")).to_have_text("Pistorius")
     await box.press("Enter")
     await expect(page).to_have_url(re.compile(r"/search\?q=Pistorious"))
     await expect(page.get_by_role("heading", level=1)).to_have_text("Search")

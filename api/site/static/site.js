@@ -196,18 +196,25 @@ function initSearchBox() {
     }
     if (pending !== controller) return;
     const items = [];
-    for (const kind of ["articles", "people", "topics"]) {
-      for (const item of data.suggest[kind]) {
-        const id = `suggestion-${items.length}`;
-        items.push(
-          h(
-            "li",
-            { role: "option", id, "aria-selected": "false", "data-kind": kind },
-            h("a", { href: `/${KIND_PATH[kind]}/${encodeURIComponent(item.slug)}`, tabindex: "-1" }, item.title ?? item.name),
-            h("span", { class: "kind", "aria-hidden": "true" }, KIND_LABEL[kind]),
-          ),
-        );
-      }
+    const option = (kind, slug, ...label) => {
+      const id = `suggestion-${items.length}`;
+      items.push(
+        h(
+          "li",
+          { role: "option", id, "aria-selected": "false", "data-kind": kind },
+          h("a", { href: `/${KIND_PATH[kind]}/${encodeURIComponent(slug)}`, tabindex: "-1" }, ...label),
+          h("span", { class: "kind", "aria-hidden": "true" }, KIND_LABEL[kind]),
+        ),
+      );
+    };
+    // A story shows why it is suggested: its headline with the matching words marked, or the
+    // headline and, below it, the standfirst or name that matched.
+    for (const { article, matchedIn, highlight } of data.suggest.articleMatches) {
+      if (matchedIn === "TITLE") option("articles", article.slug, ...highlighted(highlight));
+      else option("articles", article.slug, article.title, h("small", { class: "why" }, ...highlighted(highlight)));
+    }
+    for (const kind of ["people", "topics"]) {
+      for (const item of data.suggest[kind]) option(kind, item.slug, item.name);
     }
     list.replaceChildren(...items);
     active = -1;
