@@ -104,6 +104,14 @@ class ResultCache(Protocol):
 
     async def invalidate(self, tags: set[str]) -> None: ...
 
+    async def stamp(self, key: str, at: int) -> int | None:
+        """The Last-Modified second of a new version of `key`'s answer, made at second `at`:
+        `at`, or one more than the last stamp given for `key` when that is not earlier. Two
+        versions never share a stamp, even within one second, so an If-Modified-Since naming
+        one can be trusted. None where versions cannot be told apart (several workers whose
+        caches share only invalidations)."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -164,6 +172,7 @@ class LocalResultCache:
         self._epoch = 0
         self._shared = shared
         self._seen = shared.read() if shared is not None else 0
+        self._stamps: OrderedDict[str, int] = OrderedDict()
 
     def _catch_up(self) -> None:
         """Another worker committed a write: what it changed is unknown here, so drop all."""
@@ -207,6 +216,16 @@ class LocalResultCache:
         # Only this bump since the last look: nothing of another worker's to catch up on.
         if self._shared is not None and self._shared.bump() == self._seen + 1:
             self._seen += 1
+
+    async def stamp(self, key: str, at: int) -> int | None:
+        if self._shared is not None:
+            return None  # another worker may stamp a version of this key in the same second
+        given = max(at, self._stamps.pop(key, at - 1) + 1)
+        self._stamps[key] = given
+        # A key forgotten was last stamped long ago, at an earlier second than any new one.
+        if len(self._stamps) > self.max_entries:
+            self._stamps.popitem(last=False)
+        return given
 
     def _drop(self, key: str) -> None:
         found = self._entries.pop(key, None)
@@ -257,6 +276,14 @@ return 1
 """
 
 
+# The next Last-Modified second of a key (KEYS: its stamp; ARGV: this second, lifetime).
+_STAMP = """
+local given = math.max(tonumber(ARGV[1]), tonumber(redis.call('GET', KEYS[1]) or '0') + 1)
+redis.call('SET', KEYS[1], given, 'EX', ARGV[2])
+return given
+"""
+
+
 class RedisResultCache:
     """Shared by every worker and every process on the same Redis: an invalidation made by one
     is seen by all, because entries live only in Redis."""
@@ -268,6 +295,7 @@ class RedisResultCache:
         self._epoch_key = f"{prefix}epoch"
         self._put = self.redis.register_script(_PUT)
         self._invalidate = self.redis.register_script(_INVALIDATE)
+        self._stamp = self.redis.register_script(_STAMP)
         # Invalidations that could not reach Redis: until one succeeds, this process neither
         # reads nor stores, and retries them in the background.
         self._unsent: set[str] = set()
@@ -311,6 +339,15 @@ class RedisResultCache:
                 self._retry = asyncio.create_task(self._send_unsent())
             return
         self._unsent = set()
+
+    async def stamp(self, key: str, at: int) -> int | None:
+        try:
+            # Kept past its answer's lifetime: once it is gone, any new stamp is later anyway.
+            given = await self._stamp(keys=[f"{self.prefix}s:{key}"], args=[at, self.ttl_seconds])
+        except RedisError as exc:
+            logger.warning("result cache unreachable: %s", exc)
+            return None
+        return int(given)
 
     async def _send_unsent(self) -> None:
         delay = 0.5

@@ -6,19 +6,24 @@ record them as they read), so publishing a story drops the home page, the story'
 feeds and the sitemaps at the moment it drops the GraphQL answers. Only complete answers (200)
 are stored: a 404 or a 410 is computed each time, so a "not found" can never outlive a publish.
 
-A body may carry the time what it shows last changed (`Rendered.last_modified`, a feed's newest
-item): it is sent as `Last-Modified`, hit or miss alike, because the stored body keeps it in a
-short envelope in front (`_seal`), which costs no second lookup.
+Every version of a body gets a `Last-Modified` second from the cache (`ResultCache.stamp`): the
+second it was made, or one more than the previous version's when that is not earlier, so two
+versions never share one and `If-Modified-Since` can be answered with a `304` safely (a time
+read off the content could not: a story leaving a feed does not move its newest item). It is
+sent hit or miss alike, because the stored body keeps it in a short envelope in front
+(`_seal`), which costs no second lookup.
 """
 
 from __future__ import annotations
 
 import gzip
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import format_datetime
+from email.utils import format_datetime, parsedate_to_datetime
+from functools import lru_cache
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -35,9 +40,6 @@ from api.settings import Settings
 class Rendered:
     body: bytes
     status: int = 200
-    # Sent as Last-Modified. Only informative: a 304 comes from the ETag alone, since a time
-    # like a feed's newest item does not move when a story leaves the feed.
-    last_modified: datetime | None = None
 
 
 def cache_key(request: Request, settings: Settings) -> str:
@@ -65,12 +67,16 @@ async def serve(
         if entry is not None:
             return _answer(request, services, entry, media_type, headers, hit=True)
     reads = cache.collect()
+    # The second before anything is read: the version made now shows nothing older than it.
+    started = int(time.time())
     rendered = await produce()
     if rendered.status != 200:
         response = Response(rendered.body, rendered.status, headers, media_type)
         response.headers["Cache-Control"] = "no-store"
         return response
-    entry = Entry.of(_seal(rendered))
+    # Stamped even when not stored below: a version readers saw must never share its stamp.
+    stamp = await store.stamp(key, started) if store is not None else None
+    entry = Entry.of(_seal(rendered.body, stamp))
     if (
         store is not None
         and cache.VOLATILE not in reads
@@ -154,19 +160,38 @@ async def _nothing() -> Message:
 _SEAL = b"\0last-modified "
 
 
-def _seal(rendered: Rendered) -> bytes:
-    if rendered.last_modified is None:
-        return rendered.body
-    stamp = format_datetime(rendered.last_modified.astimezone(UTC), usegmt=True).encode()
-    return _SEAL + stamp + b"\n" + rendered.body
+def _seal(body: bytes, stamp: int | None) -> bytes:
+    if stamp is None:
+        return body
+    return _SEAL + str(stamp).encode() + b"\n" + body
 
 
-def _unseal(stored: bytes) -> tuple[bytes, str | None]:
-    """The body and its Last-Modified value, if it was stored with one."""
+def _unseal(stored: bytes) -> tuple[bytes, int | None]:
+    """The body and its Last-Modified second, if it was stored with one."""
     if not stored.startswith(_SEAL):
         return stored, None
     stamp, _, body = stored[len(_SEAL) :].partition(b"\n")
-    return body, stamp.decode()
+    return body, int(stamp)
+
+
+@lru_cache(maxsize=1024)
+def _http_date(stamp: int) -> str:
+    return format_datetime(datetime.fromtimestamp(stamp, UTC), usegmt=True)
+
+
+def _not_modified_since(request: Request, stamp: int) -> bool:
+    """If-Modified-Since names this version's second or a later one. Ignored beside
+    If-None-Match, as RFC 9110 says, and when it is not a date."""
+    given = request.headers.get("if-modified-since")
+    if not given or "if-none-match" in request.headers:
+        return False
+    try:
+        since = parsedate_to_datetime(given)
+    except (TypeError, ValueError):
+        return False
+    if since.tzinfo is None:  # "-0000": a time zone not given; HTTP dates are GMT
+        since = since.replace(tzinfo=UTC)
+    return stamp <= since.timestamp()
 
 
 def _answer(
@@ -178,15 +203,17 @@ def _answer(
     *,
     hit: bool,
 ) -> Response:
-    body, last_modified = _unseal(entry.body)
+    body, stamp = _unseal(entry.body)
     given = {
         **(headers or {}),
         "ETag": entry.etag,
         "Cache-Control": f"public, max-age={services.settings.http_max_age}",
         "X-Cache": "HIT" if hit else "MISS",
     }
-    if last_modified is not None:
-        given["Last-Modified"] = last_modified
-    if etag_matches(request, entry.etag):
+    if stamp is not None:
+        given["Last-Modified"] = _http_date(stamp)
+    if etag_matches(request, entry.etag) or (
+        stamp is not None and _not_modified_since(request, stamp)
+    ):
         return Response(status_code=304, headers=given)
     return Response(body, headers=given, media_type=media_type)

@@ -217,7 +217,7 @@ def _endpoint(kind: Kind | None, fmt: Format) -> Callable[[Request], Awaitable[R
                         raise HTTPException(status_code=404)
                 stories = await syndication.newest_stories(conn, subject, FEED_SIZE)
             feed = _feed(base, services.settings.publication_name, subject, fmt, stories)
-            return Rendered(_RENDER[fmt](feed), last_modified=feed.updated)
+            return Rendered(_RENDER[fmt](feed))
 
         media_type = f"{_TYPES[fmt]}; charset=utf-8"
         return await caching.serve(request, produce, media_type=media_type, headers=HEADERS)

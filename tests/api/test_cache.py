@@ -213,6 +213,35 @@ async def test_an_answer_computed_during_an_invalidation_is_not_stored(
         await store.close()
 
 
+@pytest.mark.parametrize("kind", ["local", "redis"])
+async def test_versions_made_within_one_second_get_different_last_modified_seconds(
+    kind: str, redis_url: str
+) -> None:
+    """If-Modified-Since trusts these: a feed changed twice in a second must not match."""
+    store = (
+        LocalResultCache()
+        if kind == "local"
+        else RedisResultCache(redis_url, prefix=f"test-{uuid.uuid4().hex[:8]}:")
+    )
+    try:
+        assert await store.stamp("feed", 1_000) == 1_000
+        assert await store.stamp("feed", 1_000) == 1_001  # a second version in that second
+        assert await store.stamp("feed", 1_000) == 1_002
+        assert await store.stamp("feed", 5_000) == 5_000  # later: the clock again
+        assert await store.stamp("other", 1_000) == 1_000  # each key on its own
+    finally:
+        await store.close()
+
+
+async def test_workers_sharing_only_invalidations_send_no_last_modified(tmp_path: Path) -> None:
+    """Two workers could stamp two versions alike: only the ETag validates their answers."""
+    store = LocalResultCache(shared=SharedGeneration(tmp_path / "generation"))
+    try:
+        assert await store.stamp("feed", 1_000) is None
+    finally:
+        await store.close()
+
+
 async def test_workers_without_redis_drop_what_another_worker_wrote(tmp_path: Path) -> None:
     """WORKERS=2 on the embedded defaults: each worker's cache, one shared generation file."""
     path = tmp_path / "result-cache.generation"
