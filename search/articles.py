@@ -1,4 +1,4 @@
-"""Reader searches on the article index: site search, suggestions, and the related stories of
+"""Reader searches on the article index: site search, and the related stories of
 before issue 14 (benchmarks compare with them).
 
 Query text only ever travels as `q`; filters are built here from structured values, quoted,
@@ -154,20 +154,6 @@ async def search_articles(
             for name, attribute in FACETS.items()
         },
     )
-
-
-async def suggest_articles(client: SearchClient, prefix: str, limit: int) -> list[int]:
-    """Articles whose title, or a person or topic they name, matches what the reader has typed
-    so far (last word as a prefix, with Meilisearch's typo tolerance: "Pistorious" offers the
-    stories that mention Boris Pistorius). Title matches rank first."""
-    answer = await client.search(
-        client.articles,
-        prefix,
-        limit=limit,
-        attributesToSearchOn=["title", "people", "people_aliases", "topics"],
-        attributesToRetrieve=["id"],
-    )
-    return [int(hit["id"]) for hit in answer["hits"]]
 
 
 # Related stories -------------------------------------------------------------------------------

@@ -186,15 +186,17 @@ async def test_persisted_queries_over_get_with_etags(
 # The stores themselves, against a real Redis ---------------------------------------------------
 
 
+def a_store(kind: str, redis_url: str) -> LocalResultCache | RedisResultCache:
+    if kind == "local":
+        return LocalResultCache()
+    return RedisResultCache(redis_url, prefix=f"test-{uuid.uuid4().hex[:8]}:")
+
+
 @pytest.mark.parametrize("kind", ["local", "redis"])
 async def test_an_answer_computed_during_an_invalidation_is_not_stored(
     kind: str, redis_url: str
 ) -> None:
-    store = (
-        LocalResultCache()
-        if kind == "local"
-        else RedisResultCache(redis_url, prefix=f"test-{uuid.uuid4().hex[:8]}:")
-    )
+    store = a_store(kind, redis_url)
     try:
         entry = Entry.of(b'{"data":{"title":"old"}}')
         _, epoch = await store.get("page")
@@ -218,11 +220,7 @@ async def test_versions_made_within_one_second_get_different_last_modified_secon
     kind: str, redis_url: str
 ) -> None:
     """If-Modified-Since trusts these: a feed changed twice in a second must not match."""
-    store = (
-        LocalResultCache()
-        if kind == "local"
-        else RedisResultCache(redis_url, prefix=f"test-{uuid.uuid4().hex[:8]}:")
-    )
+    store = a_store(kind, redis_url)
     try:
         assert await store.stamp("feed", 1_000) == 1_000
         assert await store.stamp("feed", 1_000) == 1_001  # a second version in that second
