@@ -53,18 +53,22 @@ _RANK = {where: rank for rank, where in enumerate(MatchedIn)}
 
 @dataclass(frozen=True)
 class Suggestion:
-    """A suggested story, where it matched and the words (as typed in the story) that did."""
+    """A suggested story, where it matched, and what: the last typed word (folded), as a prefix
+    or, when not `exact`, with one typo."""
 
     article_id: int
     matched_in: MatchedIn
     text: str  # the headline, person's or topic's name, or standfirst that matched
-    words: tuple[str, ...]
+    typed: str
+    exact: bool = True
 
     def highlight(self) -> str:
         """`text` escaped for HTML with the matching words in <mark> elements; a standfirst
         cut to the words around the first match."""
         tokens = list(WORD.finditer(self.text))
-        marked = [i for i, t in enumerate(tokens) if t.group() in self.words]
+        marked = [
+            i for i, t in enumerate(tokens) if _matches(self.typed, fold(t.group()), self.exact)
+        ]
         start, end = 0, len(self.text)
         if self.matched_in is MatchedIn.STANDFIRST and marked and len(tokens) > CONTEXT_WORDS:
             first = max(0, min(marked[0] - CONTEXT_WORDS // 3, len(tokens) - CONTEXT_WORDS))
@@ -83,10 +87,16 @@ class Suggestion:
         return "".join(parts)
 
 
-def fold(word: str) -> str:
-    """A word as matching compares it: lower case, accents dropped ("Zelenskyy", "Óscar")."""
-    decomposed = unicodedata.normalize("NFKD", word.casefold())
+def fold(text: str) -> str:
+    """Text as matching compares it: lower case, accents dropped ("Zelenskyy", "Óscar")."""
+    if text.isascii():  # nearly always, and twenty times faster
+        return text.lower()
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
     return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def _matches(typed: str, word: str, exact: bool) -> bool:
+    return word.startswith(typed) if exact else _prefix_typo(typed, word)
 
 
 def _one_typo(a: str, b: str) -> bool:
@@ -114,53 +124,45 @@ def _prefix_typo(prefix: str, word: str) -> bool:
 
 @dataclass(frozen=True)
 class _Match:
-    exact: bool  # every typed word matched without a typo
+    exact: bool  # the last typed word matched without a typo
     whole: bool  # the last typed word is a whole word of the story
     where: MatchedIn
     text: str
-    words: tuple[str, ...]  # the story's words that matched the last typed word, as written
-    folded: frozenset[str]
+    folded: frozenset[str]  # the story's words that matched the last typed word
 
 
 class _Typed:
     """What the reader typed: complete words, then the last one, still being typed."""
 
     def __init__(self, text: str) -> None:
-        words = [fold(w) for w in WORD.findall(text)]
+        words = WORD.findall(fold(text))
         self.complete, self.last = words[:-1], words[-1] if words else ""
 
     def match(self, hit: dict[str, Any], *, typos: bool) -> _Match | None:
         """The best place `hit` matches the typed words, or None when it does not visibly."""
-        texts = [(where, text) for where, text in _texts(hit)]
-        every_word = {fold(w) for _, text in texts for w in WORD.findall(text)}
-        for word in self.complete:
-            if word not in every_word and not (
-                typos
-                and len(word) >= TYPO_MIN_LETTERS
-                and any(_one_typo(word, w) for w in every_word)
-            ):
-                return None
+        texts = [(where, text, fold(text)) for where, text in _texts(hit)]
+        if self.complete:
+            every_word = {w for _, _, folded in texts for w in WORD.findall(folded)}
+            for word in self.complete:
+                if word not in every_word and not (
+                    typos
+                    and len(word) >= TYPO_MIN_LETTERS
+                    and any(_one_typo(word, w) for w in every_word)
+                ):
+                    return None
+        typo = typos and len(self.last) >= TYPO_MIN_LETTERS
         best: _Match | None = None
-        for where, text in texts:
-            written = WORD.findall(text)
-            exact = tuple(w for w in written if fold(w).startswith(self.last))
-            found, is_exact = exact, True
-            if not found and typos and len(self.last) >= TYPO_MIN_LETTERS:
-                found, is_exact = (
-                    tuple(w for w in written if _prefix_typo(self.last, fold(w))),
-                    False,
-                )
+        for where, text, folded in texts:
+            if not typo and self.last not in folded:  # most texts: no need to cut them up
+                continue
+            words = WORD.findall(folded)
+            found = frozenset(w for w in words if w.startswith(self.last))
+            exact = bool(found)
+            if not found and typo:
+                found = frozenset(w for w in words if _prefix_typo(self.last, w))
             if not found:
                 continue
-            folded = frozenset(fold(w) for w in found)
-            candidate = _Match(
-                exact=is_exact,
-                whole=self.last in folded,
-                where=where,
-                text=text,
-                words=found,
-                folded=folded,
-            )
+            candidate = _Match(exact, self.last in found, where, text, found)
             if best is None or _place(candidate) < _place(best):
                 best = candidate
         return best
@@ -198,7 +200,9 @@ def rank(text: str, candidates: list[dict[str, Any]], limit: int) -> list[Sugges
         return (exact, rarest, whole, where, -(hit.get("published_at") or 0))
 
     found.sort(key=order)
-    return [Suggestion(int(hit["id"]), m.where, m.text, m.words) for hit, m in found[:limit]]
+    return [
+        Suggestion(int(hit["id"]), m.where, m.text, typed.last, m.exact) for hit, m in found[:limit]
+    ]
 
 
 async def suggest_articles(client: SearchClient, text: str, limit: int) -> list[Suggestion]:
