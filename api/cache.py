@@ -104,12 +104,13 @@ class ResultCache(Protocol):
 
     async def invalidate(self, tags: set[str]) -> None: ...
 
-    async def stamp(self, key: str, at: int) -> int | None:
-        """The Last-Modified second of a new version of `key`'s answer, made at second `at`:
-        `at`, or one more than the last stamp given for `key` when that is not earlier. Two
-        versions never share a stamp, even within one second, so an If-Modified-Since naming
-        one can be trusted. None where versions cannot be told apart (several workers whose
-        caches share only invalidations)."""
+    async def stamp(self, key: str, version: str, at: int) -> int | None:
+        """The Last-Modified second of `key`'s answer whose content is `version` (a digest),
+        made at second `at`: the stamp it already has if the last one given for `key` was for
+        the same content, else `at` or one more than the last stamp when that is not earlier.
+        Two contents never share a stamp, even within one second, so an If-Modified-Since
+        naming one can be trusted. None where versions cannot be told apart (several workers
+        whose caches share only invalidations)."""
         ...
 
     async def close(self) -> None: ...
@@ -172,7 +173,7 @@ class LocalResultCache:
         self._epoch = 0
         self._shared = shared
         self._seen = shared.read() if shared is not None else 0
-        self._stamps: OrderedDict[str, int] = OrderedDict()
+        self._stamps: OrderedDict[str, tuple[str, int]] = OrderedDict()
 
     def _catch_up(self) -> None:
         """Another worker committed a write: what it changed is unknown here, so drop all."""
@@ -217,12 +218,14 @@ class LocalResultCache:
         if self._shared is not None and self._shared.bump() == self._seen + 1:
             self._seen += 1
 
-    async def stamp(self, key: str, at: int) -> int | None:
+    async def stamp(self, key: str, version: str, at: int) -> int | None:
         if self._shared is not None:
             return None  # another worker may stamp a version of this key in the same second
-        given = max(at, self._stamps.pop(key, at - 1) + 1)
-        self._stamps[key] = given
-        # A key forgotten was last stamped long ago, at an earlier second than any new one.
+        last, stamped = self._stamps.pop(key, ("", at - 1))
+        given = stamped if last == version else max(at, stamped + 1)
+        self._stamps[key] = (version, given)
+        # Bounded: a key forgotten was stamped before the many keys stamped since (its answer
+        # is not served with a date ahead of the clock, so any new stamp is not earlier).
         if len(self._stamps) > self.max_entries:
             self._stamps.popitem(last=False)
         return given
@@ -276,10 +279,18 @@ return 1
 """
 
 
-# The next Last-Modified second of a key (KEYS: its stamp; ARGV: this second, lifetime).
+# The Last-Modified second of a key's content (KEYS: its stamp; ARGV: the content's digest,
+# this second, lifetime): the same content keeps its stamp; another gets a later one.
 _STAMP = """
-local given = math.max(tonumber(ARGV[1]), tonumber(redis.call('GET', KEYS[1]) or '0') + 1)
-redis.call('SET', KEYS[1], given, 'EX', ARGV[2])
+local last = redis.call('HMGET', KEYS[1], 'version', 'stamp')
+local given
+if last[1] == ARGV[1] then
+  given = tonumber(last[2])
+else
+  given = math.max(tonumber(ARGV[2]), tonumber(last[2] or '0') + 1)
+  redis.call('HSET', KEYS[1], 'version', ARGV[1], 'stamp', given)
+end
+redis.call('EXPIRE', KEYS[1], ARGV[3])
 return given
 """
 
@@ -340,10 +351,12 @@ class RedisResultCache:
             return
         self._unsent = set()
 
-    async def stamp(self, key: str, at: int) -> int | None:
+    async def stamp(self, key: str, version: str, at: int) -> int | None:
         try:
-            # Kept past its answer's lifetime: once it is gone, any new stamp is later anyway.
-            given = await self._stamp(keys=[f"{self.prefix}s:{key}"], args=[at, self.ttl_seconds])
+            # Kept as long as its answer: once it is gone, any new stamp is later anyway.
+            given = await self._stamp(
+                keys=[f"{self.prefix}s:{key}"], args=[version, at, self.ttl_seconds]
+            )
         except RedisError as exc:
             logger.warning("result cache unreachable: %s", exc)
             return None

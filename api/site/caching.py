@@ -6,17 +6,19 @@ record them as they read), so publishing a story drops the home page, the story'
 feeds and the sitemaps at the moment it drops the GraphQL answers. Only complete answers (200)
 are stored: a 404 or a 410 is computed each time, so a "not found" can never outlive a publish.
 
-Every version of a body gets a `Last-Modified` second from the cache (`ResultCache.stamp`): the
-second it was made, or one more than the previous version's when that is not earlier, so two
-versions never share one and `If-Modified-Since` can be answered with a `304` safely (a time
-read off the content could not: a story leaving a feed does not move its newest item). It is
-sent hit or miss alike, because the stored body keeps it in a short envelope in front
-(`_seal`), which costs no second lookup.
+Every stored version gets a `Last-Modified` second from the cache (`ResultCache.stamp`): the one
+its content already had, else the second it was made or one more than the previous content's
+when that is not earlier, so two contents never share one and `If-Modified-Since` can be
+answered with a `304` safely (a time read off the content could not: a story leaving a feed does
+not move its newest item). It is sent hit or miss alike, because the stored body keeps it in a
+short envelope in front (`_seal`), which costs no second lookup. A version that is not stored
+(volatile, or computed while a write committed) is sent with its ETag alone.
 """
 
 from __future__ import annotations
 
 import gzip
+import hashlib
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
@@ -34,6 +36,9 @@ from api.cache import Entry
 from api.operations import etag_matches, site_of
 from api.services import Services
 from api.settings import Settings
+
+# The wall clock, in seconds; tests set it to make versions within one second.
+_clock = time.time
 
 
 @dataclass(frozen=True)
@@ -67,24 +72,23 @@ async def serve(
         if entry is not None:
             return _answer(request, services, entry, media_type, headers, hit=True)
     reads = cache.collect()
-    # The second before anything is read: the version made now shows nothing older than it.
-    started = int(time.time())
     rendered = await produce()
     if rendered.status != 200:
         response = Response(rendered.body, rendered.status, headers, media_type)
         response.headers["Cache-Control"] = "no-store"
         return response
-    # Stamped even when not stored below: a version readers saw must never share its stamp.
-    stamp = await store.stamp(key, started) if store is not None else None
-    entry = Entry.of(_seal(rendered.body, stamp))
-    if (
-        store is not None
-        and cache.VOLATILE not in reads
-        and await store.put(key, entry, reads, epoch)
-    ):
-        known: KnownPages = request.app.state.known_pages
-        known.remember(key, media_type, headers or {})
-    return _answer(request, services, entry, media_type, headers, hit=False)
+    # Dated only when stored: a version computed while a write committed (its put refused) or
+    # one never stored (volatile) goes out with its ETag alone, so no stale version can hold a
+    # date that a later stored one would match, and dates do not run ahead of the clock.
+    if store is not None and cache.VOLATILE not in reads:
+        version = hashlib.blake2b(rendered.body, digest_size=12).hexdigest()
+        stamp = await store.stamp(key, version, int(_clock()))
+        made = Entry.of(_seal(rendered.body, stamp))
+        if await store.put(key, made, reads, epoch):
+            known: KnownPages = request.app.state.known_pages
+            known.remember(key, media_type, headers or {})
+            return _answer(request, services, made, media_type, headers, hit=False)
+    return _answer(request, services, Entry.of(rendered.body), media_type, headers, hit=False)
 
 
 class KnownPages:
@@ -167,11 +171,12 @@ def _seal(body: bytes, stamp: int | None) -> bytes:
 
 
 def _unseal(stored: bytes) -> tuple[bytes, int | None]:
-    """The body and its Last-Modified second, if it was stored with one."""
+    """The body and its Last-Modified second, if it was stored with one (an envelope an
+    earlier release wrote, holding an HTTP date, gives the body without it)."""
     if not stored.startswith(_SEAL):
         return stored, None
     stamp, _, body = stored[len(_SEAL) :].partition(b"\n")
-    return body, int(stamp)
+    return body, int(stamp) if stamp.isdigit() else None
 
 
 @lru_cache(maxsize=1024)
@@ -210,6 +215,8 @@ def _answer(
         "Cache-Control": f"public, max-age={services.settings.http_max_age}",
         "X-Cache": "HIT" if hit else "MISS",
     }
+    if stamp is not None and stamp > _clock():
+        stamp = None  # a key changed more than once a second: dated once the clock is there
     if stamp is not None:
         given["Last-Modified"] = _http_date(stamp)
     if etag_matches(request, entry.etag) or (

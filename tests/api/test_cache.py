@@ -222,11 +222,12 @@ async def test_versions_made_within_one_second_get_different_last_modified_secon
     """If-Modified-Since trusts these: a feed changed twice in a second must not match."""
     store = a_store(kind, redis_url)
     try:
-        assert await store.stamp("feed", 1_000) == 1_000
-        assert await store.stamp("feed", 1_000) == 1_001  # a second version in that second
-        assert await store.stamp("feed", 1_000) == 1_002
-        assert await store.stamp("feed", 5_000) == 5_000  # later: the clock again
-        assert await store.stamp("other", 1_000) == 1_000  # each key on its own
+        assert await store.stamp("feed", "v1", 1_000) == 1_000
+        assert await store.stamp("feed", "v1", 1_003) == 1_000  # the same content keeps it
+        assert await store.stamp("feed", "v2", 1_000) == 1_001  # another content, same second
+        assert await store.stamp("feed", "v3", 1_000) == 1_002
+        assert await store.stamp("feed", "v4", 5_000) == 5_000  # later: the clock again
+        assert await store.stamp("other", "v1", 1_000) == 1_000  # each key on its own
     finally:
         await store.close()
 
@@ -235,7 +236,7 @@ async def test_workers_sharing_only_invalidations_send_no_last_modified(tmp_path
     """Two workers could stamp two versions alike: only the ETag validates their answers."""
     store = LocalResultCache(shared=SharedGeneration(tmp_path / "generation"))
     try:
-        assert await store.stamp("feed", 1_000) is None
+        assert await store.stamp("feed", "v1", 1_000) is None
     finally:
         await store.close()
 
