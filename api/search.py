@@ -359,12 +359,31 @@ async def _suggested_articles(info: Info, text: str, limit: int) -> Suggested | 
         return []
     ids = [s.article_id for s in suggestions]
     found = await read(info.context.engine, article_model.published_articles_by_ids, ids)
-    return [(s, found[s.article_id]) for s in suggestions if s.article_id in found]
+    shown: Suggested = []
+    for suggestion in suggestions:
+        row = found.get(suggestion.article_id)
+        if row is None:
+            continue  # not published now (the index is behind SQL)
+        # The headline or standfirst as SQL has it now: a correction shows at once.
+        now = _CURRENT.get(suggestion.matched_in)
+        current = suggestion.on(getattr(row, now)) if now else suggestion
+        if current is not None:
+            shown.append((current, row))
+    return shown
+
+
+_CURRENT = {
+    search_suggestions.MatchedIn.TITLE: "title",
+    search_suggestions.MatchedIn.STANDFIRST: "dek",
+}
 
 
 async def _suggested_from_sql(info: Info, text: str, last_word: str, limit: int) -> Suggested:
     """Without the search engine: stories whose headline or standfirst has a word starting with
-    the last typed word, ranked by the same rules (no people or topics, no typos)."""
+    the last typed word (the newest 200 such), ranked by the same rules; no people, topics or
+    typos."""
+    if not search_suggestions.WORD.search(text):
+        return []
     rows = await read(
         info.context.engine,
         listing.published_with_word_prefix,

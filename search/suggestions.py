@@ -23,7 +23,7 @@ import html
 import re
 import unicodedata
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
@@ -34,8 +34,10 @@ from search.client import SearchClient
 CANDIDATES = 200
 TYPO_MIN_LETTERS = 5
 CONTEXT_WORDS = 12  # of a standfirst, around the word that matched
-# Words as Meilisearch cuts them: "O'Driscoll" holds "Driscoll", "Kremlin's" holds "Kremlin".
-WORD = re.compile(r"[^\W_]+")
+# A word, apostrophes and all ("O'Driscoll", "Kremlin's"), and its parts as Meilisearch cuts it
+# ("Driscoll"): a story's words are both, so "o'dris", "dris" and "kremlin's" each find theirs.
+WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
+PART = re.compile(r"[^\W_]+")
 
 
 class MatchedIn(StrEnum):
@@ -47,7 +49,6 @@ class MatchedIn(StrEnum):
     STANDFIRST = "standfirst"
 
 
-_FIELDS = {"title": MatchedIn.TITLE, "people": MatchedIn.PERSON, "topics": MatchedIn.TOPIC}
 _RANK = {where: rank for rank, where in enumerate(MatchedIn)}
 
 
@@ -65,34 +66,48 @@ class Suggestion:
     def highlight(self) -> str:
         """`text` escaped for HTML with the matching words in <mark> elements; a standfirst
         cut to the words around the first match."""
-        tokens = list(WORD.finditer(self.text))
-        marked = [
-            i for i, t in enumerate(tokens) if _matches(self.typed, fold(t.group()), self.exact)
-        ]
-        start, end = 0, len(self.text)
+        text = unicodedata.normalize("NFC", self.text)  # an accent apart is marked too
+        tokens = list(WORD.finditer(text))
+        marked = [i for i, t in enumerate(tokens) if self._marks(t.group())]
+        start, end = 0, len(text)
         if self.matched_in is MatchedIn.STANDFIRST and marked and len(tokens) > CONTEXT_WORDS:
             first = max(0, min(marked[0] - CONTEXT_WORDS // 3, len(tokens) - CONTEXT_WORDS))
             last = min(len(tokens), first + CONTEXT_WORDS) - 1
             start = tokens[first].start() if first else 0
-            end = tokens[last].end() if last < len(tokens) - 1 else len(self.text)
+            end = tokens[last].end() if last < len(tokens) - 1 else len(text)
         parts, at = ["…" if start else ""], start
         for i in marked:
             token = tokens[i]
             if token.start() < start or token.end() > end:
                 continue
-            parts += [html.escape(self.text[at : token.start()]), "<mark>"]
+            parts += [html.escape(text[at : token.start()]), "<mark>"]
             parts += [html.escape(token.group()), "</mark>"]
             at = token.end()
-        parts += [html.escape(self.text[at:end]), "…" if end < len(self.text) else ""]
+        parts += [html.escape(text[at:end]), "…" if end < len(text) else ""]
         return "".join(parts)
+
+    def on(self, text: str | None) -> Suggestion | None:
+        """This suggestion over `text` (the headline or standfirst as SQL has it now, which the
+        index may not have yet), or None when that no longer matches."""
+        if not text or not any(self._marks(w) for w in WORD.findall(text)):
+            return None
+        return replace(self, text=text)
+
+    def _marks(self, written: str) -> bool:
+        return any(_matches(self.typed, w, self.exact) for w in _words(fold(written)))
 
 
 def fold(text: str) -> str:
-    """Text as matching compares it: lower case, accents dropped ("Zelenskyy", "Óscar")."""
+    """Text as matching compares it: lower case, accents dropped ("Zelenskyy", "Óscar"), one
+    apostrophe."""
     if text.isascii():  # nearly always, and twenty times faster
         return text.lower()
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    decomposed = unicodedata.normalize("NFKD", text.casefold().replace("\u2019", "'"))
     return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def _words(folded: str) -> set[str]:
+    return {*WORD.findall(folded), *PART.findall(folded)}
 
 
 def _matches(typed: str, word: str, exact: bool) -> bool:
@@ -142,7 +157,7 @@ class _Typed:
         """The best place `hit` matches the typed words, or None when it does not visibly."""
         texts = [(where, text, fold(text)) for where, text in _texts(hit)]
         if self.complete:
-            every_word = {w for _, _, folded in texts for w in WORD.findall(folded)}
+            every_word = {w for _, _, folded in texts for w in _words(folded)}
             for word in self.complete:
                 if word not in every_word and not (
                     typos
@@ -155,7 +170,7 @@ class _Typed:
         for where, text, folded in texts:
             if not typo and self.last not in folded:  # most texts: no need to cut them up
                 continue
-            words = WORD.findall(folded)
+            words = _words(folded)
             found = frozenset(w for w in words if w.startswith(self.last))
             exact = bool(found)
             if not found and typo:

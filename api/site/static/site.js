@@ -209,9 +209,9 @@ function initSearchBox() {
     };
     // A story shows why it is suggested: its headline with the matching words marked, or the
     // headline and, below it, the standfirst or name that matched.
-    for (const { article, matchedIn, highlight } of data.suggest.articleMatches) {
-      if (matchedIn === "TITLE") option("articles", article.slug, ...highlighted(highlight));
-      else option("articles", article.slug, article.title, h("small", { class: "why" }, ...highlighted(highlight)));
+    for (const { article, matchedIn, highlight: marked } of data.suggest.articleMatches) {
+      if (matchedIn === "TITLE") option("articles", article.slug, ...highlighted(marked));
+      else option("articles", article.slug, article.title, h("small", { class: "why" }, ...highlighted(marked)));
     }
     for (const kind of ["people", "topics"]) {
       for (const item of data.suggest[kind]) option(kind, item.slug, item.name);
