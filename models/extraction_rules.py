@@ -18,6 +18,7 @@ HONORIFICS = frozenset(_DATA["honorifics"])
 SPEECH = frozenset(_DATA["speech_verbs"])
 NOT_PEOPLE = frozenset(_DATA["not_people"])
 NOT_PERSON_WORDS = frozenset(_DATA["not_person_words"])
+NOT_PERSON_ENDINGS = frozenset(_DATA["not_person_endings"])
 NAMED_AFTER = frozenset(_DATA["named_after"])
 CALENDAR = frozenset(_DATA["calendar"])
 WORK_WORDS = frozenset(_DATA["work_words"])
@@ -44,6 +45,7 @@ PARTICLES = frozenset(
         "zu",
     }
 )
+_STARRED = frozenset({"starred", "starring", "stars"})
 NON_PERSON_LABELS = frozenset(
     {"GPE", "LOC", "ORG", "NORP", "FAC", "PRODUCT", "EVENT", "WORK_OF_ART"}
 )
@@ -51,6 +53,8 @@ NON_PERSON_LABELS = frozenset(
 
 def clean(name: str) -> str:
     """The name without the punctuation around it, a possessive, or a title before it."""
+    # "Alan Milburn - a key ally": the model ran on past a dash.
+    name = re.split(r"\s[-–—]\s", name, maxsplit=1)[0]
     name = re.sub(r"[’']s$|[’']$", "", name.strip(' \t\n,.;:!?()[]"“”‘’'))
     words = name.split()
     # Titles, honorifics and a day or month the model ran into the name ("Tuesday Mitsubishi").
@@ -67,6 +71,9 @@ def plausible(name: str) -> bool:
     if any(ch.isdigit() for ch in name):
         return False
     if any(w.lower() in NOT_PERSON_WORDS for w in words):
+        return False
+    # "the Crime Bill", "the Tony Award", "Downing St": a law, a prize, a street.
+    if len(words) > 1 and words[-1].lower() in NOT_PERSON_ENDINGS:
         return False
     return all(w[0].isupper() or w.lower() in PARTICLES for w in words if w)
 
@@ -86,14 +93,21 @@ def extend_left(doc: Doc, start: int, end: int) -> str:
 
 def looks_like_a_name(doc: Doc, ent: Span) -> bool:
     """ "Finding Nemo" and "Kill Bill" are titles, "Matthew Harding stand" is a place."""
-    if len(ent) > 1 and any(t.pos_ != "PROPN" for t in ent if t.is_alpha):
+    if len(ent) > 1 and any(
+        t.pos_ != "PROPN" and t.lower_ not in PARTICLES for t in ent if t.is_alpha
+    ):
         return False
     after = doc[ent.end] if ent.end < len(doc) else None
     if after is not None and after.lower_ in NAMED_AFTER:
         return False
-    # "Kill Bill director Quentin Tarantino", "Beyond Borders, which starred": a work's title.
+    if len(ent) == 1:
+        return True
+    # "Kill Bill director Quentin Tarantino", "Beyond Borders, which starred": a work's title;
+    # "Neil Hammerton, managing director of Email Systems" is a person.
     following = [t.lower_ for t in doc[ent.end : ent.end + 3]]
-    return len(ent) == 1 or not any(word in WORK_WORDS for word in following)
+    if following and following[0] in WORK_WORDS:
+        return False
+    return not (following[:1] == [","] and any(w in _STARRED for w in following[1:]))
 
 
 def team_sheet(text: str) -> list[str]:
