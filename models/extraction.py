@@ -27,6 +27,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
+from html import unescape
 from typing import Any
 
 from models.extraction_rules import (
@@ -35,14 +36,19 @@ from models.extraction_rules import (
     ROLE_HEADS,
     SPEECH,
     TITLES,
+    appositive_people,
+    by_people,
     clean,
     extend_left,
     looks_like_a_name,
     plausible,
+    possessive_people,
+    rementioned,
     role_before,
     supported,
     team_sheet,
     wider_role,
+    works,
 )
 
 MAX_CHARS = 200_000  # longer bodies are read up to here: time per story stays bounded
@@ -110,6 +116,15 @@ class PeopleExtractor:
     ) -> list[Extraction]:
         """Several stories at once: their paragraphs go through spaCy in shared batches."""
         stories = list(stories)
+        # "Pel&#233;": the corpus keeps some HTML entities; the model reads the characters.
+        stories = [
+            (
+                unescape(title),
+                unescape(dek or ""),
+                [{**b, "text": unescape(b["text"])} for b in blocks],
+            )
+            for title, dek, blocks in stories
+        ]
         prepared = [_units(dek or "", [b["text"] for b in blocks]) for _, dek, blocks in stories]
         flat = [unit for units in prepared for unit in units]
         docs = iter(_nlp().pipe(flat, batch_size=256))
@@ -127,7 +142,13 @@ class PeopleExtractor:
         others: Counter[str] = Counter()  # times the model took a name for something else
         candidates: list[str] = []
         roles: dict[str, str] = {}
+        story = "\n".join([title, dek, *paragraphs])
+        titles_of_works: set[str] = set()
+        described: list[str] = []  # names the text itself shows are people's
         for doc in docs:
+            titles_of_works |= works(doc)
+            described += appositive_people(doc) + by_people(doc)
+            described += [n for n in possessive_people(doc) if rementioned(n, story)]
             for ent in doc.ents:
                 name = clean(ent.text)
                 if ent.label_ == "PERSON" and len(name.split()) == 1:
@@ -142,16 +163,20 @@ class PeopleExtractor:
                 elif ent.label_ in NON_PERSON_LABELS:
                     votes[name] -= 1
                     others[name] += 1
-            candidates += self._titled_names(doc, roles)
+            candidates += self._titled_names(doc, roles, story)
         sheet = [n for text in units for n in team_sheet(text)]
-        candidates += sheet
-        story = "\n".join([title, dek, *paragraphs])
+        candidates += sheet + described
         names = [
             n
             for n in dict.fromkeys(candidates)
             if plausible(n)
+            and n not in titles_of_works
             and (
-                votes[n] >= 0 or n in roles or n in sheet or (" " in n and votes[n.split()[-1]] > 0)
+                votes[n] >= 0
+                or n in roles
+                or n in sheet
+                or n in described
+                or (" " in n and votes[n.split()[-1]] > 0)
             )
         ]
         full = [n for n in names if " " in n]
@@ -178,7 +203,7 @@ class PeopleExtractor:
         quotes = self._quotes(units, people)
         return Extraction(people=people, quotes=quotes)
 
-    def _titled_names(self, doc: Any, roles: dict[str, str]) -> list[str]:
+    def _titled_names(self, doc: Any, roles: dict[str, str], story: str) -> list[str]:
         """Names the model missed, found after a title: "Chancellor Olaf Scholz"."""
         found = []
         for i, token in enumerate(doc[:-1]):
@@ -189,7 +214,11 @@ class PeopleExtractor:
                 j += 1
             if j - i - 1 >= 2 or (j - i - 1 == 1 and token.lower_ in HONORIFICS):
                 name = clean(doc[i + 1 : j].text)
-                if doc[i + 1].ent_type_ in NON_PERSON_LABELS:
+                label = doc[i + 1].ent_type_
+                if label in NON_PERSON_LABELS and not (
+                    # "former England full-back Dusty Hare" (ORG): a person if "Hare" recurs.
+                    label in {"ORG", "NORP"} and rementioned(name, story)
+                ):
                     continue
                 found.append(name)
                 if name not in roles and (role := role_before(doc, i + 1)):

@@ -22,6 +22,7 @@ NOT_PERSON_ENDINGS = frozenset(_DATA["not_person_endings"])
 NAMED_AFTER = frozenset(_DATA["named_after"])
 CALENDAR = frozenset(_DATA["calendar"])
 WORK_WORDS = frozenset(_DATA["work_words"])
+WORK_KINDS = frozenset(_DATA["work_kinds"])
 _TEAM_SHEET = re.compile(
     r"^(?:[\w .-]+:\s*)?(?:[A-Z][\w'-]+(?: [A-Z][\w'-]+)?[,;]\s*){5,}[A-Z][\w'-]+\.?$"
 )
@@ -183,3 +184,141 @@ def wider_role(role: str, text: str) -> str:
     }
     # Only an unambiguous description: two different presidents must not share one.
     return wider.pop() if len(wider) == 1 else role
+
+
+def _name_run(doc: Doc, start: int, limit: int = 4) -> int:
+    """The end of the run of capitalised proper nouns (and particles) from start, or start."""
+    end = start
+    while (
+        end < len(doc)
+        and end - start < limit
+        and (
+            (doc[end].pos_ == "PROPN" and doc[end].is_title and doc[end].lower_ not in TITLES)
+            or (end > start and doc[end].lower_ in PARTICLES)
+        )
+    ):
+        end += 1
+    while end > start and doc[end - 1].lower_ in PARTICLES:
+        end -= 1
+    return end
+
+
+def works(doc: Doc) -> set[str]:
+    """Names this text gives as the title of a work, never a person's in this story: after a
+    kind of work ("comedy Napoleon Dynamite", "animation Shark Tale"), after a person's
+    possessive ("Susanna Clarke's Jonathan Strange", "Shakespeare's Richard III"), before
+    ", a novel", or where someone "plays a drunkard in Duane Hopwood"."""
+    found: set[str] = set()
+    for i, token in enumerate(doc):
+        if token.lower_ in WORK_KINDS and token.pos_ == "NOUN" and i + 1 < len(doc):
+            end = _name_run(doc, i + 1, 5)
+            if end > i + 1:
+                found.add(clean(doc[i + 1 : end].text))
+        possessive = token.lower_ in {"'s", "’s", "'", "’"} and token.ent_type_ == "PERSON"
+        if possessive and i + 1 < len(doc) and doc[i + 1].ent_type_ == "PERSON":
+            end = i + 2
+            while end < len(doc) and doc[end].ent_iob_ == "I":
+                end += 1
+            found.add(clean(doc[i + 1 : end].text))
+    for match in _WORK_AFTER.finditer(doc.text):
+        found.add(clean(match.group(1)))
+    for match in _PLAYS_IN.finditer(doc.text):
+        found.add(clean(match.group(1)))
+    return found
+
+
+_CAPS = r"((?:[A-Z][\w'’-]*\s){0,3}[A-Z][\w'’-]*)"
+_WORK_AFTER = re.compile(
+    _CAPS + r",\s+(?:a|an|the|his|her|their)\s+(?:[\w-]+\s+){0,2}(?:"
+    r"novel|film|movie|book|play|musical|album|song|single|comedy|drama|thriller|documentary"
+    r"|sitcom|series|show|programme|game)\b"
+)
+_PLAYS_IN = re.compile(
+    r"\b(?:plays|played|playing|stars|starred|starring|appears|appeared|role)\b"
+    r"[^.,;:\"“”]{0,60}?\bin\s+" + _CAPS + r"(?=[,.;]|\s+(?:and|while|but|,)\b)"
+)
+
+
+def appositive_people(doc: Doc) -> list[str]:
+    """A name followed by what the person is: "Vijay Mallya, chair of the Indian firm",
+    "Carolina Kluft, the Olympic heptathlon champion", "Jeremy Jaynes, 30,": a person, whatever
+    the model labelled it."""
+    found: list[str] = []
+    i = 0
+    while i < len(doc):
+        end = _name_run(doc, i)
+        inside = i > 0 and doc[i - 1].pos_ == "PROPN" and doc[i - 1].is_title
+        if end - i < 2 or (inside and doc[i - 1].lower_ not in TITLES):
+            i = max(end, i + 1)
+            continue
+        j = end
+        if j + 1 < len(doc) and doc[j].text == ",":
+            k = j + 1
+            if doc[k].like_num and k + 1 < len(doc) and doc[k + 1].text == ",":
+                found.append(clean(doc[i:end].text))
+            else:
+                while k < len(doc) and k - j < 6 and doc[k].lower_ not in ROLE_HEADS:
+                    if doc[k].pos_ not in {"DET", "ADJ", "PROPN", "NOUN", "PRON"} or not (
+                        doc[k].is_alpha
+                    ):
+                        break
+                    k += 1
+                if (
+                    k < len(doc)
+                    and doc[k].lower_ in ROLE_HEADS
+                    and (
+                        k + 1 == len(doc)
+                        or doc[k + 1].lower_ in {"of", "at", "for", ",", ".", "and", "to"}
+                    )
+                ):
+                    found.append(clean(doc[i:end].text))
+        i = end
+    return found
+
+
+_BY = frozenset({"directed", "written", "produced", "managed", "coached", "presented"})
+
+
+def by_people(doc: Doc) -> list[str]:
+    """ "directed by Jean-Pierre Jeunet", "managed by Mourinho": a person, whatever the label."""
+    found: list[str] = []
+    for i, token in enumerate(doc[:-2]):
+        if token.lower_ in _BY and doc[i + 1].lower_ == "by":
+            end = _name_run(doc, i + 2)
+            if end > i + 2 and doc[i + 2].ent_type_ not in {"GPE", "LOC", "FAC"}:
+                found.append(clean(doc[i + 2 : end].text))
+    return found
+
+
+def possessive_people(doc: Doc) -> list[str]:
+    """ "Ethiopia's Tirunesh Dibaba", "Fulham's Edwin van der Sar": two or three capitalised
+    words after a place's or a club's possessive (kept only if the story uses the surname alone
+    too: `rementioned`)."""
+    found: list[str] = []
+    for i, token in enumerate(doc[:-2]):
+        if token.lower_ not in {"'s", "’s"} or doc[i - 1].ent_type_ not in {"GPE", "ORG", "NORP"}:
+            continue
+        end = _name_run(doc, i + 1)
+        if 2 <= end - i - 1 <= 3 and doc[i + 1].ent_type_ not in {"GPE", "LOC", "FAC"}:
+            found.append(clean(doc[i + 1 : end].text))
+    return found
+
+
+def rementioned(name: str, text: str) -> bool:
+    """The surname of a full name stands alone elsewhere, as people's do ("Dibaba won",
+    "Cardinal O'Connor"): organisations come back by their first word or whole."""
+    words = name.split()
+    if len(words) < 2:
+        return False
+    for match in re.finditer(rf"(?<![\w'’-]){re.escape(words[-1])}(?![\w-])", text):
+        before = text[max(0, match.start() - 40) : match.start()].split()
+        after = text[match.end() : match.end() + 40].split()
+        previous = before[-1] if before else ""
+        capitalised = bool(previous) and previous[0].isupper()
+        titled = previous.lower().strip(".") in TITLES | HONORIFICS
+        if capitalised and not titled and not re.search(r"[.!?:\"“”]$", previous):
+            continue
+        if after and after[0][0].isupper() and not re.match(r"[’']s\b", after[0]):
+            continue
+        return True
+    return False
