@@ -37,9 +37,11 @@ from models.extraction_rules import (
     SPEECH,
     TITLES,
     appositive_people,
+    before_dash,
     by_people,
     clean,
     extend_left,
+    listed_people,
     looks_like_a_name,
     plausible,
     possessive_people,
@@ -147,9 +149,9 @@ class PeopleExtractor:
         described: list[str] = []  # names the text itself shows are people's
         for doc in docs:
             titles_of_works |= works(doc)
-            described += appositive_people(doc) + by_people(doc)
+            described += appositive_people(doc) + by_people(doc) + listed_people(doc)
             described += [n for n in possessive_people(doc) if rementioned(n, story)]
-            for ent in doc.ents:
+            for ent in map(before_dash, doc.ents):
                 name = clean(ent.text)
                 if ent.label_ == "PERSON" and len(name.split()) == 1:
                     name = clean(extend_left(doc, ent.start, ent.end)) or name
@@ -185,6 +187,7 @@ class PeopleExtractor:
             for n in names
             if " " in n
             or n in sheet
+            or n in described
             or any(n in f.split() for f in full)
             or supported(n, story, votes[n] > 0 and not others[n])
         ]

@@ -214,7 +214,10 @@ def works(doc: Doc) -> set[str]:
             end = _name_run(doc, i + 1, 5)
             if end > i + 1:
                 found.add(clean(doc[i + 1 : end].text))
-        possessive = token.lower_ in {"'s", "’s", "'", "’"} and token.ent_type_ == "PERSON"
+        possessive = token.lower_ in {"'s", "’s", "'", "’"} and "PERSON" in {
+            token.ent_type_,
+            doc[i - 1].ent_type_ if i else "",
+        }
         if possessive and i + 1 < len(doc) and doc[i + 1].ent_type_ == "PERSON":
             end = i + 2
             while end < len(doc) and doc[end].ent_iob_ == "I":
@@ -322,3 +325,54 @@ def rementioned(name: str, text: str) -> bool:
             continue
         return True
     return False
+
+
+def before_dash(ent: Span) -> Span:
+    """ "Alan Milburn - a key ally": the model ran on past a spaced dash (not Jean-Louis)."""
+    for token in ent:
+        if token.text in {"-", "–", "—"} and token.i > ent.start and token.nbor(-1).whitespace_:
+            return ent.doc[ent.start : token.i]
+    return ent
+
+
+def _list_item(doc: Doc, i: int) -> tuple[int, int] | None:
+    """A name at i (after any honorifics), or None."""
+    while i < len(doc) and doc[i].lower_ in HONORIFICS:
+        i += 1
+    end = _name_run(doc, i)
+    if end == i or doc[i].ent_type_ in {"GPE", "LOC", "FAC", "DATE", "NORP", "EVENT"}:
+        return None
+    if end < len(doc) and doc[end].like_num:  # "Maroon 5"
+        return None
+    return i, end
+
+
+def listed_people(doc: Doc) -> list[str]:
+    """The names of a list at least two thirds of whose items the model took for people are all
+    people: "Madonna, Sir Elton John, Nelly and Usher", "Matt Dawson, Jonny Wilkinson, Phil
+    Vickery and Hill"."""
+    found: list[str] = []
+    i = 0
+    while i < len(doc):
+        item = _list_item(doc, i)
+        starts_sentence = i == 0 or (doc[i - 1].is_punct and doc[i - 1].text != ",")
+        if item is None or (starts_sentence and doc[i].ent_type_ != "PERSON"):
+            i += 1
+            continue
+        items = [item]
+        j = item[1]
+        while j + 1 < len(doc) and doc[j].text in {",", "and"}:
+            k = j + 2 if doc[j].text == "," and doc[j + 1].lower_ == "and" else j + 1
+            following = _list_item(doc, k)
+            if following is None:
+                break
+            items.append(following)
+            j = following[1]
+        # "Mr Blair and Liberal Democrat leader Charles Kennedy": a name before a noun is not one.
+        if j < len(doc) and doc[j].pos_ in {"NOUN", "PROPN"}:
+            items.pop()
+        people = [(a, b) for a, b in items if all(t.ent_type_ == "PERSON" for t in doc[a:b])]
+        if len(items) >= 3 and len(people) * 3 >= len(items) * 2:
+            found += [clean(doc[a:b].text) for a, b in items]
+        i = max(j, i + 1)
+    return found
