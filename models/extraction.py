@@ -147,6 +147,7 @@ class PeopleExtractor:
         story = "\n".join([title, dek, *paragraphs])
         titles_of_works: set[str] = set()
         described: list[str] = []  # names the text itself shows are people's
+        shaped: list[str] = []  # full names the model took for organisations
         for doc in docs:
             titles_of_works |= works(doc)
             described += appositive_people(doc) + by_people(doc) + listed_people(doc)
@@ -165,7 +166,16 @@ class PeopleExtractor:
                 elif ent.label_ in NON_PERSON_LABELS:
                     votes[name] -= 1
                     others[name] += 1
-            candidates += self._titled_names(doc, roles, story)
+                    if ent.label_ in {"ORG", "NORP"} and 2 <= len(name.split()) <= 3:
+                        shaped.append(name)
+            described += self._titled_names(doc, roles, story)
+        # "Marion Jones" (ORG) whose "Jones" the model takes for a person, or "Mr Mallya".
+        described += [
+            n
+            for n in shaped
+            if all(w[0].isupper() for w in n.split())
+            and (votes[n.split()[-1]] > 0 or supported(n.split()[-1], story, False))
+        ]
         sheet = [n for text in units for n in team_sheet(text)]
         candidates += sheet + described
         names = [

@@ -69,7 +69,7 @@ def plausible(name: str) -> bool:
     words = name.split()
     if not words or len(words) > 5 or name.lower() in NOT_PEOPLE:
         return False
-    if any(ch.isdigit() for ch in name):
+    if any(ch.isdigit() or ch in ",;" for ch in name):
         return False
     if any(w.lower() in NOT_PERSON_WORDS for w in words):
         return False
@@ -187,7 +187,8 @@ def wider_role(role: str, text: str) -> str:
 
 
 def _name_run(doc: Doc, start: int, limit: int = 4) -> int:
-    """The end of the run of capitalised proper nouns (and particles) from start, or start."""
+    """The end of the run of capitalised proper nouns (and particles) from start, or start;
+    "Jean-Pierre" (three tokens) counts as one word."""
     end = start
     while (
         end < len(doc)
@@ -198,6 +199,10 @@ def _name_run(doc: Doc, start: int, limit: int = 4) -> int:
         )
     ):
         end += 1
+        hyphen = end + 1 < len(doc) and doc[end].text == "-" and not doc[end - 1].whitespace_
+        if hyphen and doc[end + 1].is_title and not doc[end].whitespace_:
+            end += 1
+            limit += 2
     while end > start and doc[end - 1].lower_ in PARTICLES:
         end -= 1
     return end
@@ -331,7 +336,9 @@ def before_dash(ent: Span) -> Span:
     """ "Alan Milburn - a key ally": the model ran on past a spaced dash (not Jean-Louis)."""
     for token in ent:
         if token.text in {"-", "–", "—"} and token.i > ent.start and token.nbor(-1).whitespace_:
-            return ent.doc[ent.start : token.i]
+            span = ent.doc[ent.start : token.i]
+            span.label_ = ent.label_
+            return span
     return ent
 
 
