@@ -23,8 +23,18 @@ NAMED_AFTER = frozenset(_DATA["named_after"])
 CALENDAR = frozenset(_DATA["calendar"])
 WORK_WORDS = frozenset(_DATA["work_words"])
 WORK_KINDS = frozenset(_DATA["work_kinds"])
-_TEAM_SHEET = re.compile(
-    r"^(?:[\w .-]+:\s*)?(?:[A-Z][\w'-]+(?: [A-Z][\w'-]+)?[,;]\s*){5,}[A-Z][\w'-]+\.?$"
+_WORD = r"(?:[A-Z][\w'’-]+|van|de|der|da|von|le|la|di|dos)"
+# One item of a line-up: "R McBryde", "Van Persie", "Reyes (Clichy 82)", "Palmer (capt)",
+# "Lampard 28", "Terry 45 pen".
+_PLAYER = re.compile(
+    rf"^((?:[A-Z]\.?\s)?{_WORD}(?:\s{_WORD}){{0,3}})(?:\s+\d+(?:\s*pen)?)?"
+    r"(?:\s*\(([^()]*)\))?$"
+)
+_IN_BRACKETS = re.compile(rf"^((?:[A-Z]\.?\s)?{_WORD}(?:\s{_WORD}){{0,3}})\s+\d+")
+_SHEET_LABELS = re.compile(
+    r"^(?:subs(?: not used)?|substitutes|replacements|booked|sent off|sin[- ]bin|goals?"
+    r"|scorers?|tries|cons|pens|drop goals?)$",
+    re.IGNORECASE,
 )
 PARTICLES = frozenset(
     {
@@ -112,13 +122,28 @@ def looks_like_a_name(doc: Doc, ent: Span) -> bool:
 
 
 def team_sheet(text: str) -> list[str]:
-    """A sports line-up ("Walder; May, Tait, Mayerhofler; ...; Replacements: Peel, Wilson"):
-    every item is a player."""
+    """A sports line-up ("Walder; May, Tait, Mayerhofler; ...", "Cech, Paulo Ferreira, Ricardo
+    Carvalho (Drogba 45), Terry", "Subs Not Used: Kezman, Cudicini", "Booked: Makelele"):
+    every item is a player, and so is a substitute in brackets; a club in brackets is not."""
     names: list[str] = []
-    for part in re.split(r"(?<=\.)\s+", text):
-        if _TEAM_SHEET.match(part.strip()):
-            body = part.split(":", 1)[1] if ":" in part.split(",")[0] else part
-            names += [item.strip(" .") for item in re.split(r"[,;]", body) if item.strip(" .")]
+    for part in re.split(r"(?<=[.])\s+(?=[A-Z-])", text):
+        part = part.strip(" .-")
+        label, _, body = part.rpartition(":") if ":" in part[:40] else ("", "", part)
+        items = [item.strip(" .") for item in re.split(r"[,;]", body) if item.strip(" .")]
+        if not items:
+            continue
+        labelled = bool(_SHEET_LABELS.match(label.strip()))
+        if len(items) < 5 and not labelled:
+            continue
+        matches = [_PLAYER.match(item) for item in items]
+        if not all(matches):
+            continue
+        for match in matches:
+            assert match is not None
+            names.append(match.group(1))
+            bracket = _IN_BRACKETS.match((match.group(2) or "").strip())
+            if bracket:
+                names.append(bracket.group(1))
     return names
 
 
