@@ -2,7 +2,8 @@
 
 With no options it repeats the draw of labelled-bbc-fresh.jsonl. The dev set is
 `python3 tests/people/draw_fresh.py --seed 20261203 --exclude labelled-bbc.jsonl
-labelled-bbc-session.jsonl labelled-bbc-fresh.jsonl --distinct`.
+labelled-bbc-session.jsonl labelled-bbc-fresh.jsonl --distinct`; the second dev set adds
+`--seed 20261204 --per-section 4` and labelled-bbc-dev.jsonl to the excluded sets.
 """
 
 import argparse
@@ -21,7 +22,7 @@ def _text(story):
     return (story["title"], tuple(block["text"] for block in story["body"]))
 
 
-def draw(seed=SEED, excluded_sets=EXCLUDED_SETS, distinct=False):
+def draw(seed=SEED, excluded_sets=EXCLUDED_SETS, distinct=False, per_section=PER_SECTION):
     """Per section in sorted order, `rng.sample` of its eligible lines in file order.
 
     distinct also leaves out any line whose title and body repeat an excluded story's or an
@@ -45,7 +46,7 @@ def draw(seed=SEED, excluded_sets=EXCLUDED_SETS, distinct=False):
     rng = random.Random(seed)
     drawn = []
     for section in sorted(by_section):
-        drawn.extend(rng.sample(by_section[section], PER_SECTION))
+        drawn.extend(rng.sample(by_section[section], per_section))
     return drawn
 
 
@@ -54,6 +55,7 @@ if __name__ == "__main__":
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--exclude", nargs="+", default=list(EXCLUDED_SETS))
     parser.add_argument("--distinct", action="store_true")
+    parser.add_argument("--per-section", type=int, default=PER_SECTION)
     options = parser.parse_args()
-    for number, slug in draw(options.seed, options.exclude, options.distinct):
+    for number, slug in draw(options.seed, options.exclude, options.distinct, options.per_section):
         print(number, slug)
