@@ -41,6 +41,7 @@ from models.extraction_rules import (
     by_people,
     clean,
     extend_left,
+    initialled,
     listed_people,
     looks_like_a_name,
     plausible,
@@ -48,6 +49,7 @@ from models.extraction_rules import (
     rementioned,
     role_before,
     supported,
+    surname,
     team_sheet,
     wider_role,
     works,
@@ -243,7 +245,11 @@ class PeopleExtractor:
         full = sorted({n for n in names if len(n.split()) >= 2}, key=len, reverse=True)
         people: dict[str, ExtractedPerson] = {}
         for name in full:
-            longer = [f for f in people if f.endswith(" " + name) or f.startswith(name + " ")]
+            longer = [
+                f
+                for f in people
+                if f.endswith(" " + name) or f.startswith(name + " ") or initialled(name, f)
+            ]
             if len(longer) == 1:
                 people[longer[0]].forms.add(name)
             else:
@@ -251,13 +257,13 @@ class PeopleExtractor:
         for name in names:
             if len(name.split()) >= 2:
                 continue
-            owners = [p for p in people.values() if name in (p.name.split()[-1], p.name.split()[0])]
+            owners = [p for p in people.values() if name in (surname(p.name), p.name.split()[0])]
             if len(owners) == 1:
                 owners[0].forms.add(name)
             elif not owners:
                 people.setdefault(name, ExtractedPerson(name=name, forms={name}))
         for person in people.values():
-            person.forms.add(person.name.split()[-1])
+            person.forms.add(surname(person.name))
         return list(people.values())
 
     def _count(self, people: list[ExtractedPerson], texts: list[str]) -> None:

@@ -23,19 +23,6 @@ NAMED_AFTER = frozenset(_DATA["named_after"])
 CALENDAR = frozenset(_DATA["calendar"])
 WORK_WORDS = frozenset(_DATA["work_words"])
 WORK_KINDS = frozenset(_DATA["work_kinds"])
-_WORD = r"(?:[A-Z][\w'’-]+|van|de|der|da|von|le|la|di|dos)"
-# One item of a line-up: "R McBryde", "Van Persie", "Reyes (Clichy 82)", "Palmer (capt)",
-# "Lampard 28", "Terry 45 pen".
-_PLAYER = re.compile(
-    rf"^((?:[A-Z]\.?\s)?{_WORD}(?:\s{_WORD}){{0,3}})(?:\s+\d+(?:\s*pen)?)?"
-    r"(?:\s*\(([^()]*)\))?$"
-)
-_IN_BRACKETS = re.compile(rf"^((?:[A-Z]\.?\s)?{_WORD}(?:\s{_WORD}){{0,3}})\s+\d+")
-_SHEET_LABELS = re.compile(
-    r"^(?:subs(?: not used)?|substitutes|replacements|booked|sent off|sin[- ]bin|goals?"
-    r"|scorers?|tries|cons|pens|drop goals?)$",
-    re.IGNORECASE,
-)
 PARTICLES = frozenset(
     {
         "de",
@@ -54,8 +41,30 @@ PARTICLES = frozenset(
         "del",
         "ter",
         "zu",
+        "della",
+        "delle",
+        "dos",
+        "das",
+        "do",
+        "ibn",
     }
 )
+_WORD = r"(?:[A-Z][\w'’-]+|" + "|".join(sorted(PARTICLES)) + ")"
+# One item of a line-up: "R McBryde", "Van Persie", "Reyes (Clichy 82)", "Palmer (capt)",
+# "Lampard 28", "Terry 45 pen".
+_PLAYER = re.compile(
+    rf"^((?:[A-Z]{{1,2}}\.?\s)?{_WORD}(?:\s{_WORD}){{0,3}})(?:\s+\d+(?:\s*pen)?)?"
+    r"(?:\s*\(([^()]*)\))?$"
+)
+_IN_BRACKETS = re.compile(rf"^((?:[A-Z]{{1,2}}\.?\s)?{_WORD}(?:\s{_WORD}){{0,3}})\s+\d+")
+_SHEET_LABELS = re.compile(
+    r"^(?:subs(?: not used)?|substitutes|replacements|booked|sent off|sin[- ]bin|goals?"
+    r"|scorers?|tries|cons|pens|drop goals?)$",
+    re.IGNORECASE,
+)
+# After a surname: "Charles Evans Jr", "Guy Mansfield QC".
+SUFFIXES = frozenset({"jr", "sr", "jnr", "snr", "ii", "iii", "iv"})
+_HONOURS = frozenset({"qc", "kc", "mp", "mep", "obe", "mbe", "cbe", "msp", "am"})
 _STARRED = frozenset({"starred", "starring", "stars"})
 NON_PERSON_LABELS = frozenset(
     {"GPE", "LOC", "ORG", "NORP", "FAC", "PRODUCT", "EVENT", "WORK_OF_ART"}
@@ -71,7 +80,30 @@ def clean(name: str) -> str:
     # Titles, honorifics and a day or month the model ran into the name ("Tuesday Mitsubishi").
     while words and words[0].lower().strip(".") in HONORIFICS | TITLES | CALENDAR:
         words.pop(0)
+    while len(words) > 1 and words[-1].strip(".,").lower() in _HONOURS and words[-1].isupper():
+        words.pop()
     return " ".join(words)
+
+
+def surname(name: str) -> str:
+    """The last word of a name that is not a suffix: "Evans" for "Charles Evans Jr"."""
+    words = name.split()
+    while len(words) > 1 and words[-1].lower().strip(".") in SUFFIXES:
+        words.pop()
+    return words[-1]
+
+
+def initialled(short: str, full: str) -> bool:
+    """ "K Maggs" is Kevin Maggs, "AJ Venter" is not Bakkies Venter."""
+    initials, _, rest = short.partition(" ")
+    first = full.split()[0]
+    return (
+        1 <= len(initials.rstrip(".")) <= 2
+        and initials.rstrip(".").isupper()
+        and rest == " ".join(full.split()[1:])
+        and first[0] == initials[0]
+        and len(first) > 2
+    )
 
 
 def plausible(name: str) -> bool:
@@ -79,7 +111,7 @@ def plausible(name: str) -> bool:
     words = name.split()
     if not words or len(words) > 5 or name.lower() in NOT_PEOPLE:
         return False
-    if any(ch.isdigit() or ch in ",;" for ch in name):
+    if any(ch.isdigit() or ch in ",;/" for ch in name):
         return False
     if any(w.lower() in NOT_PERSON_WORDS for w in words):
         return False
@@ -111,6 +143,9 @@ def looks_like_a_name(doc: Doc, ent: Span) -> bool:
     after = doc[ent.end] if ent.end < len(doc) else None
     if after is not None and after.lower_ in NAMED_AFTER:
         return False
+    # "the Sex Pistols", "the Gielgud": people's names take no article.
+    if ent.start > 0 and doc[ent.start - 1].lower_ == "the":
+        return False
     if len(ent) == 1:
         return True
     # "Kill Bill director Quentin Tarantino", "Beyond Borders, which starred": a work's title;
@@ -129,7 +164,7 @@ def team_sheet(text: str) -> list[str]:
     for part in re.split(r"(?<=[.])\s+(?=[A-Z-])", text):
         part = part.strip(" .-")
         label, _, body = part.rpartition(":") if ":" in part[:40] else ("", "", part)
-        items = [item.strip(" .") for item in re.split(r"[,;]", body) if item.strip(" .")]
+        items = [item.strip(" .") for item in re.split(r"[,;/]", body) if item.strip(" .")]
         if not items:
             continue
         labelled = bool(_SHEET_LABELS.match(label.strip()))
@@ -244,10 +279,15 @@ def works(doc: Doc) -> set[str]:
             end = _name_run(doc, i + 1, 5)
             if end > i + 1:
                 found.add(clean(doc[i + 1 : end].text))
-        possessive = token.lower_ in {"'s", "’s", "'", "’"} and "PERSON" in {
-            token.ent_type_,
-            doc[i - 1].ent_type_ if i else "",
-        }
+        # A full name's possessive: "Coldplay's Chris Martin" is a singer (the model takes bands
+        # and clubs for people), "Susanna Clarke's Jonathan Strange" a novel.
+        possessive = (
+            token.lower_ in {"'s", "’s", "'", "’"}
+            and i > 1
+            and doc[i - 1].ent_type_ == "PERSON"
+            and doc[i - 2].ent_type_ == "PERSON"
+            and doc[i - 2].is_title
+        )
         if possessive and i + 1 < len(doc) and doc[i + 1].ent_type_ == "PERSON":
             end = i + 2
             while end < len(doc) and doc[end].ent_iob_ == "I":
