@@ -227,7 +227,12 @@ class PeopleExtractor:
             j = i + 1
             while j < len(doc) and doc[j].pos_ == "PROPN" and doc[j].is_title:
                 j += 1
-            if j - i - 1 >= 2 or (j - i - 1 == 1 and token.lower_ in HONORIFICS):
+            # "singer Morrissey", "midfielder Deco": one word after a lowercase role.
+            alone = j - i - 1 == 1 and (
+                token.lower_ in HONORIFICS
+                or (token.is_lower and doc[i + 1].ent_type_ in {"PERSON", "ORG"})
+            )
+            if j - i - 1 >= 2 or alone:
                 name = clean(doc[i + 1 : j].text)
                 label = doc[i + 1].ent_type_
                 if label in NON_PERSON_LABELS and not (

@@ -65,6 +65,7 @@ _SHEET_LABELS = re.compile(
 # After a surname: "Charles Evans Jr", "Guy Mansfield QC".
 SUFFIXES = frozenset({"jr", "sr", "jnr", "snr", "ii", "iii", "iv"})
 _HONOURS = frozenset({"qc", "kc", "mp", "mep", "obe", "mbe", "cbe", "msp", "am"})
+_CLAUSE_WORDS = frozenset({"but", "while", "that", "when", "because", "where", "after", "before"})
 _STARRED = frozenset({"starred", "starring", "stars"})
 NON_PERSON_LABELS = frozenset(
     {"GPE", "LOC", "ORG", "NORP", "FAC", "PRODUCT", "EVENT", "WORK_OF_ART"}
@@ -186,15 +187,18 @@ def supported(name: str, text: str, person_only: bool) -> bool:
     """A one-word name counts only where the story treats it as a person's: after a title or
     honorific ("Mr Kerry", "President Bush"), or next to a speech verb ("said Cragg") when the
     model mostly took it for a person (companies say things too)."""
-    word = re.escape(name)
-    titles = "|".join(sorted(TITLES | HONORIFICS))
-    verbs = "|".join(sorted(SPEECH))
-    if re.search(rf"\b(?i:{titles})\.?\s+{word}\b", text):
-        return True
-    return person_only and bool(
-        re.search(rf"\b{word}\s+(?:{verbs})\b", text)
-        or re.search(rf"\b(?:{verbs})\s+{word}\b", text)
-    )
+    # Small patterns, one per name: an alternation of every title and verb would be compiled
+    # afresh for each name, which cost more than the checks.
+    for match in re.finditer(rf"(\w+)(\.?)\s+{re.escape(name)}\b", text):
+        if match.group(1).lower() in TITLES | HONORIFICS:
+            return True
+        if person_only and match.group(1).lower() in SPEECH and not match.group(2):
+            return True
+    if person_only:
+        for match in re.finditer(rf"\b{re.escape(name)}\s+(\w+)", text):
+            if match.group(1).lower() in SPEECH:
+                return True
+    return False
 
 
 def role_before(doc: Doc, start: int) -> str | None:
@@ -269,10 +273,10 @@ def _name_run(doc: Doc, start: int, limit: int = 4) -> int:
 
 
 def works(doc: Doc) -> set[str]:
-    """Names this text gives as the title of a work, never a person's in this story: after a
-    kind of work ("comedy Napoleon Dynamite", "animation Shark Tale"), after a person's
-    possessive ("Susanna Clarke's Jonathan Strange", "Shakespeare's Richard III"), before
-    ", a novel", or where someone "plays a drunkard in Duane Hopwood"."""
+    """Names this text gives as the title of a work or a band, never a person's in this story:
+    after a kind of work or band ("comedy Napoleon Dynamite", "rock band Bloc Party"), after a
+    full name's possessive ("Susanna Clarke's Jonathan Strange"), before ", a novel", where
+    someone "plays a drunkard in Duane Hopwood", or a name that "were" ("Keane were")."""
     found: set[str] = set()
     for i, token in enumerate(doc):
         if token.lower_ in WORK_KINDS and token.pos_ == "NOUN" and i + 1 < len(doc):
@@ -293,6 +297,17 @@ def works(doc: Doc) -> set[str]:
             while end < len(doc) and doc[end].ent_iob_ == "I":
                 end += 1
             found.add(clean(doc[i + 1 : end].text))
+    # "Keane were followed by Franz Ferdinand": one person is never "were".
+    for ent in doc.ents:
+        after = doc[ent.end] if ent.end < len(doc) else None
+        before = doc[ent.start - 1].lower_ if ent.start else ""
+        if (
+            ent.label_ == "PERSON"
+            and after is not None
+            and after.lower_ in {"were", "are"}
+            and (before in {"", ".", "!", "?", ";", ":", '"', "“", "”"} | _CLAUSE_WORDS)
+        ):
+            found.add(clean(ent.text))
     for match in _WORK_AFTER.finditer(doc.text):
         found.add(clean(match.group(1)))
     for match in _PLAYS_IN.finditer(doc.text):
@@ -443,8 +458,13 @@ def listed_people(doc: Doc) -> list[str]:
         # "Mr Blair and Liberal Democrat leader Charles Kennedy": a name before a noun is not one.
         if j < len(doc) and doc[j].pos_ in {"NOUN", "PROPN"}:
             items.pop()
-        people = [(a, b) for a, b in items if all(t.ent_type_ == "PERSON" for t in doc[a:b])]
+        # "Led Zeppelin, Iron Maiden and Sex Pistols": what cannot be a name counts against.
+        people = [
+            (a, b)
+            for a, b in items
+            if all(t.ent_type_ == "PERSON" for t in doc[a:b]) and plausible(clean(doc[a:b].text))
+        ]
         if len(items) >= 3 and len(people) * 3 >= len(items) * 2:
-            found += [clean(doc[a:b].text) for a, b in items]
+            found += [n for a, b in items if plausible(n := clean(doc[a:b].text))]
         i = max(j, i + 1)
     return found
