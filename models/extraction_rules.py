@@ -16,6 +16,7 @@ TITLES = frozenset(_DATA["titles"])
 ROLE_HEADS = frozenset(_DATA["role_heads"])
 HONORIFICS = frozenset(_DATA["honorifics"])
 SPEECH = frozenset(_DATA["speech_verbs"])
+PERSON_VERBS = frozenset(_DATA["person_verbs"])
 NOT_PEOPLE = frozenset(_DATA["not_people"])
 NOT_PERSON_WORDS = frozenset(_DATA["not_person_words"])
 NOT_PERSON_ENDINGS = frozenset(_DATA["not_person_endings"])
@@ -195,8 +196,9 @@ def supported(name: str, text: str, person_only: bool) -> bool:
         if person_only and match.group(1).lower() in SPEECH and not match.group(2):
             return True
     if person_only:
+        # "said Cragg", "Cragg said", "Raul bagged a brace", "Ronaldino wasted a chance".
         for match in re.finditer(rf"\b{re.escape(name)}\s+(\w+)", text):
-            if match.group(1).lower() in SPEECH:
+            if match.group(1).lower() in SPEECH | PERSON_VERBS:
                 return True
     return False
 
