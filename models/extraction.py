@@ -31,6 +31,7 @@ from html import unescape
 from typing import Any
 
 from models.extraction_rules import (
+    FAMILY,
     HONORIFICS,
     NON_PERSON_LABELS,
     ROLE_HEADS,
@@ -227,6 +228,15 @@ class PeopleExtractor:
             j = i + 1
             while j < len(doc) and doc[j].pos_ == "PROPN" and doc[j].is_title:
                 j += 1
+            # "her twins, Hazel and Phinnaeus": the names after a family word, one by one.
+            if token.lower_ in FAMILY and doc[i + 1 : i + 2].text == ",":
+                j = i + 2
+                while j < len(doc) and (doc[j].pos_ == "PROPN" or doc[j].lower_ == "and"):
+                    j += 1
+                found += [
+                    w for w in doc[i + 2 : j].text.split(" and ") if " " not in w and w.istitle()
+                ]
+                continue
             # "singer Morrissey", "midfielder Deco": one word after a lowercase role.
             alone = j - i - 1 == 1 and (
                 token.lower_ in HONORIFICS

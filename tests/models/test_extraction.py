@@ -96,11 +96,14 @@ def test_hard_input_neither_crashes_nor_hangs(extractor: PeopleExtractor, body: 
     assert all(p.name for p in found.people)
 
 
-def test_precision_and_recall_on_the_hand_labelled_stories_meet_the_targets() -> None:
+@pytest.mark.parametrize("labels", ["labelled-bbc.jsonl", "labelled-bbc-dev.jsonl"])
+def test_precision_and_recall_on_the_hand_labelled_stories_meet_the_targets(labels: str) -> None:
+    """The sets the rules were tuned on (the fresh set is measured by `make eval-people` only,
+    so that no failing test ever shows which of its names are missed)."""
     from models.evaluation import evaluate
     from tests.conftest import BBC, ROOT
 
-    result = evaluate(ROOT / "tests" / "people" / "labelled-bbc.jsonl", BBC)
+    result = evaluate(ROOT / "tests" / "people" / labels, BBC)
 
     assert len(result.stories) >= 30
     assert result.precision >= 0.95, result.precision
