@@ -17,7 +17,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from api.cli.admin import db_upgrade
 from api.cli.app import app, console, load_settings, people_cli, related_cli
 from api.cli.images import feed_images
-from api.services import open_search
 from models.importer import ImportReport, import_lines
 from models.session import create_engine, session_factory
 
@@ -233,6 +232,7 @@ def reindex(
 
     One rebuild at a time: while one runs, another refuses at once (exit code 1).
     """
+    from api.services import open_search
     from search import reindex as rebuild
 
     if not check:

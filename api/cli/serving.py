@@ -14,7 +14,6 @@ from typing import Annotated
 import typer
 
 from api.cli.app import app, console, load_settings
-from api.services import local_search, open_search
 from api.settings import Settings
 from models.session import create_engine
 from search.errors import SearchUnavailable
@@ -26,6 +25,7 @@ WORKER_HEALTHCHECK_SECONDS = 60
 def worker() -> None:
     """Drain the search outbox into Meilisearch until interrupted (SEARCH_WORKER=false on the
     API processes then leaves the draining to this one)."""
+    from api.services import open_search
 
     async def run() -> None:
         settings = load_settings()
@@ -54,6 +54,8 @@ def _shared_search(settings: Settings) -> Iterator[None]:
     their settings from the environment): each worker starting its own on the same data would
     race for the folder. Stopped when the server stops.
     """
+    from api.services import local_search
+
     if settings.workers == 1 or settings.meili_url:
         yield
         return

@@ -24,7 +24,12 @@ from tests.support import article_input
 
 SAVE = contract("editor-save-article")
 TITLE = "query ($slug: String!) { article(slug: $slug) { title } }"
-ROUNDS = 1000
+# Checked by delaying the invalidation on purpose (a task that invalidates after the answer):
+# late by 20 ms, half the rounds read stale and the test fails at round 2; late by 8 ms, 1 round
+# in 15 does (22 of 300), so 250 rounds miss it with a chance of about 1 in 10^7; late by 5 ms or
+# less, no round in 600 read stale, so more rounds would not catch that either (1,000 did not
+# make this test stronger, only 4 times longer). A cache kept per process fails at round 1.
+ROUNDS = 250
 
 
 @pytest.fixture
