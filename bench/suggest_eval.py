@@ -21,7 +21,8 @@ stop word, in the headline, standfirst, people or topics of at most `RARE_IN` st
 story's rare words the rarest, ties drawn at random.
 The corpus has some stories twice (same headline and standfirst): either copy counts as found.
 
-The prepared corpus is kept in var/eval-suggest/ and reused while the demo files are unchanged;
+The prepared corpus is kept in var/eval-suggest/ and reused while the demo files and the people
+extraction are unchanged;
 `--fresh` rebuilds it (4 to 15 minutes, by the machine's load: people extraction).
 """
 
@@ -60,6 +61,11 @@ from search.worker import OutboxWorker
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "var" / "eval-suggest"
 DEMO_FILES = (ROOT / "demo" / "sample-articles.jsonl", ROOT / "demo" / "bbc-news.jsonl")
+EXTRACTION = (
+    ROOT / "models" / "extraction.py",
+    ROOT / "models" / "extraction_rules.py",
+    ROOT / "requirements-model.txt",
+)
 SEED = 20261203  # written down before the first draw
 SAMPLE = 300
 RARE_IN = 3
@@ -79,8 +85,9 @@ class Story:
 
 
 def corpus_key() -> str:
+    """What the prepared corpus depends on: the demo files and how people are extracted."""
     digest = hashlib.sha256()
-    for path in DEMO_FILES:
+    for path in (*DEMO_FILES, *EXTRACTION):
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
