@@ -52,7 +52,7 @@ LIGHTHOUSE := tests/lighthouse/node_modules/.installed
 	@touch $@
 
 install: $(VENV)/.installed meilisearch $(GRAPHIQL)
-install-dev: $(VENV)/.installed-dev meilisearch $(GRAPHIQL) $(HTTP_AUDIT) $(LIGHTHOUSE)
+install-dev: $(VENV)/.installed-dev meilisearch $(GRAPHIQL) $(HTTP_AUDIT)
 
 ## Migrate, load the demo content (idempotent) and serve the API with GraphiQL.
 run: install
@@ -140,7 +140,7 @@ bench-related: install-dev
 ## Lighthouse (tests/lighthouse) in Debian's Chromium on six reader pages of a fresh demo
 ## (bench/lighthouse.py); fails under 100 for SEO, accessibility, best practices or under 90 for
 ## performance. LIGHTHOUSE_PRESET=desktop for the desktop preset (default: mobile).
-lighthouse: install-dev chromium
+lighthouse: install-dev chromium $(LIGHTHOUSE)
 	$(BIN)/python -m bench.lighthouse
 
 ## Person precision, recall and words per second on each hand-labelled set in tests/people.

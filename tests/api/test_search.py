@@ -32,8 +32,9 @@ def story(**changes: object) -> str:
 
 @pytest.fixture
 async def indexed(sessions: async_sessionmaker[AsyncSession], search: SearchService) -> None:
-    """The sample, 120 BBC stories and a draft, imported and drained into the index."""
-    lines = [*SAMPLE_LINES, *islice(BBC.read_text().splitlines(), 120)]
+    """The sample, 60 BBC stories and a draft, imported and drained into the index (more than
+    six pages of hits: paging crosses several)."""
+    lines = [*SAMPLE_LINES, *islice(BBC.read_text().splitlines(), 60)]
     lines.append(story(slug="secret-draft", status="draft", title="Pistorius zorblax draft plans"))
     report = await import_lines(sessions, lines)
     assert report.errors == []
@@ -79,15 +80,15 @@ async def test_facets_count_topics_sections_and_years(
 ) -> None:
     result = (await gql(search_client, SITE_SEARCH, {"q": ""}))["search"]
 
-    assert result["totalHits"] == 122
+    assert result["totalHits"] == 62
     sections = {f["value"]: f["count"] for f in result["facets"]["sections"]}
     assert sections["news"] == 2
-    assert sum(sections.values()) == 122
+    assert sum(sections.values()) == 62
     topics = {f["value"]: f["count"] for f in result["facets"]["topics"]}
     assert topics == {"war-in-ukraine": 2, "germany": 1, "crimea": 1, "kremlin": 1}
     years = {f["value"]: f["count"] for f in result["facets"]["years"]}
     assert years["2024"] == 2
-    assert sum(years.values()) == 122
+    assert sum(years.values()) == 62
 
 
 async def test_facet_labels_are_the_names_readers_see(
@@ -122,18 +123,18 @@ async def test_empty_query_lists_the_newest_stories(
         SAMPLE_SLUG,
         "ukraine-jails-couple-for-helping-russia-strike-hospital",
     ]
-    assert result["totalPages"] == 13
+    assert result["totalPages"] == 7
 
 
 async def test_pages_walk_through_every_hit_without_a_cap(
     search_client: httpx.AsyncClient, indexed: None
 ) -> None:
     seen: list[str] = []
-    for page in range(1, 14):
+    for page in range(1, 8):
         result = (await gql(search_client, SITE_SEARCH, {"q": "", "page": page}))["search"]
         assert result["page"] == page
         seen += slugs(result)
-    assert len(seen) == len(set(seen)) == 122
+    assert len(seen) == len(set(seen)) == 62
 
 
 @pytest.mark.parametrize(
