@@ -89,7 +89,7 @@ class Suggestion:
     def on(self, text: str | None) -> Suggestion | None:
         """This suggestion over `text` (the headline or standfirst as SQL has it now, which the
         index may not have yet), or None when that no longer matches."""
-        if not text or not any(self._marks(w) for w in WORD.findall(text)):
+        if not text or not any(_matches(self.typed, w, self.exact) for w in _words(fold(text))):
             return None
         return replace(self, text=text)
 

@@ -18,7 +18,6 @@ short envelope in front (`_seal`), which costs no second lookup. A version that 
 from __future__ import annotations
 
 import gzip
-import hashlib
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
@@ -80,15 +79,15 @@ async def serve(
     # Dated only when stored: a version computed while a write committed (its put refused) or
     # one never stored (volatile) goes out with its ETag alone, so no stale version can hold a
     # date that a later stored one would match, and dates do not run ahead of the clock.
+    plain = Entry.of(rendered.body)  # its ETag is the content's digest, which the date follows
     if store is not None and cache.VOLATILE not in reads:
-        version = hashlib.blake2b(rendered.body, digest_size=12).hexdigest()
-        stamp = await store.stamp(key, version, int(_clock()))
+        stamp = await store.stamp(key, plain.etag, int(_clock()))
         made = Entry.of(_seal(rendered.body, stamp))
         if await store.put(key, made, reads, epoch):
             known: KnownPages = request.app.state.known_pages
             known.remember(key, media_type, headers or {})
             return _answer(request, services, made, media_type, headers, hit=False)
-    return _answer(request, services, Entry.of(rendered.body), media_type, headers, hit=False)
+    return _answer(request, services, plain, media_type, headers, hit=False)
 
 
 class KnownPages:

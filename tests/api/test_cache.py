@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -186,50 +187,48 @@ async def test_persisted_queries_over_get_with_etags(
 # The stores themselves, against a real Redis ---------------------------------------------------
 
 
-def a_store(kind: str, redis_url: str) -> LocalResultCache | RedisResultCache:
-    if kind == "local":
-        return LocalResultCache()
-    return RedisResultCache(redis_url, prefix=f"test-{uuid.uuid4().hex[:8]}:")
+@pytest.fixture(params=["local", "redis"])
+async def store(
+    request: pytest.FixtureRequest, redis_url: str
+) -> AsyncIterator[LocalResultCache | RedisResultCache]:
+    """Each store in turn: the in-process one and the one in a real Redis."""
+    made = (
+        LocalResultCache()
+        if request.param == "local"
+        else RedisResultCache(redis_url, prefix=f"test-{uuid.uuid4().hex[:8]}:")
+    )
+    yield made
+    await made.close()
 
 
-@pytest.mark.parametrize("kind", ["local", "redis"])
 async def test_an_answer_computed_during_an_invalidation_is_not_stored(
-    kind: str, redis_url: str
+    store: LocalResultCache | RedisResultCache,
 ) -> None:
-    store = a_store(kind, redis_url)
-    try:
-        entry = Entry.of(b'{"data":{"title":"old"}}')
-        _, epoch = await store.get("page")
-        await store.invalidate({"article:1"})  # a write committed while the page was computed
-        assert await store.put("page", entry, {"article:1"}, epoch) is False
-        assert (await store.get("page"))[0] is None
+    entry = Entry.of(b'{"data":{"title":"old"}}')
+    _, epoch = await store.get("page")
+    await store.invalidate({"article:1"})  # a write committed while the page was computed
+    assert await store.put("page", entry, {"article:1"}, epoch) is False
+    assert (await store.get("page"))[0] is None
 
-        _, epoch = await store.get("page")
-        assert await store.put("page", entry, {"article:1", "list"}, epoch) is True
-        assert (await store.get("page"))[0] == entry
-        await store.invalidate({"article:2"})
-        assert (await store.get("page"))[0] == entry
-        await store.invalidate({"list"})
-        assert (await store.get("page"))[0] is None
-    finally:
-        await store.close()
+    _, epoch = await store.get("page")
+    assert await store.put("page", entry, {"article:1", "list"}, epoch) is True
+    assert (await store.get("page"))[0] == entry
+    await store.invalidate({"article:2"})
+    assert (await store.get("page"))[0] == entry
+    await store.invalidate({"list"})
+    assert (await store.get("page"))[0] is None
 
 
-@pytest.mark.parametrize("kind", ["local", "redis"])
 async def test_versions_made_within_one_second_get_different_last_modified_seconds(
-    kind: str, redis_url: str
+    store: LocalResultCache | RedisResultCache,
 ) -> None:
     """If-Modified-Since trusts these: a feed changed twice in a second must not match."""
-    store = a_store(kind, redis_url)
-    try:
-        assert await store.stamp("feed", "v1", 1_000) == 1_000
-        assert await store.stamp("feed", "v1", 1_003) == 1_000  # the same content keeps it
-        assert await store.stamp("feed", "v2", 1_000) == 1_001  # another content, same second
-        assert await store.stamp("feed", "v3", 1_000) == 1_002
-        assert await store.stamp("feed", "v4", 5_000) == 5_000  # later: the clock again
-        assert await store.stamp("other", "v1", 1_000) == 1_000  # each key on its own
-    finally:
-        await store.close()
+    assert await store.stamp("feed", "v1", 1_000) == 1_000
+    assert await store.stamp("feed", "v1", 1_003) == 1_000  # the same content keeps it
+    assert await store.stamp("feed", "v2", 1_000) == 1_001  # another content, same second
+    assert await store.stamp("feed", "v3", 1_000) == 1_002
+    assert await store.stamp("feed", "v4", 5_000) == 5_000  # later: the clock again
+    assert await store.stamp("other", "v1", 1_000) == 1_000  # each key on its own
 
 
 async def test_workers_sharing_only_invalidations_send_no_last_modified(tmp_path: Path) -> None:
