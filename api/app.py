@@ -15,31 +15,26 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from api import cache, graphiql, images, observability, operations, site
+from api import cache, graphiql, images, observability, site
 from api.body_limit import BodyLimit
 from api.cors import ReaderCORS
 from api.doorway import Doorway
 from api.health import healthz, readyz
 from api.pipeline import Pipeline
 from api.query_limits import Limits
-from api.rate_limits import RateLimits
 from api.schema import build_schema
 from api.services import (
     SearchService,
-    Services,
+    build_services,
     open_result_cache,
     open_search_or_none,
-    start_related,
-    start_scheduler,
-    start_webhooks,
-    stop_related,
+    start_jobs,
 )
 from api.settings import Settings
 from api.site.caching import KnownPages
 from api.view import GraphQLView
 from api.webhook_delivery import WebhookSender
 from models import screening
-from models.people_queue import PeopleWorker
 from models.related_job import RelatedWorker
 from models.scheduling import Scheduler
 from models.session import ReadPool, create_engine, is_postgresql
@@ -84,60 +79,17 @@ def create_app(
         app.state.read_pool = ReadPool(app.state.engine.url, read_size) if compiling else None
         service = await open_search_or_none(settings, app.state.engine) if owns_search else search
         result_cache = open_result_cache(settings)
-        app.state.services = Services(
-            cache=result_cache,
-            persisted=operations.PersistedQueries(getattr(result_cache, "redis", None)),
-            settings=settings,
-            search=service,
-            rate_limits=RateLimits(
-                {
-                    "comment": settings.comment_rate_limit,
-                    "correction": settings.correction_rate_limit,
-                    "report": settings.report_rate_limit,
-                    "request": settings.request_rate_limit,
-                },
-                settings.redis_url,
-            ),
-        )
-        if result_cache is not None:
+        app.state.services = build_services(settings, result_cache, service)
+        if result_cache is not None and service is not None:
             invalidate = result_cache.invalidate
-            if service is not None:
-                service.worker.on_indexed = lambda ids: invalidate(cache.indexed_tags(ids))
+            service.worker.on_indexed = lambda ids: invalidate(cache.indexed_tags(ids))
         # Load the comment screening model now rather than on the first reader's comment.
         await asyncio.to_thread(screening.warm_up)
-        stop_people = asyncio.Event()
-        people_task = None
-        if owns_engine and settings.people_worker:
-            app.state.services.people = PeopleWorker(app.state.engine)
-            if result_cache is not None:
-                app.state.services.people.on_change = lambda changed: invalidate(
-                    cache.tags_for(changed)
-                )
-            people_task = asyncio.create_task(app.state.services.people.run(stop_people))
-        related_stop = asyncio.Event()
-        related_tasks = start_related(app, settings, related, owns_engine, related_stop)
-        scheduler_task = start_scheduler(
-            app.state.services,
-            scheduler or (Scheduler(app.state.engine) if owns_engine else None),
-            stop_people,
-        )
-        sender = webhooks or (
-            WebhookSender(app.state.engine, allow_private=settings.webhook_allow_private)
-            if owns_engine
-            else None
-        )
-        webhook_task = start_webhooks(app.state.services, sender, webhooks is None, stop_people)
+        jobs = start_jobs(app, settings, owns_engine, related, scheduler, webhooks)
         try:
             yield
         finally:
-            stop_people.set()
-            if people_task is not None:
-                await people_task
-            if scheduler_task is not None:
-                await scheduler_task
-            if webhook_task is not None:
-                await webhook_task
-            await stop_related(app, related_tasks, related_stop)
+            await jobs.stop()
             if owns_search and service is not None:
                 await service.close()
             elif service is not None:

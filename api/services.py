@@ -1,4 +1,5 @@
-"""Starting and stopping what the app depends on: the search engine and the outbox worker.
+"""Starting and stopping what the app depends on: the search engine, its outbox worker and the
+background jobs (people, related stories, the scheduler, webhooks).
 
 Search is never required for the app to start: when Meilisearch cannot be reached, readers get
 SQL-backed answers marked `degraded`, and the outbox keeps every write until the engine is back.
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
-from api.cache import ResultCache, open_cache
+from api.cache import ResultCache, open_cache, tags_for
 from api.operations import PersistedQueries
 from api.rate_limits import RateLimits
 from api.settings import Settings
@@ -107,6 +108,75 @@ async def open_search(settings: Settings, engine: AsyncEngine) -> SearchService:
         url, key = local.url, local.master_key
     client = SearchClient(url, key, prefix=settings.meili_index_prefix)
     return SearchService(client=client, worker=OutboxWorker(engine, client), local=local)
+
+
+def build_services(
+    settings: Settings, result_cache: ResultCache | None, search: SearchService | None
+) -> Services:
+    return Services(
+        cache=result_cache,
+        persisted=PersistedQueries(getattr(result_cache, "redis", None)),
+        settings=settings,
+        search=search,
+        rate_limits=RateLimits(
+            {
+                "comment": settings.comment_rate_limit,
+                "correction": settings.correction_rate_limit,
+                "report": settings.report_rate_limit,
+                "request": settings.request_rate_limit,
+            },
+            settings.redis_url,
+        ),
+    )
+
+
+@dataclass
+class Jobs:
+    """The background jobs one process runs besides the search outbox: people extraction,
+    related stories, the scheduler and webhook deliveries."""
+
+    app: Starlette
+    stopping: asyncio.Event
+    tasks: list[asyncio.Task[None]]
+    related_stopping: asyncio.Event
+    related_tasks: list[asyncio.Task[None]]
+
+    async def stop(self) -> None:
+        """Each job finishes the step it is on (the related job within a few seconds)."""
+        self.stopping.set()
+        for task in self.tasks:
+            await task
+        await stop_related(self.app, self.related_tasks, self.related_stopping)
+
+
+def start_jobs(
+    app: Starlette,
+    settings: Settings,
+    owns_engine: bool,
+    related: RelatedWorker | None,
+    scheduler: Scheduler | None,
+    webhooks: WebhookSender | None,
+) -> Jobs:
+    """Start the jobs this process runs (create_app says which of the given ones run)."""
+    services: Services = app.state.services
+    engine = app.state.engine
+    stopping, tasks = asyncio.Event(), []
+    if owns_engine and settings.people_worker:
+        services.people = PeopleWorker(engine)
+        if services.cache is not None:
+            invalidate = services.cache.invalidate
+            services.people.on_change = lambda changed: invalidate(tags_for(changed))
+        tasks.append(asyncio.create_task(services.people.run(stopping)))
+    related_stopping = asyncio.Event()
+    related_tasks = start_related(app, settings, related, owns_engine, related_stopping)
+    scheduler = scheduler or (Scheduler(engine) if owns_engine else None)
+    scheduling = start_scheduler(services, scheduler, stopping)
+    sender = webhooks or (
+        WebhookSender(engine, allow_private=settings.webhook_allow_private) if owns_engine else None
+    )
+    delivering = start_webhooks(services, sender, webhooks is None, stopping)
+    tasks += [task for task in (scheduling, delivering) if task is not None]
+    return Jobs(app, stopping, tasks, related_stopping, related_tasks)
 
 
 def start_related(
