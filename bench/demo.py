@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from bench.freshness import ready
+from bench.processes import stop
 from bench.suite import wait_until_ready
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,8 +50,4 @@ def serving(env: dict[str, str]) -> Iterator[tuple[str, int]]:
         wait_until_ready(url, process, log, ready)
         yield url, process.pid
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process)

@@ -39,6 +39,8 @@ from typing import IO
 
 from sqlalchemy.engine import make_url
 
+from bench import processes
+
 PEER = Path(__file__).parent / "peer"
 BIN = PEER / "node_modules" / ".bin" / "postgraphile"
 PEER5 = Path(__file__).parent / "peer5"
@@ -172,13 +174,8 @@ def start(database_url: str, port: int, *, version: int = 4) -> subprocess.Popen
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
-    """Stop PostGraphile: SIGTERM, then SIGKILL if it has not exited within 10 seconds."""
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    """Stop PostGraphile, giving it 10 seconds."""
+    processes.stop(process, grace_seconds=10)
 
 
 def _wait_until_ready(process: subprocess.Popen[bytes], port: int, log: IO[bytes]) -> None:

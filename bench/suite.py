@@ -52,6 +52,7 @@ from sqlalchemy.engine import make_url
 from api.app import create_app
 from api.settings import Settings
 from bench import corpus, postgraphile, soak
+from bench.processes import stop
 from bench.rounds import Load, alternate, faster_of, paired_ratio
 from models import Article, Section, Topic, migrate
 from models.article import is_published
@@ -252,11 +253,13 @@ def server(name: str, command: list[str], env: dict[str, str], port: int) -> Ite
         )
         yield process.pid
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process)
+
+
+def uvicorn(app: str, port: int) -> list[str]:
+    """A hand-written endpoint served as our API is: one uvicorn process, no access log."""
+    command = [sys.executable, "-m", "uvicorn", app, "--port", str(port)]
+    return [*command, "--log-level", "warning", "--no-access-log"]
 
 
 def api_env(meili: LocalMeilisearch, port: int, *, cached: bool) -> dict[str, str]:
@@ -499,17 +502,15 @@ def run_scenarios(meili: LocalMeilisearch, jobs: Workload) -> dict[str, Any]:
 
         if wanted("raw_limit"):
             port = free_port()
-            raw = [sys.executable, "-m", "uvicorn", "bench.raw_limit:app", "--port", str(port)]
-            raw += ["--log-level", "warning", "--no-access-log"]
             env = api_env(meili, port, cached=False)
+            raw = uvicorn("bench.raw_limit:app", port)
             running.enter_context(server("raw-limit", raw, env, port))
             scenario("raw_limit", f"http://127.0.0.1:{port}/article", pages, check=has_article)
 
         if wanted("one_statement_limit"):
             port = free_port()
-            one = [sys.executable, "-m", "uvicorn", "bench.one_statement:app", "--port", str(port)]
-            one += ["--log-level", "warning", "--no-access-log"]
             env = api_env(meili, port, cached=False)
+            one = uvicorn("bench.one_statement:app", port)
             running.enter_context(server("one-statement-limit", one, env, port))
             url = f"http://127.0.0.1:{port}/article"
             same_pages(url, page_without_related, jobs.slugs[:SAME_PAGE_SAMPLE])
@@ -688,21 +689,11 @@ def comparisons(scenarios: dict[str, Any]) -> list[dict[str, Any]]:
 
 def report(results: dict[str, Any]) -> None:
     scenarios = results["scenarios"]
-    table = Table(
-        title=f"one process each, {CONNECTIONS} connections ({LATENCY_CONNECTIONS} for "
+    title = (
+        f"one process each, {CONNECTIONS} connections ({LATENCY_CONNECTIONS} for "
         f"search), {SECONDS}s per scenario in {ROUNDS} alternating rounds"
     )
-    for column in ("scenario", "requests/s", "p50 ms", "p99 ms", "errors"):
-        table.add_column(column, justify="left" if column == "scenario" else "right")
-    for name, outcome in scenarios.items():
-        table.add_row(
-            name,
-            f"{outcome['rps']:.0f}",
-            f"{outcome['p50_ms']:.2f}",
-            f"{outcome['p99_ms']:.2f}",
-            str(outcome["errors"]),
-        )
-    console.print(table)
+    print_scenarios(title, scenarios)
 
     ratios = target_rows(scenarios)
     indexing = results["indexing"]
@@ -753,12 +744,8 @@ def report(results: dict[str, Any]) -> None:
     console.print(f"written to {RESULTS / 'latest.json'}, latest.md and bench-{stamp}.json")
 
 
-def report_selected(results: dict[str, Any]) -> None:
-    """A BENCH_SCENARIOS run: its table, and the targets whose both sides were measured."""
-    scenarios = results["scenarios"]
-    table = Table(
-        title=f"selected scenarios, {SECONDS}s each in {ROUNDS} rounds (not written to results)"
-    )
+def print_scenarios(title: str, scenarios: dict[str, Any]) -> None:
+    table = Table(title=title)
     for column in ("scenario", "requests/s", "p50 ms", "p99 ms", "errors"):
         table.add_column(column, justify="left" if column == "scenario" else "right")
     for name, outcome in scenarios.items():
@@ -770,6 +757,13 @@ def report_selected(results: dict[str, Any]) -> None:
             str(outcome["errors"]),
         )
     console.print(table)
+
+
+def report_selected(results: dict[str, Any]) -> None:
+    """A BENCH_SCENARIOS run: its table, and the targets whose both sides were measured."""
+    scenarios = results["scenarios"]
+    title = f"selected scenarios, {SECONDS}s each in {ROUNDS} rounds (not written to results)"
+    print_scenarios(title, scenarios)
     for row in target_rows(scenarios):
         rounds = ", ".join(f"{v:.2f}" for v in row["rounds"])
         met = "yes" if row["met"] else "NO"
