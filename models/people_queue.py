@@ -94,31 +94,19 @@ class _Job:
 async def claim_batch(engine: AsyncEngine, limit: int) -> list[_Job]:
     """Claim up to `limit` pending stories, which no other process takes until the lease ends.
 
-    The claim is committed before this returns. On PostgreSQL, `FOR NO KEY UPDATE SKIP LOCKED`
-    lets processes claiming at once take different stories. SQLite's driver runs a SELECT
-    outside any transaction (it begins one at the first write), so two processes could both
-    read the same rows before either wrote: there the claim is one UPDATE ... RETURNING, which
-    holds the write lock from reading to writing.
+    The claim is committed before this returns; `polling.claim` says how processes claiming at
+    once take different stories.
     """
     now = utcnow()
     lease = now + CLAIM_LEASE
     due = sa.select(Article.id).where(_pending(), _unclaimed(now)).order_by(Article.id).limit(limit)
     async with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            due = due.with_for_update(skip_locked=True, key_share=True)
-            ids = list((await conn.execute(due)).scalars())
-            if not ids:
-                return []
-            which: sa.ColumnElement[bool] = Article.id.in_(ids)
-        else:
-            # An idle worker looks every second: only a read, which takes no lock, until
-            # there is something to claim.
-            if not await conn.scalar(sa.select(due.exists())):
-                return []
-            which = sa.and_(Article.id.in_(due), _pending(), _unclaimed(now))
-        rows = await conn.execute(
+        rows = await polling.claim(
+            conn,
+            due,
+            Article.id,
+            sa.and_(_pending(), _unclaimed(now)),
             sa.update(Article)
-            .where(which)
             .values(people_claimed_until=lease)
             .returning(
                 Article.id,
@@ -127,9 +115,9 @@ async def claim_batch(engine: AsyncEngine, limit: int) -> list[_Job]:
                 Article.dek,
                 Article.body,
                 Article.people_attempts,
-            )
+            ),
         )
-        jobs = [_Job(*row, lease=lease) for row in rows]
+    jobs = [_Job(*row, lease=lease) for row in rows]
     return sorted(jobs, key=lambda job: job.id)
 
 

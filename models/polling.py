@@ -1,7 +1,7 @@
-"""What background jobs share (people extraction, related stories): the loop that takes a batch
-while one is due and otherwise sleeps until woken, stopped or the idle time has passed, and the
-one niced thread each job runs its CPU work in (spaCy, ranking), so that the event loop keeps
-serving requests."""
+"""What background jobs share (people extraction, related stories): the claim on a batch of due
+rows, the loop that takes a batch while one is due and otherwise sleeps until woken, stopped or
+the idle time has passed, and the one niced thread each job runs its CPU work in (spaCy,
+ranking), so that the event loop keeps serving requests."""
 
 from __future__ import annotations
 
@@ -11,15 +11,50 @@ import functools
 import logging
 import os
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any, TypeVar, TypeVarTuple
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.sql.dml import ReturningUpdate
 
 # How much lower than the server's own threads a job's thread runs (as `nice` counts).
 BACKGROUND_NICENESS = 10
 _T = TypeVar("_T")
+_Ts = TypeVarTuple("_Ts")
+
+
+async def claim(
+    conn: AsyncConnection,
+    due: sa.Select[int],
+    key: InstrumentedAttribute[int],
+    still_due: sa.ColumnElement[bool],
+    update: ReturningUpdate[*_Ts],
+) -> Sequence[sa.Row[*_Ts]]:
+    """Run `update` (which writes the lease and returns the claimed rows) on the rows `due`
+    selects by `key`; no row when none is due.
+
+    On PostgreSQL, `FOR NO KEY UPDATE SKIP LOCKED` lets processes claiming at once take
+    different rows. SQLite's driver runs a SELECT outside any transaction (it begins one at the
+    first write), so two processes could both read the same rows before either wrote: there the
+    claim is one UPDATE ... WHERE `key` IN (SELECT ...) AND `still_due` RETURNING, which holds the
+    write lock from reading to writing.
+    """
+    if conn.dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True, key_share=True)
+        ids = list((await conn.execute(due)).scalars())
+        if not ids:
+            return []
+        which: sa.ColumnElement[bool] = key.in_(ids)
+    else:
+        # An idle worker looks every second: only a read, which takes no lock, until there is
+        # something to claim.
+        if not await conn.scalar(sa.select(due.exists())):
+            return []
+        which = sa.and_(key.in_(due), still_due)
+    return list(await conn.execute(update.where(which)))
 
 
 def background_thread(name: str) -> ThreadPoolExecutor:

@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
+from models import polling
 from models.article import Article, is_published
 from models.base import utcnow
 from models.related import BULK, RelatedChange, RelatedState
@@ -183,10 +184,7 @@ async def claim_batch(engine: AsyncEngine, limit: int) -> list[Claim]:
     """Claim up to `limit` due stories, most urgent first, which no other process takes until
     the lease ends. Committed before this returns.
 
-    As people extraction claims (models/people_queue.py): `FOR NO KEY UPDATE SKIP LOCKED` on
-    PostgreSQL, so processes claiming at once take different stories; on SQLite one
-    `UPDATE ... WHERE ... IN (SELECT ...) RETURNING`, which holds the write lock from reading to
-    writing (its driver runs a lone SELECT outside any transaction).
+    As people extraction claims (models/people_queue.py), through `polling.claim`.
     """
     now = utcnow()
     lease = now + CLAIM_LEASE
@@ -197,21 +195,12 @@ async def claim_batch(engine: AsyncEngine, limit: int) -> list[Claim]:
         .limit(limit)
     )
     async with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            due = due.with_for_update(skip_locked=True, key_share=True)
-            ids = list((await conn.execute(due)).scalars())
-            if not ids:
-                return []
-            which: sa.ColumnElement[bool] = RelatedState.article_id.in_(ids)
-        else:
-            if not await conn.scalar(sa.select(due.exists())):
-                return []
-            which = sa.and_(
-                RelatedState.article_id.in_(due), RelatedState.due_at <= now, _unclaimed(now)
-            )
-        rows = await conn.execute(
+        rows = await polling.claim(
+            conn,
+            due,
+            RelatedState.article_id,
+            sa.and_(RelatedState.due_at <= now, _unclaimed(now)),
             sa.update(RelatedState)
-            .where(which)
             .values(claimed_until=lease)
             .returning(
                 RelatedState.article_id,
@@ -220,9 +209,9 @@ async def claim_batch(engine: AsyncEngine, limit: int) -> list[Claim]:
                 RelatedState.input_hash,
                 RelatedState.noticed_at,
                 RelatedState.due_at,
-            )
+            ),
         )
-        claims = [Claim(*row, lease=lease) for row in rows]
+    claims = [Claim(*row, lease=lease) for row in rows]
     return sorted(claims, key=lambda claim: claim.article_id)
 
 
