@@ -14,6 +14,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import AnyRow, Base, utcnow
 from models.enums import ArticleStatus, string_enum
+from models.lookup import grouped, rows_by_ids
 
 
 class Section(Base):
@@ -197,12 +198,10 @@ CARD_COLUMNS = (
     Article.section_id,
     Article.lead_image_id,
 )
+# A story's section as lists and documents carry it, beside the story's own columns.
+SECTION_NAMES = (Section.slug.label("section_slug"), Section.name.label("section_name"))
 _PUBLISHED_WITH_SECTIONS = (
-    sa.select(
-        *CARD_COLUMNS,
-        Section.slug.label("section_slug"),
-        Section.name.label("section_name"),
-    )
+    sa.select(*CARD_COLUMNS, *SECTION_NAMES)
     .join(Section, Section.id == Article.section_id)
     .where(Article.id.in_(_IDS), is_published())
 )
@@ -229,8 +228,7 @@ async def bodies_by_article(conn: AsyncConnection, ids: Sequence[int]) -> dict[i
 
 
 async def sections_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, AnyRow]:
-    result = await conn.execute(sa.select(Section.__table__).where(Section.id.in_(ids)))
-    return {row.id: row for row in result}
+    return await rows_by_ids(conn, Section, ids)
 
 
 async def authors_by_article(
@@ -243,10 +241,7 @@ async def authors_by_article(
         .where(ArticleAuthor.article_id.in_(article_ids))
         .order_by(ArticleAuthor.article_id, ArticleAuthor.position)
     )
-    grouped: dict[int, list[AnyRow]] = {article_id: [] for article_id in article_ids}
-    for row in result:
-        grouped[row.article_id].append(row)
-    return grouped
+    return grouped(result, article_ids, "article_id")
 
 
 async def author_by_slug(conn: AsyncConnection, slug: str) -> AnyRow | None:

@@ -13,6 +13,7 @@ from models.article import Article, is_published
 from models.base import AnyRow, Base, Columns, utcnow
 from models.enums import CommentStatus, string_enum
 from models.errors import InvalidInput
+from models.lookup import counted
 from models.pagination import Page, PageRequest, fetch_page, fetch_pages_by_parent
 from models.webhook import EventKind, record
 
@@ -106,8 +107,7 @@ async def comment_counts_by_article(
             Comment.article_id
         )
     )
-    counts = dict(result.all())
-    return {article_id: counts.get(article_id, 0) for article_id in article_ids}
+    return counted(result, article_ids)
 
 
 async def thread_counts_by_article(
@@ -120,8 +120,7 @@ async def thread_counts_by_article(
             article_ids,
         ).group_by(Comment.article_id)
     )
-    counts = dict(result.all())
-    return {article_id: counts.get(article_id, 0) for article_id in article_ids}
+    return counted(result, article_ids)
 
 
 async def reply_counts_by_parent(
@@ -132,8 +131,7 @@ async def reply_counts_by_parent(
             sa.select(Comment.parent_id, sa.func.count()).where(Comment.parent_id.in_(parent_ids))
         ).group_by(Comment.parent_id)
     )
-    counts = dict(result.all())
-    return {parent_id: counts.get(parent_id, 0) for parent_id in parent_ids}
+    return counted(result, parent_ids)
 
 
 async def threads_by_article(

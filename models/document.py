@@ -9,7 +9,15 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from models.article import Article, ArticleAuthor, ArticleTopic, Author, Section, is_published
+from models.article import (
+    SECTION_NAMES,
+    Article,
+    ArticleAuthor,
+    ArticleTopic,
+    Author,
+    Section,
+    is_published,
+)
 from models.images import Image
 from models.person import Mention, Person
 from models.renditions import key, widths_for
@@ -60,8 +68,7 @@ async def published_sources(
             Article.body,
             Article.language,
             Article.published_at,
-            Section.slug.label("section_slug"),
-            Section.name.label("section_name"),
+            *SECTION_NAMES,
             Image.sha256,
             Image.width,
             Image.alt,

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from models import renditions
 from models.base import AnyRow, Base, utcnow
 from models.errors import InvalidInput
+from models.lookup import rows_by_ids
 from models.media import MediaStore
 
 MAX_ALT = 500
@@ -107,8 +108,7 @@ async def store_image(
 async def images_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, AnyRow]:
     """Images by id; unknown ids are absent. An image is not secret (its files are public),
     but nothing lists them: readers reach one only through a published story."""
-    result = await conn.execute(sa.select(Image.__table__).where(Image.id.in_(ids)))
-    return {row.id: row for row in result}
+    return await rows_by_ids(conn, Image, ids)
 
 
 async def missing_images(session: AsyncSession, ids: Iterable[int]) -> set[int]:

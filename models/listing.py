@@ -10,6 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.orm import InstrumentedAttribute
 
 from models.article import (
     ARTICLE_ORDER,
@@ -21,6 +22,7 @@ from models.article import (
     is_published,
 )
 from models.base import AnyRow, Columns
+from models.lookup import counted
 from models.pagination import Page, PageRequest, fetch_page, fetch_pages_by_parent
 from models.person import Mention, Person
 from models.topic import Topic
@@ -81,85 +83,89 @@ async def count_published_articles(conn: AsyncConnection, where: ArticleFilter) 
     return (await conn.execute(stmt)).scalar_one()
 
 
+# A story's topics, bylines and mentions are each a link table from the story to its parent
+# (topic, author, person): one query of each kind serves all three.
+
+
+async def _pages_by_parent(
+    conn: AsyncConnection,
+    parent: InstrumentedAttribute[int],
+    article: InstrumentedAttribute[int],
+    parent_ids: Sequence[int],
+    page: PageRequest,
+    *also: sa.ColumnElement[bool],
+) -> dict[int, Page]:
+    stmt = (
+        sa.select(*SUMMARY_COLUMNS)
+        .join(parent.class_, article == Article.id)
+        .where(is_published(), *also)
+    )
+    return await fetch_pages_by_parent(conn, stmt, parent, parent_ids, ARTICLE_ORDER, page)
+
+
+async def _counts_by_parent(
+    conn: AsyncConnection,
+    parent: InstrumentedAttribute[int],
+    article: InstrumentedAttribute[int],
+    parent_ids: Sequence[int],
+    *also: sa.ColumnElement[bool],
+) -> dict[int, int]:
+    stmt = (
+        sa.select(parent, sa.func.count())
+        .join(Article, Article.id == article)
+        .where(parent.in_(parent_ids), is_published(), *also)
+        .group_by(parent)
+    )
+    return counted(await conn.execute(stmt), parent_ids)
+
+
 async def published_articles_by_topic(
     conn: AsyncConnection, topic_ids: Sequence[int], page: PageRequest
 ) -> dict[int, Page]:
     """A page of each topic's published articles, for many topics in one statement."""
-    stmt = (
-        sa.select(*SUMMARY_COLUMNS)
-        .join(ArticleTopic, ArticleTopic.article_id == Article.id)
-        .where(is_published())
-    )
-    return await fetch_pages_by_parent(
-        conn, stmt, ArticleTopic.topic_id, topic_ids, ARTICLE_ORDER, page
+    return await _pages_by_parent(
+        conn, ArticleTopic.topic_id, ArticleTopic.article_id, topic_ids, page
     )
 
 
 async def count_published_articles_by_topic(
     conn: AsyncConnection, topic_ids: Sequence[int]
 ) -> dict[int, int]:
-    stmt = (
-        sa.select(ArticleTopic.topic_id, sa.func.count())
-        .join(Article, Article.id == ArticleTopic.article_id)
-        .where(ArticleTopic.topic_id.in_(topic_ids), is_published())
-        .group_by(ArticleTopic.topic_id)
-    )
-    counts = dict((await conn.execute(stmt)).all())
-    return {topic_id: counts.get(topic_id, 0) for topic_id in topic_ids}
+    return await _counts_by_parent(conn, ArticleTopic.topic_id, ArticleTopic.article_id, topic_ids)
 
 
 async def published_articles_by_author(
     conn: AsyncConnection, author_ids: Sequence[int], page: PageRequest
 ) -> dict[int, Page]:
     """A page of each author's published articles, in one statement."""
-    stmt = (
-        sa.select(*SUMMARY_COLUMNS)
-        .join(ArticleAuthor, ArticleAuthor.article_id == Article.id)
-        .where(is_published())
-    )
-    return await fetch_pages_by_parent(
-        conn, stmt, ArticleAuthor.author_id, author_ids, ARTICLE_ORDER, page
+    return await _pages_by_parent(
+        conn, ArticleAuthor.author_id, ArticleAuthor.article_id, author_ids, page
     )
 
 
 async def count_published_articles_by_author(
     conn: AsyncConnection, author_ids: Sequence[int]
 ) -> dict[int, int]:
-    stmt = (
-        sa.select(ArticleAuthor.author_id, sa.func.count())
-        .join(Article, Article.id == ArticleAuthor.article_id)
-        .where(ArticleAuthor.author_id.in_(author_ids), is_published())
-        .group_by(ArticleAuthor.author_id)
+    return await _counts_by_parent(
+        conn, ArticleAuthor.author_id, ArticleAuthor.article_id, author_ids
     )
-    counts = dict((await conn.execute(stmt)).all())
-    return {author_id: counts.get(author_id, 0) for author_id in author_ids}
 
 
 async def published_articles_by_person(
     conn: AsyncConnection, person_ids: Sequence[int], page: PageRequest
 ) -> dict[int, Page]:
     """A page of each person's published articles, newest first, in one statement."""
-    stmt = (
-        sa.select(*SUMMARY_COLUMNS)
-        .join(Mention, Mention.article_id == Article.id)
-        .where(is_published(), Mention.suppressed.is_(False))
-    )
-    return await fetch_pages_by_parent(
-        conn, stmt, Mention.person_id, person_ids, ARTICLE_ORDER, page
+    return await _pages_by_parent(
+        conn, Mention.person_id, Mention.article_id, person_ids, page, Mention.suppressed.is_(False)
     )
 
 
 async def count_published_articles_by_person(
     conn: AsyncConnection, person_ids: Sequence[int]
 ) -> dict[int, int]:
-    stmt = (
-        sa.select(Mention.person_id, sa.func.count())
-        .join(Article, Article.id == Mention.article_id)
-        .where(Mention.person_id.in_(person_ids), is_published(), Mention.suppressed.is_(False))
-        .group_by(Mention.person_id)
+    return await _counts_by_parent(
+        conn, Mention.person_id, Mention.article_id, person_ids, Mention.suppressed.is_(False)
     )
-    counts = dict((await conn.execute(stmt)).all())
-    return {person_id: counts.get(person_id, 0) for person_id in person_ids}
 
 
 def _text_matches(words: Sequence[str]) -> list[sa.ColumnElement[bool]]:

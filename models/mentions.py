@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models.article import Article, is_published
 from models.base import AnyRow
 from models.extraction import ExtractedPerson, Extraction
+from models.lookup import grouped
 from models.outbox import Priority, enqueue_articles
 from models.person import Mention, Person, Quote
 
@@ -174,7 +175,4 @@ async def quotes_by_person(
     rows = await conn.execute(
         sa.select(ranked).where(ranked.c.n <= first).order_by(ranked.c.person_id, ranked.c.n)
     )
-    grouped: dict[int, list[AnyRow]] = {pid: [] for pid in person_ids}
-    for row in rows:
-        grouped[row.person_id].append(row)
-    return grouped
+    return grouped(rows, person_ids, "person_id")

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import AnyRow, Base
+from models.lookup import grouped, row_by_slug, rows_by_ids
 from models.pagination import Page, PageRequest, fetch_page
 
 
@@ -62,13 +63,11 @@ PERSON_ORDER = (Person.name, Person.id)
 
 
 async def person_by_slug(conn: AsyncConnection, slug: str) -> AnyRow | None:
-    result = await conn.execute(sa.select(Person.__table__).where(Person.slug == slug))
-    return result.first()
+    return await row_by_slug(conn, Person, slug)
 
 
 async def people_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, AnyRow]:
-    result = await conn.execute(sa.select(Person.__table__).where(Person.id.in_(ids)))
-    return {row.id: row for row in result}
+    return await rows_by_ids(conn, Person, ids)
 
 
 async def mentions_by_article(
@@ -90,10 +89,7 @@ async def mentions_by_article(
         .where(Mention.article_id.in_(article_ids), Mention.suppressed.is_(False))
         .order_by(Mention.article_id, Mention.position, Person.name)
     )
-    grouped: dict[int, list[AnyRow]] = {article_id: [] for article_id in article_ids}
-    for row in result:
-        grouped[row.article_id].append(row)
-    return grouped
+    return grouped(result, article_ids, "article_id")
 
 
 async def people(conn: AsyncConnection, page: PageRequest) -> Page:

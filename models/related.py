@@ -23,6 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from models.article import SUMMARY_COLUMNS, Article, is_published
 from models.base import AnyRow, Base, utcnow
+from models.lookup import grouped
 
 # The outbox's priorities (models/outbox.py): an editor's publish goes before an import.
 EDITORIAL, BULK = 0, 2
@@ -120,10 +121,7 @@ async def related_by_article(
     rows = await conn.execute(
         sa.select(ranked).where(ranked.c.n <= limit).order_by(ranked.c.list_id, ranked.c.n)
     )
-    grouped: dict[int, list[AnyRow]] = {article_id: [] for article_id in article_ids}
-    for row in rows:
-        grouped[row.list_id].append(row)
-    return grouped
+    return grouped(rows, article_ids, "list_id")
 
 
 async def lists_changed_since(conn: AsyncConnection, since: datetime) -> list[tuple[int, datetime]]:

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import InstrumentedAttribute
 
 from models.article import (
+    SECTION_NAMES,
     Article,
     ArticleAuthor,
     ArticleTopic,
@@ -150,8 +151,7 @@ async def newest_stories(conn: AsyncConnection, subject: Subject | None, limit: 
             Article.language,
             Article.published_at,
             Article.updated_at,
-            Section.slug.label("section_slug"),
-            Section.name.label("section_name"),
+            *SECTION_NAMES,
         )
         .join(Section, Section.id == Article.section_id)
         .where(is_published())

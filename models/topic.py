@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from models.article import ArticleTopic
 from models.base import AnyRow, Base
+from models.lookup import grouped, row_by_slug, rows_by_ids
 from models.pagination import Page, PageRequest, fetch_page
 
 
@@ -26,13 +27,11 @@ TOPIC_ORDER = (Topic.name, Topic.id)
 
 
 async def topic_by_slug(conn: AsyncConnection, slug: str) -> AnyRow | None:
-    result = await conn.execute(sa.select(Topic.__table__).where(Topic.slug == slug))
-    return result.first()
+    return await row_by_slug(conn, Topic, slug)
 
 
 async def topics_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, AnyRow]:
-    result = await conn.execute(sa.select(Topic.__table__).where(Topic.id.in_(ids)))
-    return {row.id: row for row in result}
+    return await rows_by_ids(conn, Topic, ids)
 
 
 async def topics_by_article(
@@ -45,10 +44,7 @@ async def topics_by_article(
         .where(ArticleTopic.article_id.in_(article_ids))
         .order_by(ArticleTopic.article_id, ArticleTopic.position)
     )
-    grouped: dict[int, list[AnyRow]] = {article_id: [] for article_id in article_ids}
-    for row in result:
-        grouped[row.article_id].append(row)
-    return grouped
+    return grouped(result, article_ids, "article_id")
 
 
 async def topics(conn: AsyncConnection, page: PageRequest) -> Page:
