@@ -260,24 +260,24 @@ async def find_article(session: AsyncSession, slug: str, *, deleted: bool = Fals
 
 
 async def publish(session: AsyncSession, slug: str) -> Article:
-    article = await find_article(session, slug)
-    if not _readable(article):
-        await record(session, EventKind.ARTICLE_PUBLISHED, article)
-    article.status = ArticleStatus.PUBLISHED
-    # A story keeps the time it first went out; republishing does not make it "new".
-    article.published_at = article.published_at or utcnow()
-    article.scheduled_at = None  # published now, a schedule it had is void
-    article.updated_at = utcnow()
-    enqueue_articles(session, [article.id])
-    return article
+    return await _set_status(session, slug, ArticleStatus.PUBLISHED)
 
 
 async def unpublish(session: AsyncSession, slug: str) -> Article:
+    return await _set_status(session, slug, ArticleStatus.UNPUBLISHED)
+
+
+async def _set_status(session: AsyncSession, slug: str, status: ArticleStatus) -> Article:
     article = await find_article(session, slug)
-    if _readable(article):
-        await record(session, EventKind.ARTICLE_UNPUBLISHED, article)
-    article.status = ArticleStatus.UNPUBLISHED
-    article.scheduled_at = None
+    published = status == ArticleStatus.PUBLISHED
+    if _readable(article) != published:
+        kind = EventKind.ARTICLE_PUBLISHED if published else EventKind.ARTICLE_UNPUBLISHED
+        await record(session, kind, article)
+    article.status = status
+    if published:
+        # A story keeps the time it first went out; republishing does not make it "new".
+        article.published_at = article.published_at or utcnow()
+    article.scheduled_at = None  # published or taken down now, a schedule it had is void
     article.updated_at = utcnow()
     enqueue_articles(session, [article.id])
     return article
