@@ -1,21 +1,13 @@
-"""Initial schema: articles, sections, authors, topics, people, mentions and comments.
-
-Revision ID: 0001
-Revises:
-Create Date: 2026-11-25 06:49:38.132076
-"""
-
-from collections.abc import Sequence
+"""Initial schema: articles, sections, authors, topics, people, mentions and comments."""
 
 import sqlalchemy as sa
 from alembic import op
 
 import models.base
+from models.migrations.ddl import foreign_key, string_enum
 
-revision: str = "0001"
-down_revision: str | None = None
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision = "0001"
+down_revision = None
 
 
 def upgrade() -> None:
@@ -65,15 +57,7 @@ def upgrade() -> None:
         sa.Column("section_id", sa.Integer(), nullable=False),
         sa.Column(
             "status",
-            sa.Enum(
-                "draft",
-                "published",
-                "unpublished",
-                name="article_status",
-                native_enum=False,
-                create_constraint=True,
-                length=16,
-            ),
+            string_enum("article_status", "draft", "published", "unpublished"),
             nullable=False,
         ),
         sa.Column("language", sa.String(length=16), nullable=False),
@@ -83,12 +67,7 @@ def upgrade() -> None:
         sa.Column("created_at", models.base.UTCDateTime(), nullable=False),
         sa.Column("updated_at", models.base.UTCDateTime(), nullable=False),
         sa.Column("import_hash", sa.String(length=64), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["section_id"],
-            ["sections.id"],
-            name=op.f("fk_articles_section_id_sections"),
-            ondelete="RESTRICT",
-        ),
+        foreign_key("articles", "section_id", "sections", "RESTRICT"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_articles")),
         sa.UniqueConstraint("slug", name=op.f("uq_articles_slug")),
     )
@@ -103,18 +82,8 @@ def upgrade() -> None:
         sa.Column("article_id", sa.Integer(), nullable=False),
         sa.Column("author_id", sa.Integer(), nullable=False),
         sa.Column("position", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["article_id"],
-            ["articles.id"],
-            name=op.f("fk_article_authors_article_id_articles"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["author_id"],
-            ["authors.id"],
-            name=op.f("fk_article_authors_author_id_authors"),
-            ondelete="RESTRICT",
-        ),
+        foreign_key("article_authors", "article_id", "articles", "CASCADE"),
+        foreign_key("article_authors", "author_id", "authors", "RESTRICT"),
         sa.PrimaryKeyConstraint("article_id", "author_id", name=op.f("pk_article_authors")),
     )
     with op.batch_alter_table("article_authors", schema=None) as batch_op:
@@ -127,18 +96,8 @@ def upgrade() -> None:
         sa.Column("article_id", sa.Integer(), nullable=False),
         sa.Column("topic_id", sa.Integer(), nullable=False),
         sa.Column("position", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["article_id"],
-            ["articles.id"],
-            name=op.f("fk_article_topics_article_id_articles"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["topic_id"],
-            ["topics.id"],
-            name=op.f("fk_article_topics_topic_id_topics"),
-            ondelete="RESTRICT",
-        ),
+        foreign_key("article_topics", "article_id", "articles", "CASCADE"),
+        foreign_key("article_topics", "topic_id", "topics", "RESTRICT"),
         sa.PrimaryKeyConstraint("article_id", "topic_id", name=op.f("pk_article_topics")),
     )
     with op.batch_alter_table("article_topics", schema=None) as batch_op:
@@ -154,31 +113,13 @@ def upgrade() -> None:
         sa.Column("is_spoiler", sa.Boolean(), nullable=False),
         sa.Column(
             "status",
-            sa.Enum(
-                "published",
-                "pending",
-                "rejected",
-                name="comment_status",
-                native_enum=False,
-                create_constraint=True,
-                length=16,
-            ),
+            string_enum("comment_status", "published", "pending", "rejected"),
             nullable=False,
         ),
         sa.Column("created_at", models.base.UTCDateTime(), nullable=False),
         sa.Column("external_id", sa.String(length=200), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["article_id"],
-            ["articles.id"],
-            name=op.f("fk_comments_article_id_articles"),
-            ondelete="RESTRICT",
-        ),
-        sa.ForeignKeyConstraint(
-            ["parent_id"],
-            ["comments.id"],
-            name=op.f("fk_comments_parent_id_comments"),
-            ondelete="RESTRICT",
-        ),
+        foreign_key("comments", "article_id", "articles", "RESTRICT"),
+        foreign_key("comments", "parent_id", "comments", "RESTRICT"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_comments")),
         sa.UniqueConstraint(
             "article_id", "external_id", name=op.f("uq_comments_article_id_external_id")
@@ -199,18 +140,8 @@ def upgrade() -> None:
         sa.Column("role", sa.String(length=200), nullable=True),
         sa.Column("mention_count", sa.Integer(), nullable=False),
         sa.Column("position", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["article_id"],
-            ["articles.id"],
-            name=op.f("fk_mentions_article_id_articles"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["person_id"],
-            ["people.id"],
-            name=op.f("fk_mentions_person_id_people"),
-            ondelete="RESTRICT",
-        ),
+        foreign_key("mentions", "article_id", "articles", "CASCADE"),
+        foreign_key("mentions", "person_id", "people", "RESTRICT"),
         sa.PrimaryKeyConstraint("article_id", "person_id", name=op.f("pk_mentions")),
     )
     with op.batch_alter_table("mentions", schema=None) as batch_op:

@@ -1,21 +1,12 @@
-"""The search outbox: changes waiting to reach Meilisearch.
-
-Revision ID: 0002
-Revises: 0001
-Create Date: 2026-11-25 07:04:20.519824
-"""
-
-from collections.abc import Sequence
+"""The search outbox: changes waiting to reach Meilisearch."""
 
 import sqlalchemy as sa
 from alembic import op
 
 import models.base
 
-revision: str = "0002"
-down_revision: str | None = "0001"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision = "0002"
+down_revision = "0001"
 
 
 def upgrade() -> None:

@@ -1,21 +1,13 @@
-"""The write side: tokens, revisions, soft delete, closed threads, reports and corrections.
-
-Revision ID: 0003
-Revises: 0002
-Create Date: 2026-11-25 07:33:58.618424
-"""
-
-from collections.abc import Sequence
+"""The write side: tokens, revisions, soft delete, closed threads, reports and corrections."""
 
 import sqlalchemy as sa
 from alembic import op
 
 import models.base
+from models.migrations.ddl import foreign_key, string_enum
 
-revision: str = "0003"
-down_revision: str | None = "0002"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision = "0003"
+down_revision = "0002"
 
 
 def upgrade() -> None:
@@ -23,18 +15,7 @@ def upgrade() -> None:
         "api_tokens",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
-        sa.Column(
-            "role",
-            sa.Enum(
-                "editor",
-                "moderator",
-                name="token_role",
-                native_enum=False,
-                create_constraint=True,
-                length=16,
-            ),
-            nullable=False,
-        ),
+        sa.Column("role", string_enum("token_role", "editor", "moderator"), nullable=False),
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column("created_at", models.base.UTCDateTime(), nullable=False),
         sa.Column("revoked_at", models.base.UTCDateTime(), nullable=True),
@@ -53,12 +34,7 @@ def upgrade() -> None:
         sa.Column("created_at", models.base.UTCDateTime(), nullable=False),
         sa.Column("changes", sa.JSON(), nullable=False),
         sa.Column("snapshot", sa.JSON(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["article_id"],
-            ["articles.id"],
-            name=op.f("fk_article_revisions_article_id_articles"),
-            ondelete="CASCADE",
-        ),
+        foreign_key("article_revisions", "article_id", "articles", "CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_article_revisions")),
         sa.UniqueConstraint(
             "article_id", "number", name=op.f("uq_article_revisions_article_id_number")
@@ -71,27 +47,11 @@ def upgrade() -> None:
         sa.Column("quote", sa.Text(), nullable=False),
         sa.Column("message", sa.Text(), nullable=False),
         sa.Column("contact_email", sa.String(length=320), nullable=True),
-        sa.Column(
-            "status",
-            sa.Enum(
-                "open",
-                "resolved",
-                name="correction_status",
-                native_enum=False,
-                create_constraint=True,
-                length=16,
-            ),
-            nullable=False,
-        ),
+        sa.Column("status", string_enum("correction_status", "open", "resolved"), nullable=False),
         sa.Column("created_at", models.base.UTCDateTime(), nullable=False),
         sa.Column("resolved_by", sa.String(length=200), nullable=True),
         sa.Column("resolved_at", models.base.UTCDateTime(), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["article_id"],
-            ["articles.id"],
-            name=op.f("fk_corrections_article_id_articles"),
-            ondelete="CASCADE",
-        ),
+        foreign_key("corrections", "article_id", "articles", "CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_corrections")),
     )
     with op.batch_alter_table("corrections", schema=None) as batch_op:
@@ -106,12 +66,7 @@ def upgrade() -> None:
         sa.Column("reporter", sa.String(length=64), nullable=False),
         sa.Column("reason", sa.String(length=500), nullable=True),
         sa.Column("created_at", models.base.UTCDateTime(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["comment_id"],
-            ["comments.id"],
-            name=op.f("fk_comment_reports_comment_id_comments"),
-            ondelete="CASCADE",
-        ),
+        foreign_key("comment_reports", "comment_id", "comments", "CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_comment_reports")),
         sa.UniqueConstraint(
             "comment_id", "reporter", name=op.f("uq_comment_reports_comment_id_reporter")

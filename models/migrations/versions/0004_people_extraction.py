@@ -1,23 +1,16 @@
-"""People extraction: quotes, editors' pins and removals, and the extraction queue.
-
-Revision ID: 0004
-Revises: 0003
-Create Date: 2026-11-25 07:47:44.143662
-"""
+"""People extraction: quotes, editors' pins and removals, and the extraction queue."""
 
 import hashlib
 import json
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
 import models.base
+from models.migrations.ddl import foreign_key
 
-revision: str = "0004"
-down_revision: str | None = "0003"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision = "0004"
+down_revision = "0003"
 
 
 def upgrade() -> None:
@@ -28,18 +21,8 @@ def upgrade() -> None:
         sa.Column("person_id", sa.Integer(), nullable=False),
         sa.Column("text", sa.Text(), nullable=False),
         sa.Column("position", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["article_id"],
-            ["articles.id"],
-            name=op.f("fk_quotes_article_id_articles"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["person_id"],
-            ["people.id"],
-            name=op.f("fk_quotes_person_id_people"),
-            ondelete="CASCADE",
-        ),
+        foreign_key("quotes", "article_id", "articles", "CASCADE"),
+        foreign_key("quotes", "person_id", "people", "CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_quotes")),
     )
     with op.batch_alter_table("quotes", schema=None) as batch_op:

@@ -1,21 +1,12 @@
-"""People extraction claims: the lease a process holds on the stories it is extracting.
-
-Revision ID: 0005
-Revises: 0004
-Create Date: 2026-12-01 20:20:00
-"""
-
-from collections.abc import Sequence
+"""People extraction claims: the lease a process holds on the stories it is extracting."""
 
 import sqlalchemy as sa
 from alembic import op
 
 import models.base
 
-revision: str = "0005"
-down_revision: str | None = "0004"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision = "0005"
+down_revision = "0004"
 
 
 def upgrade() -> None:

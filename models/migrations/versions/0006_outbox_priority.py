@@ -1,21 +1,12 @@
-"""Search outbox priorities, and claims that keep a story with one worker at a time.
-
-Revision ID: 0006
-Revises: 0005
-Create Date: 2026-12-01 20:30:00
-"""
-
-from collections.abc import Sequence
+"""Search outbox priorities, and claims that keep a story with one worker at a time."""
 
 import sqlalchemy as sa
 from alembic import op
 
 import models.base
 
-revision: str = "0006"
-down_revision: str | None = "0005"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision = "0006"
+down_revision = "0005"
 
 
 def upgrade() -> None:

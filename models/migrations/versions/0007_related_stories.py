@@ -1,23 +1,15 @@
 """Related stories computed ahead: each story's list, the job's state per story (the hash of
 what the list was computed from, when it is due, the lease of the process computing it), and the
-queue of changed stories written with each change.
-
-Revision ID: 0007
-Revises: 0006
-Create Date: 2026-12-01 23:45:21
-"""
-
-from collections.abc import Sequence
+queue of changed stories written with each change."""
 
 import sqlalchemy as sa
 from alembic import op
 
 import models.base
+from models.migrations.ddl import foreign_key
 
-revision: str = "0007"
-down_revision: str | None = "0006"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision = "0007"
+down_revision = "0006"
 
 
 def upgrade() -> None:
@@ -35,18 +27,8 @@ def upgrade() -> None:
         sa.Column("rank", sa.SmallInteger(), nullable=False),
         sa.Column("related_id", sa.Integer(), nullable=False),
         sa.Column("score", sa.Float(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["article_id"],
-            ["articles.id"],
-            name=op.f("fk_related_articles_article_id_articles"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["related_id"],
-            ["articles.id"],
-            name=op.f("fk_related_articles_related_id_articles"),
-            ondelete="CASCADE",
-        ),
+        foreign_key("related_articles", "article_id", "articles", "CASCADE"),
+        foreign_key("related_articles", "related_id", "articles", "CASCADE"),
         sa.PrimaryKeyConstraint("article_id", "rank", name=op.f("pk_related_articles")),
     )
     with op.batch_alter_table("related_articles", schema=None) as batch_op:
@@ -69,12 +51,7 @@ def upgrade() -> None:
         sa.Column("claimed_until", models.base.UTCDateTime(), nullable=True),
         sa.Column("attempts", sa.Integer(), server_default="0", nullable=False),
         sa.Column("error", sa.Text(), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["article_id"],
-            ["articles.id"],
-            name=op.f("fk_related_state_article_id_articles"),
-            ondelete="CASCADE",
-        ),
+        foreign_key("related_state", "article_id", "articles", "CASCADE"),
         sa.PrimaryKeyConstraint("article_id", name=op.f("pk_related_state")),
     )
     with op.batch_alter_table("related_state", schema=None) as batch_op:

@@ -1,19 +1,10 @@
-"""A partial index of the stories readers see, by publication time.
-
-Revision ID: 0008
-Revises: 0007
-Create Date: 2026-12-02 01:05:00
-"""
-
-from collections.abc import Sequence
+"""A partial index of the stories readers see, by publication time."""
 
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0008"
-down_revision: str | None = "0007"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision = "0008"
+down_revision = "0007"
 
 READABLE = "status = 'published' AND deleted_at IS NULL"
 

@@ -1,22 +1,14 @@
 """Scheduled publishing (a `scheduled` status and the time the story goes out) and the dated
-correction notes published under a story.
-
-Revision ID: 0009
-Revises: 0008
-Create Date: 2026-12-02 20:45:00
-"""
-
-from collections.abc import Sequence
+correction notes published under a story."""
 
 import sqlalchemy as sa
 from alembic import op
 
 import models.base
+from models.migrations.ddl import foreign_key
 
-revision: str = "0009"
-down_revision: str | None = "0008"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision = "0009"
+down_revision = "0008"
 
 BEFORE = ("draft", "published", "unpublished")
 AFTER = (*BEFORE, "scheduled")
@@ -52,18 +44,8 @@ def upgrade() -> None:
         sa.Column("editor", sa.String(length=200), nullable=False),
         sa.Column("correction_id", sa.Integer(), nullable=True),
         sa.Column("created_at", models.base.UTCDateTime(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["article_id"],
-            ["articles.id"],
-            name=op.f("fk_correction_notes_article_id_articles"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["correction_id"],
-            ["corrections.id"],
-            name=op.f("fk_correction_notes_correction_id_corrections"),
-            ondelete="SET NULL",
-        ),
+        foreign_key("correction_notes", "article_id", "articles", "CASCADE"),
+        foreign_key("correction_notes", "correction_id", "corrections", "SET NULL"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_correction_notes")),
     )
     op.create_index(

@@ -1,22 +1,14 @@
 """Webhooks: the endpoints editors register, the events written with each change and one
-delivery per event and endpoint (the log editors read, and the rows the delivery job claims).
-
-Revision ID: 0010
-Revises: 0009
-Create Date: 2026-12-02 21:55:00
-"""
-
-from collections.abc import Sequence
+delivery per event and endpoint (the log editors read, and the rows the delivery job claims)."""
 
 import sqlalchemy as sa
 from alembic import op
 
 import models.base
+from models.migrations.ddl import foreign_key, string_enum
 
-revision: str = "0010"
-down_revision: str | None = "0009"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision = "0010"
+down_revision = "0009"
 
 KINDS = ("article.published", "article.updated", "article.unpublished", "comment.published")
 STATUSES = ("pending", "delivered", "failed")
@@ -36,17 +28,7 @@ def upgrade() -> None:
     op.create_table(
         "webhook_events",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column(
-            "kind",
-            sa.Enum(
-                *KINDS,
-                name="webhook_event_kind",
-                native_enum=False,
-                create_constraint=True,
-                length=19,
-            ),
-            nullable=False,
-        ),
+        sa.Column("kind", string_enum("webhook_event_kind", *KINDS, length=19), nullable=False),
         sa.Column("article_id", sa.Integer(), nullable=False),
         sa.Column("slug", sa.String(length=200), nullable=False),
         sa.Column("title", sa.String(length=300), nullable=True),
@@ -60,17 +42,7 @@ def upgrade() -> None:
         sa.Column("webhook_id", sa.Integer(), nullable=False),
         sa.Column("event_id", sa.Integer(), nullable=False),
         sa.Column("article_id", sa.Integer(), nullable=False),
-        sa.Column(
-            "status",
-            sa.Enum(
-                *STATUSES,
-                name="webhook_delivery_status",
-                native_enum=False,
-                create_constraint=True,
-                length=16,
-            ),
-            nullable=False,
-        ),
+        sa.Column("status", string_enum("webhook_delivery_status", *STATUSES), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("next_attempt_at", models.base.UTCDateTime(), nullable=False),
         sa.Column("claimed_until", models.base.UTCDateTime(), nullable=True),
@@ -80,18 +52,8 @@ def upgrade() -> None:
         sa.Column("last_attempt_at", models.base.UTCDateTime(), nullable=True),
         sa.Column("delivered_at", models.base.UTCDateTime(), nullable=True),
         sa.Column("created_at", models.base.UTCDateTime(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["event_id"],
-            ["webhook_events.id"],
-            name=op.f("fk_webhook_deliveries_event_id_webhook_events"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["webhook_id"],
-            ["webhooks.id"],
-            name=op.f("fk_webhook_deliveries_webhook_id_webhooks"),
-            ondelete="CASCADE",
-        ),
+        foreign_key("webhook_deliveries", "event_id", "webhook_events", "CASCADE"),
+        foreign_key("webhook_deliveries", "webhook_id", "webhooks", "CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_deliveries")),
         sa.UniqueConstraint(
             "webhook_id", "event_id", name=op.f("uq_webhook_deliveries_webhook_id_event_id")

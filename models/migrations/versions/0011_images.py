@@ -1,21 +1,12 @@
-"""Images: uploaded pictures, and a story's lead image.
-
-Revision ID: 0011
-Revises: 0010
-Create Date: 2026-12-02 20:45:00
-"""
-
-from collections.abc import Sequence
+"""Images: uploaded pictures, and a story's lead image."""
 
 import sqlalchemy as sa
 from alembic import op
 
 from models.base import UTCDateTime
 
-revision: str = "0011"
-down_revision: str | None = "0010"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision = "0011"
+down_revision = "0010"
 
 
 def upgrade() -> None:
