@@ -23,14 +23,26 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from models import Person
 from search.server import LocalMeilisearch, free_port
 from tests.conftest import ROOT, SAMPLE, contract, gql
 from tests.servers import start_api, wait_ready
 
 if TYPE_CHECKING:
     from playwright.async_api import Page
+
+# Rows written straight into the database ----------------------------------------------------
+
+
+async def insert_person(conn: AsyncConnection, **values: object) -> int:
+    """A person row with these columns (slug, name, aliases, ...), as extraction would store one;
+    answers its id."""
+    return (
+        await conn.execute(sa.insert(Person).values(**values).returning(Person.id))
+    ).scalar_one()
+
 
 # Editors' stories ---------------------------------------------------------------------------
 
@@ -241,23 +253,53 @@ class Api:
                 self.process.wait()
 
 
-def api_env(database_url: str, meili: LocalMeilisearch, data_dir: Path) -> dict[str, str]:
-    """Settings for a served API on `database_url` that really asks the database each time."""
+def served_env(
+    database_url: str, meili: LocalMeilisearch, data_dir: Path, prefix: str, **settings: str
+) -> dict[str, str]:
+    """Settings for a served API on `database_url`, with indexes of its own (named from
+    `prefix`) and warnings-only logs; `settings` on top."""
     return {
         "DATABASE_URL": database_url,
         "MEILI_URL": meili.url,
         "MEILI_MASTER_KEY": meili.master_key,
-        "MEILI_INDEX_PREFIX": f"f{uuid.uuid4().hex[:8]}_",
+        "MEILI_INDEX_PREFIX": f"{prefix}{uuid.uuid4().hex[:8]}_",
         "DATA_DIR": str(data_dir),
-        # A cached answer would hide the outage from the reader, which is good in production
-        # and useless here.
-        "RESULT_CACHE": "false",
-        "REQUEST_TIME_LIMIT": "10",
         "LOG_LEVEL": "warning",
+        **settings,
     }
 
 
-# The reader site in a browser (tests/browser) ------------------------------------------------
+def api_env(database_url: str, meili: LocalMeilisearch, data_dir: Path) -> dict[str, str]:
+    """Settings for a served API on `database_url` that really asks the database each time."""
+    # A cached answer would hide the outage from the reader, which is good in production and
+    # useless here.
+    return served_env(
+        database_url, meili, data_dir, "f", RESULT_CACHE="false", REQUEST_TIME_LIMIT="10"
+    )
+
+
+# Background jobs -------------------------------------------------------------------------------
+
+
+class Interrupted(BaseException):
+    """Stands for a cancellation or Ctrl-C in a job's work: no `except Exception` catches it."""
+
+
+def interrupt(*_: object) -> None:
+    """Put in place of a job's work to interrupt its batch half-way."""
+    raise Interrupted
+
+
+# The reader site (tests/api/test_site_pages.py, tests/browser) --------------------------------
+
+# The people the sample story (SAMPLE_SLUG) mentions, first-mentioned first, with their roles.
+SAMPLE_PEOPLE = {
+    "Dmitry Peskov": "Kremlin spokesman",
+    "Alexander Graf Lambsdorff": "German ambassador to Russia",
+    "Vladimir Putin": "Russian President",
+    "Boris Pistorius": "German Defence Minister",
+    "Olaf Scholz": "Chancellor",
+}
 
 ARTEFACTS = ROOT / "tests" / "artefacts"
 XSS_SLUG = "payload-probe"

@@ -9,7 +9,6 @@ import os
 import re
 import sys
 import time
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from search.reindex import running_alone
 from search.server import LocalMeilisearch, free_port
 from tests.conftest import BBC
 from tests.servers import ROOT, start_api, wait_ready
+from tests.support import served_env
 
 STORIES = 150
 EXTRACTED = re.compile(r"extracted people from (\d+) stories")
@@ -45,16 +45,8 @@ async def corpus(db: AsyncEngine, sessions: async_sessionmaker[AsyncSession]) ->
 
 
 def _env(database_url: str, meili: LocalMeilisearch, tmp_path: Path) -> dict[str, str]:
-    return {
-        "DATABASE_URL": database_url,
-        "MEILI_URL": meili.url,
-        "MEILI_MASTER_KEY": meili.master_key,
-        "MEILI_INDEX_PREFIX": f"j{uuid.uuid4().hex[:8]}_",
-        "DATA_DIR": str(tmp_path),
-        # Indexing is not what this test is about, and the two cores are busy with spaCy.
-        "SEARCH_WORKER": "false",
-        "LOG_LEVEL": "warning",
-    }
+    # Indexing is not what this test is about, and the two cores are busy with spaCy.
+    return served_env(database_url, meili, tmp_path, "j", SEARCH_WORKER="false")
 
 
 @pytest.fixture

@@ -31,7 +31,7 @@ from api.query_limits import Limits
 from api.schema import build_schema
 from api.services import SearchService
 from api.settings import Settings
-from models import Article, CorrectionNote, Mention, Person
+from models import Article, CorrectionNote, Mention
 from models.importer import import_lines
 from models.related_job import RelatedWorker
 from models.session import AsyncSession, ReadPool
@@ -39,6 +39,7 @@ from search import articles as search_articles
 from search.articles import Sort, Where
 from search.client import SearchClient
 from tests.conftest import SAMPLE, contract
+from tests.support import insert_person
 
 CONTRACT = ["article-page", "latest-articles", "topic-page", "person-page", "related-widget"]
 ODD = 'Quote " back\\slash \x01\x1f tab\t new\nline é ünï 🦆 \u2028 </script>'
@@ -95,13 +96,9 @@ async def corpus(sessions: async_sessionmaker[AsyncSession], db: AsyncEngine) ->
             ("olaf-scholz", "Olaf Scholz", []),
             ("ödön-ünïcode", ODD, None),
         ):
-            people[slug] = (
-                await conn.execute(
-                    sa.insert(Person)
-                    .values(slug=slug, name=name, aliases=aliases, description=None)
-                    .returning(Person.id)
-                )
-            ).scalar_one()
+            people[slug] = await insert_person(
+                conn, slug=slug, name=name, aliases=aliases, description=None
+            )
         mentions = [
             ("odd-text", "dmitry-peskov", "Kremlin spokesman", 3, 0, False),
             ("odd-text", "olaf-scholz", None, 1, 1, False),

@@ -8,8 +8,9 @@ import httpx
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from models import Mention, Person
+from models import Mention
 from tests.conftest import SAMPLE, SAMPLE_SLUG, contract, gql
+from tests.support import insert_person
 
 ARTICLE_PAGE = contract("article-page")
 COMMENTS_THREAD = contract("comments-thread")
@@ -130,13 +131,9 @@ async def test_person_page_shows_a_person_and_their_stories(
     client: httpx.AsyncClient, sample: None, db: AsyncEngine
 ) -> None:
     async with db.begin() as conn:
-        person_id = (
-            await conn.execute(
-                sa.insert(Person)
-                .values(slug="dmitry-peskov", name="Dmitry Peskov", aliases=["Peskov"])
-                .returning(Person.id)
-            )
-        ).scalar_one()
+        person_id = await insert_person(
+            conn, slug="dmitry-peskov", name="Dmitry Peskov", aliases=["Peskov"]
+        )
         await conn.execute(
             sa.insert(Mention).values(
                 article_id=1, person_id=person_id, role="Kremlin spokesman", mention_count=2

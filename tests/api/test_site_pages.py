@@ -17,20 +17,21 @@ from api.services import SearchService
 from api.settings import Settings
 from models.people_queue import PeopleWorker
 from tests.conftest import SAMPLE_SLUG, gql, serve
-from tests.support import XSS_BODY, XSS_IMG, XSS_SCRIPT, XSS_SLUG, XSS_TITLE, save
+from tests.support import (
+    SAMPLE_PEOPLE,
+    XSS_BODY,
+    XSS_IMG,
+    XSS_SCRIPT,
+    XSS_SLUG,
+    XSS_TITLE,
+    save,
+)
 
 ARTICLE = f"/articles/{SAMPLE_SLUG}"
 TITLE = "Kremlin Says Leaked German Officers' Call Proves West Is Involved in Ukraine"
 PUBLISH = "mutation ($slug: String!) { publishArticle(slug: $slug) { __typename } }"
 UNPUBLISH = "mutation ($slug: String!) { unpublishArticle(slug: $slug) { __typename } }"
 DELETE = "mutation ($slug: String!) { deleteArticle(slug: $slug) { __typename } }"
-PEOPLE = {
-    "Dmitry Peskov": "Kremlin spokesman",
-    "Alexander Graf Lambsdorff": "German ambassador to Russia",
-    "Vladimir Putin": "Russian President",
-    "Boris Pistorius": "German Defence Minister",
-    "Olaf Scholz": "Chancellor",
-}
 
 
 @pytest.fixture
@@ -70,7 +71,7 @@ async def test_the_whole_story_is_in_the_html(client: httpx.AsyncClient, people:
     assert "<h2>Plans to strike</h2>" in page and "<h2>Information war</h2>" in page
     for topic in ("war-in-ukraine", "germany", "crimea", "kremlin"):
         assert f'href="/topics/{topic}"' in page
-    for name, role in PEOPLE.items():
+    for name, role in SAMPLE_PEOPLE.items():
         assert re.search(rf'>{name}</a> <span class="role">{role}</span>', page), name
     # The comments: all five, each spoiler folded away until a reader opens it, no script needed.
     assert "Comments (5)" in shown
@@ -97,7 +98,7 @@ async def test_search_engines_and_link_previews_read_the_story(
     assert news["publisher"]["name"] == "Newsroom"
     assert news["articleSection"] == "News"
     assert set(news["keywords"]) == {"War in Ukraine", "Germany", "Crimea", "Kremlin"}
-    assert {m["name"]: m["jobTitle"] for m in news["mentions"]} == PEOPLE
+    assert {m["name"]: m["jobTitle"] for m in news["mentions"]} == SAMPLE_PEOPLE
     crumbs = next(d for d in json_ld if d["@type"] == "BreadcrumbList")
     assert [i["name"] for i in crumbs["itemListElement"]] == ["Home", "News", TITLE]
     assert graph["og:type"] == ["article"]

@@ -10,11 +10,11 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from models import Comment, Mention, Person
+from models import Comment, Mention
 from models.importer import import_lines
 from models.session import AsyncSession
 from tests.conftest import BBC, contract, gql
-from tests.support import count_statements
+from tests.support import count_statements, insert_person
 
 LATEST_ARTICLES = contract("latest-articles")
 TOPIC_ARTICLES_WITH_COMMENTS = """
@@ -41,13 +41,7 @@ async def corpus(sessions: async_sessionmaker[AsyncSession], db: AsyncEngine) ->
     assert report.errors == []
     async with db.begin() as conn:
         ids = (await conn.execute(sa.text("SELECT id FROM articles"))).scalars().all()
-        person = (
-            await conn.execute(
-                sa.insert(Person)
-                .values(slug="tony-blair", name="Tony Blair", aliases=[])
-                .returning(Person.id)
-            )
-        ).scalar_one()
+        person = await insert_person(conn, slug="tony-blair", name="Tony Blair", aliases=[])
         start = datetime(2005, 1, 1, tzinfo=UTC)
         for article_id in ids:
             await conn.execute(sa.insert(Mention).values(article_id=article_id, person_id=person))
@@ -68,17 +62,26 @@ async def corpus(sessions: async_sessionmaker[AsyncSession], db: AsyncEngine) ->
             )
 
 
+async def _pages_of_one_and_fifty(
+    client: httpx.AsyncClient, db: AsyncEngine, document: str, size: str
+) -> tuple[list[str], list[str]]:
+    """The statements behind a page of one and behind a page of fifty (`size` is `first` or
+    `last`)."""
+    with count_statements(db) as small:
+        one = await gql(client, document, {size: 1})
+    with count_statements(db) as large:
+        fifty = await gql(client, document, {size: 50})
+    assert len(one["articles"]["nodes"]) == 1
+    assert len(fifty["articles"]["nodes"]) == 50
+    return small, large
+
+
 @pytest.mark.parametrize("document", [LATEST_ARTICLES, TOPIC_ARTICLES_WITH_COMMENTS])
 async def test_statement_count_does_not_grow_with_page_size(
     client: httpx.AsyncClient, db: AsyncEngine, corpus: None, document: str
 ) -> None:
-    with count_statements(db) as small:
-        one = await gql(client, document, {"first": 1})
-    with count_statements(db) as large:
-        fifty = await gql(client, document, {"first": 50})
+    small, large = await _pages_of_one_and_fifty(client, db, document, "first")
 
-    assert len(one["articles"]["nodes"]) == 1
-    assert len(fifty["articles"]["nodes"]) == 50
     assert len(large) == len(small), "\n\n".join(large)
 
 
@@ -89,11 +92,6 @@ async def test_paging_backward_makes_as_many_statements_as_paging_forward(
     backward = TOPIC_ARTICLES_WITH_COMMENTS.replace("first", "last")
     with count_statements(db) as forward:
         await gql(client, TOPIC_ARTICLES_WITH_COMMENTS, {"first": 50})
-    with count_statements(db) as small:
-        one = await gql(client, backward, {"last": 1})
-    with count_statements(db) as large:
-        fifty = await gql(client, backward, {"last": 50})
+    small, large = await _pages_of_one_and_fifty(client, db, backward, "last")
 
-    assert len(one["articles"]["nodes"]) == 1
-    assert len(fifty["articles"]["nodes"]) == 50
     assert len(small) == len(large) == len(forward), "\n\n".join(large)

@@ -10,10 +10,11 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from models import Article, Comment, CommentStatus, Mention, Person
+from models import Article, Comment, CommentStatus, Mention
 from models.importer import import_lines
 from models.session import AsyncSession
 from tests.conftest import SAMPLE, SAMPLE_SLUG, contract, gql
+from tests.support import insert_person
 
 ARTICLE_PAGE = contract("article-page")
 LATEST_ARTICLES = contract("latest-articles")
@@ -36,13 +37,7 @@ async def hidden(sessions: async_sessionmaker[AsyncSession], sample: None, db: A
     )
     assert report.errors == []
     async with db.begin() as conn:
-        person = (
-            await conn.execute(
-                sa.insert(Person)
-                .values(slug="someone", name="Someone", aliases=[])
-                .returning(Person.id)
-            )
-        ).scalar_one()
+        person = await insert_person(conn, slug="someone", name="Someone", aliases=[])
         hidden_ids = (
             (await conn.execute(sa.select(Article.id).where(Article.slug.like("a%-%"))))
             .scalars()

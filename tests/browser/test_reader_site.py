@@ -16,6 +16,7 @@ from playwright.async_api import Browser, Page, expect
 from tests.conftest import SAMPLE, SAMPLE_SLUG
 from tests.support import (
     ARTEFACTS,
+    SAMPLE_PEOPLE,
     XSS_BODY,
     XSS_SLUG,
     XSS_TITLE,
@@ -28,13 +29,6 @@ ARTICLE = f"/articles/{SAMPLE_SLUG}"
 SAMPLE_STORY = json.loads(SAMPLE.read_text().splitlines()[0])
 SAMPLE_TITLE = SAMPLE_STORY["title"]
 COMMENTS = SAMPLE_STORY["comments"]
-PEOPLE = {
-    "Dmitry Peskov": "Kremlin spokesman",
-    "Alexander Graf Lambsdorff": "German ambassador to Russia",
-    "Vladimir Putin": "Russian President",
-    "Boris Pistorius": "German Defence Minister",
-    "Olaf Scholz": "Chancellor",
-}
 TOPICS = {
     "War in Ukraine": "war-in-ukraine",
     "Germany": "germany",
@@ -65,8 +59,8 @@ async def test_sample_article_shows_subheadings_topics_people_and_spoilers(page:
         await expect(link).to_have_attribute("href", f"/topics/{slug}")
 
     people = page.get_by_role("region", name="People in this story").get_by_role("listitem")
-    await expect(people).to_have_count(len(PEOPLE))
-    for name, role in PEOPLE.items():
+    await expect(people).to_have_count(len(SAMPLE_PEOPLE))
+    for name, role in SAMPLE_PEOPLE.items():
         person = people.filter(has=page.get_by_role("link", name=name, exact=True))
         await expect(person.locator(".role")).to_have_text(role)
 
@@ -103,8 +97,8 @@ async def test_article_page_reads_and_search_form_works_with_javascript_off(
             ["Plans to strike", "Information war"]
         )
         people = page.get_by_role("region", name="People in this story").get_by_role("listitem")
-        await expect(people).to_have_count(len(PEOPLE))
-        for name, role in PEOPLE.items():
+        await expect(people).to_have_count(len(SAMPLE_PEOPLE))
+        for name, role in SAMPLE_PEOPLE.items():
             person = people.filter(has=page.get_by_role("link", name=name, exact=True))
             await expect(person.locator(".role")).to_have_text(role)
         await expect(page.get_by_role("heading", name="Comments (5)")).to_be_visible()

@@ -17,7 +17,7 @@ from models.importer import import_lines
 from models.mentions import link_person
 from models.people_queue import PeopleWorker, claim_batch, count_pending, request_full_pass
 from models.session import AsyncSession, session_factory
-from tests.support import story
+from tests.support import Interrupted, interrupt, story
 
 
 @pytest.fixture
@@ -70,15 +70,9 @@ async def test_a_lapsed_claim_is_taken_over_and_the_first_claimer_stores_nothing
 
 
 async def test_an_interrupted_batch_gives_its_stories_back(db: AsyncEngine, stories: int) -> None:
-    class Stop(BaseException):
-        pass
-
-    def interrupted(*_: object) -> None:
-        raise Stop
-
     worker = PeopleWorker(db, batch_size=4)
-    worker.extractor.extract_many = interrupted  # type: ignore[method-assign]
-    with pytest.raises(Stop):
+    worker.extractor.extract_many = interrupt  # type: ignore[method-assign]
+    with pytest.raises(Interrupted):
         await worker.run_once()
 
     assert await claimed(db) == 0

@@ -28,6 +28,7 @@ from models.related_queue import (
 )
 from models.session import AsyncSession, create_engine, session_factory
 from tests.conftest import BBC, SAMPLE, SAMPLE_SLUG
+from tests.support import Interrupted, interrupt
 
 SAMPLE_LINES = SAMPLE.read_text().splitlines()
 # Stories on one subject no BBC story shares: made-up words, so their lists are predictable.
@@ -260,15 +261,9 @@ async def test_a_lapsed_claim_stores_nothing(db: AsyncEngine, corpus: None) -> N
 
 
 async def test_an_interrupted_batch_gives_its_stories_back(db: AsyncEngine, corpus: None) -> None:
-    class Stop(BaseException):
-        pass
-
-    def interrupted(*_: object) -> None:
-        raise Stop
-
     worker = RelatedWorker(db, batch_size=10)
-    worker.corpus.rank = interrupted  # type: ignore[method-assign]
-    with pytest.raises(Stop):
+    worker.corpus.rank = interrupt  # type: ignore[method-assign]
+    with pytest.raises(Interrupted):
         await worker.run_once()
 
     async with db.connect() as conn:
