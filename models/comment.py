@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
-from sqlalchemy.orm import Mapped, aliased, mapped_column
+from sqlalchemy.orm import InstrumentedAttribute, Mapped, aliased, mapped_column
 
 from models.article import Article, is_published
 from models.base import AnyRow, Base, Columns, utcnow
@@ -98,40 +99,40 @@ async def visible_comments_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> 
     return {row.id: row for row in result}
 
 
+async def _visible_counts(
+    conn: AsyncConnection,
+    by: InstrumentedAttribute[Any],
+    keys: Sequence[int],
+    article_ids: Sequence[int] | None,
+    *where: sa.ColumnElement[bool],
+) -> dict[int, int]:
+    """Visible comments counted by `by`, for each of `keys` (0 where none)."""
+    stmt = visible_comments(sa.select(by, sa.func.count()).where(*where), article_ids)
+    return counted(await conn.execute(stmt.group_by(by)), keys)
+
+
 async def comment_counts_by_article(
     conn: AsyncConnection, article_ids: Sequence[int]
 ) -> dict[int, int]:
     """Visible comments per article, replies included: the number a reader sees."""
-    result = await conn.execute(
-        visible_comments(sa.select(Comment.article_id, sa.func.count()), article_ids).group_by(
-            Comment.article_id
-        )
-    )
-    return counted(result, article_ids)
+    return await _visible_counts(conn, Comment.article_id, article_ids, article_ids)
 
 
 async def thread_counts_by_article(
     conn: AsyncConnection, article_ids: Sequence[int]
 ) -> dict[int, int]:
     """Visible top-level comments per article."""
-    result = await conn.execute(
-        visible_comments(
-            sa.select(Comment.article_id, sa.func.count()).where(Comment.parent_id.is_(None)),
-            article_ids,
-        ).group_by(Comment.article_id)
+    return await _visible_counts(
+        conn, Comment.article_id, article_ids, article_ids, Comment.parent_id.is_(None)
     )
-    return counted(result, article_ids)
 
 
 async def reply_counts_by_parent(
     conn: AsyncConnection, parent_ids: Sequence[int]
 ) -> dict[int, int]:
-    result = await conn.execute(
-        visible_comments(
-            sa.select(Comment.parent_id, sa.func.count()).where(Comment.parent_id.in_(parent_ids))
-        ).group_by(Comment.parent_id)
+    return await _visible_counts(
+        conn, Comment.parent_id, parent_ids, None, Comment.parent_id.in_(parent_ids)
     )
-    return counted(result, parent_ids)
 
 
 async def threads_by_article(
