@@ -12,7 +12,7 @@ from typing import Any, NamedTuple, cast
 import strawberry
 
 from api import cache
-from api.article import Article, require_time_zones
+from api.article import Article, story_filter
 from api.context import Info
 from api.errors import BadUserInput, require_between
 from api.loaders import read
@@ -43,14 +43,7 @@ class SearchFilter:
     published_before: datetime | None = None
 
     def to_where(self) -> search_articles.Where:
-        require_time_zones(self.published_after, self.published_before)
-        return search_articles.Where(
-            topics=tuple(self.topics or ()),
-            people=tuple(self.people or ()),
-            section=self.section,
-            published_after=self.published_after,
-            published_before=self.published_before,
-        )
+        return story_filter(self)
 
 
 @strawberry.type(description="Matched text as HTML: escaped, with <mark> around matches.")
