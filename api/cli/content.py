@@ -10,7 +10,7 @@ import time
 from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, Protocol, TypeVar
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -57,12 +57,8 @@ def people_extract(
                 console.print("a full pass is under way: joining it")
             total = await count_pending(engine)
             worker = PeopleWorker(engine, batch_size=32)
-            _, seconds = await _with_progress("people", total, worker.drain)
-            # One line a test or an operator can add up over every process of a pass.
-            console.print(
-                f"extracted people from {worker.extracted} stories ({worker.failed} failed) "
-                f"in {seconds:.1f}s",
-                soft_wrap=True,
+            await _drain(
+                worker, "people", total, lambda: f"extracted people from {worker.extracted}"
             )
         finally:
             await engine.dispose()
@@ -96,11 +92,8 @@ def related_refresh(
             await related_queue.take_changes(engine)
             await related_queue.mark_unlisted(engine)
             total = await related_queue.count_due(engine)
-            _, seconds = await _with_progress("related", total, worker.drain)
-            console.print(
-                f"computed related stories for {worker.computed} stories ({worker.failed} "
-                f"failed) in {seconds:.1f}s",
-                soft_wrap=True,
+            await _drain(
+                worker, "related", total, lambda: f"computed related stories for {worker.computed}"
             )
         finally:
             worker.close()
@@ -189,6 +182,19 @@ async def _import(paths: list[Path]) -> int:
     finally:
         await engine.dispose()
     return failed
+
+
+class _BulkWorker(Protocol):
+    failed: int
+
+    async def drain(self, on_progress: Callable[[int], Any] | None = None) -> int: ...
+
+
+async def _drain(worker: _BulkWorker, label: str, total: int, done: Callable[[], str]) -> None:
+    """Run a bulk worker until nothing is left, then print one line a test or an operator can
+    add up over every process of a pass: `done()` stories, how many failed, how long it took."""
+    _, seconds = await _with_progress(label, total, worker.drain)
+    console.print(f"{done()} stories ({worker.failed} failed) in {seconds:.1f}s", soft_wrap=True)
 
 
 async def _with_progress(
