@@ -23,10 +23,11 @@ from api.relay import (
     Before,
     Connection,
     Last,
-    build_connection,
     first_argument,
     in_utc_range,
     page_request,
+    paged,
+    read_page,
     to_global_id,
 )
 from models import article as article_model
@@ -86,8 +87,31 @@ class ArticleOrder(Enum):
     OLDEST = "oldest"
 
 
-def require_time_zones(published_after: datetime | None, published_before: datetime | None) -> None:
-    """Filter times must say which time zone they are in: a bare time is ambiguous."""
+class _Conditions(Protocol):
+    topics: list[str] | None
+    people: list[str] | None
+    section: str | None
+    published_after: datetime | None
+    published_before: datetime | None
+
+
+def story_filter(given: _Conditions, language: str | None = None) -> listing.ArticleFilter:
+    """The models' filter for what a story list or search is narrowed by (search/ takes the
+    same one); BadUserInput for a time without its time zone, since a bare time is ambiguous."""
+    _require_time_zones(given.published_after, given.published_before)
+    return listing.ArticleFilter(
+        topics=tuple(given.topics or ()),
+        people=tuple(given.people or ()),
+        section=given.section,
+        published_after=given.published_after,
+        published_before=given.published_before,
+        language=language,
+    )
+
+
+def _require_time_zones(
+    published_after: datetime | None, published_before: datetime | None
+) -> None:
     for name, value in (("publishedAfter", published_after), ("publishedBefore", published_before)):
         if value is not None and value.tzinfo is None:
             raise BadUserInput(f"filter.{name}", "a date-time must include a time zone")
@@ -96,19 +120,6 @@ def require_time_zones(published_after: datetime | None, published_before: datet
                 in_utc_range(value)
         except ValueError as exc:
             raise BadUserInput(f"filter.{name}", str(exc)) from None
-
-
-async def articles_of(
-    loader: Any, count_loader: Any, pk: int, request: PageRequest
-) -> Connection[Article]:
-    """A topic's or a person's stories: one page through the paged loader, total on demand."""
-    cache.read(cache.LIST)
-    page = await loader.load((pk, request))
-
-    async def total() -> int:
-        return await count_loader.load(pk) or 0
-
-    return build_connection(page, Article.from_row, article_key, total)
 
 
 @strawberry.input(description="Narrows a story list; every given condition must hold.")
@@ -129,15 +140,7 @@ class ArticleFilter:
     language: str | None = strawberry.field(default=None, description="Language code, e.g. en.")
 
     def to_model(self) -> listing.ArticleFilter:
-        require_time_zones(self.published_after, self.published_before)
-        return listing.ArticleFilter(
-            topics=tuple(self.topics or ()),
-            people=tuple(self.people or ()),
-            section=self.section,
-            published_after=self.published_after,
-            published_before=self.published_before,
-            language=self.language,
-        )
+        return story_filter(self, self.language)
 
 
 class _Parent(Protocol):
@@ -159,7 +162,8 @@ def stories_by(pick: Callable[[Loaders], tuple[Any, Any]], description: str) -> 
     ) -> Connection[Article]:
         loader, count_loader = pick(info.context.loaders)
         request = article_page(info, first, after, last, before, order_by)
-        return await articles_of(loader, count_loader, root.pk, request)
+        cache.read(cache.LIST)
+        return await paged(loader, count_loader, root.pk, request, Article.from_row, article_key)
 
     return strawberry.field(resolver=articles, description=description)
 
@@ -284,12 +288,14 @@ class Article(Node):
         loaders = info.context.loaders
         descending = order is CommentOrder.NEWEST
         request = page_request(info, first, after, last, before, COMMENT_KEY, descending=descending)
-        page = await loaders.threads_by_article.load((self.pk, request))
-
-        async def total() -> int:
-            return await loaders.thread_count_by_article.load(self.pk) or 0
-
-        return build_connection(page, Comment.from_row, comment_key, total)
+        return await paged(
+            loaders.threads_by_article,
+            loaders.thread_count_by_article,
+            self.pk,
+            request,
+            Comment.from_row,
+            comment_key,
+        )
 
     @strawberry.field(
         description="Stories to read next (limit 0 to 20): similar words, same people and "
@@ -370,13 +376,15 @@ class ArticleQuery:
         cache.read(cache.LIST)
         where = filter.to_model() if filter else listing.ArticleFilter()
         request = article_page(info, first, after, last, before, order_by)
-        engine = info.context.engine
-        page = await read(engine, listing.published_articles, where, request)
-
-        async def total() -> int:
-            return await read(engine, listing.count_published_articles, where)
-
-        return build_connection(page, Article.from_row, article_key, total)
+        return await read_page(
+            info.context.engine,
+            listing.published_articles,
+            listing.count_published_articles,
+            request,
+            Article.from_row,
+            article_key,
+            where,
+        )
 
     @strawberry.field(description="Every section, by name.")
     async def sections(self, info: Info) -> list[Section]:

@@ -20,10 +20,11 @@ from api.relay import (
     Before,
     Connection,
     Last,
-    build_connection,
     first_argument,
     from_global_id,
     page_request,
+    paged,
+    read_page,
     to_global_id,
 )
 from api.results import NotFound, RateLimited, ValidationError
@@ -96,12 +97,14 @@ class Comment(Node):
     ) -> Connection[Comment]:
         loaders = info.context.loaders
         request = page_request(info, first, after, last, before, COMMENT_KEY, descending=False)
-        page = await loaders.replies_by_parent.load((self.pk, request))
-
-        async def total() -> int:
-            return await loaders.reply_count_by_parent.load(self.pk) or 0
-
-        return build_connection(page, Comment.from_row, comment_key, total)
+        return await paged(
+            loaders.replies_by_parent,
+            loaders.reply_count_by_parent,
+            self.pk,
+            request,
+            Comment.from_row,
+            comment_key,
+        )
 
     @strawberry.field(description="The story the comment is on.")
     async def article(
@@ -292,13 +295,12 @@ class CommentQuery:
         before: Before = None,
     ) -> Connection[Comment]:
         _moderator(info)
-        engine = info.context.engine
         request = page_request(info, first, after, last, before, COMMENT_KEY, descending=False)
-        async with engine.connect() as conn:
-            page = await comment_model.pending_comments(conn, request)
-
-        async def total() -> int:
-            async with engine.connect() as conn:
-                return await comment_model.count_pending(conn)
-
-        return build_connection(page, Comment.from_row, comment_key, total)
+        return await read_page(
+            info.context.engine,
+            comment_model.pending_comments,
+            comment_model.count_pending,
+            request,
+            Comment.from_row,
+            comment_key,
+        )

@@ -6,8 +6,9 @@ top-level UNAUTHENTICATED or FORBIDDEN error and nothing is written.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import strawberry
 
@@ -22,10 +23,10 @@ from api.relay import (
     Before,
     Connection,
     Last,
-    build_connection,
     first_argument,
     from_global_id,
     page_request,
+    read_page,
 )
 from api.results import NotFound, ValidationError
 from api.topic import Topic
@@ -34,6 +35,8 @@ from models.article import Article as ArticleRow
 from models.base import utcnow
 from models.enums import Role
 from models.errors import InvalidInput, NotFoundError
+
+R = TypeVar("R")
 
 # Registered on the models' class itself, which fields name (see api/article.py's ArticleStatus).
 BlockType = strawberry.enum(enums.BlockType, name="BlockType")
@@ -308,24 +311,30 @@ async def _on_story(info: Info, article_slug: str, person_slug: str, action: Any
     return await _article_saved(info, article)
 
 
-async def _topic(info: Info, action: Any) -> TopicResult:
+async def _catalogue(
+    info: Info, action: Any, kind: str, saved: Callable[[Any], R]
+) -> R | NotFound | ValidationError:
+    """A write to a topic or a person: `saved(row)`, or NotFound naming the `kind` and slug the
+    models did not find, or the models' ValidationError."""
     try:
-        topic = await _write(info, action)
+        row = await _write(info, action)
     except NotFoundError as exc:
-        return NotFound(message=f"no topic {exc}")
+        return NotFound(message=f"no {kind} {exc}")
     except InvalidInput as exc:
         return ValidationError.of(exc)
-    return TopicSaved(topic=Topic.from_row(topic))
+    return saved(row)
+
+
+async def _topic(info: Info, action: Any) -> TopicResult:
+    return await _catalogue(
+        info, action, "topic", lambda row: TopicSaved(topic=Topic.from_row(row))
+    )
 
 
 async def _person(info: Info, action: Any) -> PersonResult:
-    try:
-        person = await _write(info, action)
-    except NotFoundError as exc:
-        return NotFound(message=f"no person {exc}")
-    except InvalidInput as exc:
-        return ValidationError.of(exc)
-    return PersonSaved(person=Person.from_row(person))
+    return await _catalogue(
+        info, action, "person", lambda row: PersonSaved(person=Person.from_row(row))
+    )
 
 
 @strawberry.type
@@ -342,14 +351,15 @@ class EditorQuery:
         before: Before = None,
     ) -> Connection[Article]:
         _editor(info)
-        engine = info.context.engine
         request = page_request(info, first, after, last, before, ARTICLE_KEY, descending=True)
-        page = await read(engine, drafts.unpublished_page, request)
-
-        async def total() -> int:
-            return await read(engine, drafts.unpublished_count)
-
-        return build_connection(page, Article.from_row, lambda r: (r.updated_at, r.id), total)
+        return await read_page(
+            info.context.engine,
+            drafts.unpublished_page,
+            drafts.unpublished_count,
+            request,
+            Article.from_row,
+            lambda r: (r.updated_at, r.id),
+        )
 
     @strawberry.field(description="Editors: every save of a story, newest first.")
     async def revisions(self, info: Info, slug: str) -> list[Revision]:

@@ -2,28 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 import strawberry
 
 from api import cache
 from api.article import Article, stories_by
+from api.catalogue import by_name, by_slug
 from api.context import Info
 from api.errors import require_between
-from api.loaders import read
 from api.node import Node
-from api.relay import (
-    MAX_PAGE_SIZE,
-    NAME_KEY,
-    After,
-    Before,
-    Connection,
-    Last,
-    alphabetical,
-    first_argument,
-    page_request,
-    to_global_id,
-)
+from api.relay import MAX_PAGE_SIZE, to_global_id
 from models import person as person_model
 
 
@@ -88,27 +77,16 @@ class Mention:
 
 @strawberry.type
 class PersonQuery:
-    @strawberry.field(description="A person by slug, e.g. dmitry-peskov, or null.")
-    async def person(self, info: Info, slug: str) -> Person | None:
-        row = await read(info.context.engine, person_model.person_by_slug, slug)
-        if row is None:
-            cache.read(cache.LIST)
-            return None
-        return Person.from_row(row)
-
-    @strawberry.field(description="Everyone mentioned in stories, alphabetically.")
-    async def people(
-        self,
-        info: Info,
-        first: Annotated[int | None, first_argument(50)] = None,
-        after: After = None,
-        last: Last = None,
-        before: Before = None,
-    ) -> Connection[Person]:
-        return await alphabetical(
-            info.context.engine,
-            person_model.people,
-            person_model.count_people,
-            page_request(info, first, after, last, before, NAME_KEY, descending=False),
-            Person.from_row,
-        )
+    person = by_slug(
+        person_model.person_by_slug,
+        Person,
+        Person.from_row,
+        "A person by slug, e.g. dmitry-peskov, or null.",
+    )
+    people = by_name(
+        person_model.people,
+        person_model.count_people,
+        Person,
+        Person.from_row,
+        "Everyone mentioned in stories, alphabetically.",
+    )

@@ -11,7 +11,6 @@ from typing import Annotated, Any, Generic, TypeVar
 
 import strawberry
 
-from api import cache
 from api.errors import BadUserInput, require_between
 from models.pagination import Page, PageRequest
 
@@ -213,24 +212,44 @@ def build_connection(
     )
 
 
-NAME_KEY = (str, int)
+async def paged(
+    loader: Any,
+    count_loader: Any,
+    parent: Any,
+    request: PageRequest,
+    to_node: Callable[[Any], T],
+    key: Callable[[Any], Sequence[Any]],
+) -> Connection[T]:
+    """A parent's list (a story's comments, a topic's stories): one page through the paged
+    loader, keyed by (parent, request); the total through the count loader, read only when
+    `totalCount` is asked for."""
+    page = await loader.load((parent, request))
+
+    async def total() -> int:
+        return await count_loader.load(parent) or 0
+
+    return build_connection(page, to_node, key, total)
 
 
-async def alphabetical(
+async def read_page(
     engine: Any,
     fetch: Callable[..., Awaitable[Any]],
     count: Callable[..., Awaitable[int]],
     request: PageRequest,
     to_node: Callable[[Any], T],
+    key: Callable[[Any], Sequence[Any]],
+    *args: Any,
 ) -> Connection[T]:
-    """A connection over rows ordered by (name, id): topics, people."""
+    """A root list: one page read on its own connection, `fetch(conn, *args, request)`; the
+    total, `count(conn, *args)`, read only when `totalCount` is asked for."""
     from api.loaders import read
 
-    cache.read(cache.LIST)  # a new topic or person may join the list
-
-    page = await read(engine, fetch, request)
+    page = await read(engine, fetch, *args, request)
 
     async def total() -> int:
-        return await read(engine, count)
+        return await read(engine, count, *args)
 
-    return build_connection(page, to_node, lambda row: (row.name, row.id), total)
+    return build_connection(page, to_node, key, total)
+
+
+NAME_KEY = (str, int)

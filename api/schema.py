@@ -22,6 +22,7 @@ from api.nul_text import StorableText
 from api.person import PersonQuery
 from api.query_limits import Limits, QueryLimits
 from api.search import SearchQuery
+from api.suggestions import SuggestionQuery
 from api.topic import TopicQuery
 from api.webhooks import WebhookMutation, WebhookQuery
 
@@ -40,6 +41,7 @@ Query = merge_types(
         TopicQuery,
         PersonQuery,
         SearchQuery,
+        SuggestionQuery,
         NodeQuery,
         EditorQuery,
         CommentQuery,

@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 import strawberry
 
 from api import cache
 from api.article import stories_by
-from api.context import Info
-from api.loaders import read
+from api.catalogue import by_name, by_slug
 from api.node import Node
-from api.relay import (
-    NAME_KEY,
-    After,
-    Before,
-    Connection,
-    Last,
-    alphabetical,
-    first_argument,
-    page_request,
-    to_global_id,
-)
+from api.relay import to_global_id
 from models import topic as topic_model
 
 
@@ -51,27 +40,13 @@ class Topic(Node):
 
 @strawberry.type
 class TopicQuery:
-    @strawberry.field(description="A topic by its slug, or null.")
-    async def topic(self, info: Info, slug: str) -> Topic | None:
-        row = await read(info.context.engine, topic_model.topic_by_slug, slug)
-        if row is None:
-            cache.read(cache.LIST)
-            return None
-        return Topic.from_row(row)
-
-    @strawberry.field(description="All topics, alphabetically.")
-    async def topics(
-        self,
-        info: Info,
-        first: Annotated[int | None, first_argument(50)] = None,
-        after: After = None,
-        last: Last = None,
-        before: Before = None,
-    ) -> Connection[Topic]:
-        return await alphabetical(
-            info.context.engine,
-            topic_model.topics,
-            topic_model.count_topics,
-            page_request(info, first, after, last, before, NAME_KEY, descending=False),
-            Topic.from_row,
-        )
+    topic = by_slug(
+        topic_model.topic_by_slug, Topic, Topic.from_row, "A topic by its slug, or null."
+    )
+    topics = by_name(
+        topic_model.topics,
+        topic_model.count_topics,
+        Topic,
+        Topic.from_row,
+        "All topics, alphabetically.",
+    )

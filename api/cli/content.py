@@ -7,9 +7,10 @@ import asyncio
 import contextlib
 import os
 import time
+from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, Protocol, TypeVar
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -19,6 +20,8 @@ from api.cli.app import app, console, load_settings, people_cli, related_cli
 from api.cli.images import feed_images
 from models.importer import ImportReport, import_lines
 from models.session import create_engine, session_factory
+
+T = TypeVar("T")
 
 DEMO_FILES = ("demo/sample-articles.jsonl", "demo/bbc-news.jsonl")
 BULK_NICENESS = 10
@@ -54,15 +57,8 @@ def people_extract(
                 console.print("a full pass is under way: joining it")
             total = await count_pending(engine)
             worker = PeopleWorker(engine, batch_size=32)
-            started = time.perf_counter()
-            with _progress() as progress:
-                task = progress.add_task("people", total=total)
-                await worker.drain(lambda n: progress.advance(task, n))
-            # One line a test or an operator can add up over every process of a pass.
-            console.print(
-                f"extracted people from {worker.extracted} stories ({worker.failed} failed) "
-                f"in {time.perf_counter() - started:.1f}s",
-                soft_wrap=True,
+            await _drain(
+                worker, "people", total, lambda: f"extracted people from {worker.extracted}"
             )
         finally:
             await engine.dispose()
@@ -95,14 +91,9 @@ def related_refresh(
                 await related_queue.request_full_pass(engine)
             await related_queue.take_changes(engine)
             await related_queue.mark_unlisted(engine)
-            started = time.perf_counter()
-            with _progress() as progress:
-                task = progress.add_task("related", total=await related_queue.count_due(engine))
-                await worker.drain(lambda n: progress.advance(task, n))
-            console.print(
-                f"computed related stories for {worker.computed} stories ({worker.failed} "
-                f"failed) in {time.perf_counter() - started:.1f}s",
-                soft_wrap=True,
+            total = await related_queue.count_due(engine)
+            await _drain(
+                worker, "related", total, lambda: f"computed related stories for {worker.computed}"
             )
         finally:
             worker.close()
@@ -193,6 +184,31 @@ async def _import(paths: list[Path]) -> int:
     return failed
 
 
+class _BulkWorker(Protocol):
+    failed: int
+
+    async def drain(self, on_progress: Callable[[int], Any] | None = None) -> int: ...
+
+
+async def _drain(worker: _BulkWorker, label: str, total: int, done: Callable[[], str]) -> None:
+    """Run a bulk worker until nothing is left, then print one line a test or an operator can
+    add up over every process of a pass: `done()` stories, how many failed, how long it took."""
+    _, seconds = await _with_progress(label, total, worker.drain)
+    console.print(f"{done()} stories ({worker.failed} failed) in {seconds:.1f}s", soft_wrap=True)
+
+
+async def _with_progress(
+    label: str, total: int, work: Callable[[Callable[[int], object]], Awaitable[T]]
+) -> tuple[T, float]:
+    """What `work` returns and the seconds it took, with a progress bar it advances by the
+    number of items each call reports done."""
+    started = time.perf_counter()
+    with _progress() as progress:
+        task = progress.add_task(label, total=total)
+        result = await work(lambda n: progress.advance(task, n))
+    return result, time.perf_counter() - started
+
+
 def _progress() -> Progress:
     return Progress(
         TextColumn("[bold]{task.description}"),
@@ -257,13 +273,9 @@ def reindex(
                     console.print("[red]another reindex of this database is running; not started")
                     return 1
                 total = await rebuild.count_documents_to_index(engine)
-                started = time.perf_counter()
-                with _progress() as progress:
-                    task = progress.add_task("reindex", total=total)
-                    done = await rebuild.reindex(
-                        engine, service.client, lambda n: progress.advance(task, n)
-                    )
-            elapsed = time.perf_counter() - started
+                done, elapsed = await _with_progress(
+                    "reindex", total, partial(rebuild.reindex, engine, service.client)
+                )
             console.print(
                 f"indexed {done} stories in {elapsed:.1f}s ({done / max(elapsed, 1e-9):.0f}/s)"
             )

@@ -131,16 +131,6 @@ def _body(w: Walker, row: str, nodes: list[FieldNode]) -> Field:
     return f"{name}.j", (lateral, name), ""
 
 
-def _section(
-    w: Walker, row: str, name: str, field_def: GraphQLField, nodes: list[FieldNode]
-) -> Field:
-    if name == "id":
-        return _scalar(j.global_id("Section", f"{row}.id"))
-    if name in ("slug", "name"):
-        return _scalar(j.string(f"{row}.{name}"))
-    raise NotCompiled(f"Section.{name}")
-
-
 def _author(
     w: Walker, row: str, name: str, field_def: GraphQLField, nodes: list[FieldNode]
 ) -> Field:
@@ -165,25 +155,32 @@ _BY_PERSON = (
 )
 
 
-def _topic(
-    w: Walker, row: str, name: str, field_def: GraphQLField, nodes: list[FieldNode]
-) -> Field:
-    if name == "id":
-        return _scalar(j.global_id("Topic", f"{row}.id"))
-    if name in ("slug", "name", "description"):
-        return _scalar(j.string(f"{row}.{name}"))
-    if name == "articles":
-        return _stories_of(w, nodes, field_def, _BY_TOPIC, f"{row}.id")
-    raise NotCompiled(f"Topic.{name}")
+def _named(type_name: str, texts: tuple[str, ...], stories: str | None = None) -> Builder:
+    """Section, Topic, Person: the global id, text columns as they are, and with a `stories`
+    join the published stories filed under the row."""
+
+    def build(
+        w: Walker, row: str, name: str, field_def: GraphQLField, nodes: list[FieldNode]
+    ) -> Field:
+        if name == "id":
+            return _scalar(j.global_id(type_name, f"{row}.id"))
+        if name in texts:
+            return _scalar(j.string(f"{row}.{name}"))
+        if name == "articles" and stories is not None:
+            return _stories_of(w, nodes, field_def, stories, f"{row}.id")
+        raise NotCompiled(f"{type_name}.{name}")
+
+    return build
+
+
+_section = _named("Section", ("slug", "name"))
+_topic = _named("Topic", ("slug", "name", "description"), _BY_TOPIC)
+_person_named = _named("Person", ("slug", "name", "description"), _BY_PERSON)
 
 
 def _person(
     w: Walker, row: str, name: str, field_def: GraphQLField, nodes: list[FieldNode]
 ) -> Field:
-    if name == "id":
-        return _scalar(j.global_id("Person", f"{row}.id"))
-    if name in ("slug", "name", "description"):
-        return _scalar(j.string(f"{row}.{name}"))
     if name == "aliases":
         alias = w.statement.alias("al")
         return _scalar(
@@ -192,9 +189,7 @@ def _person(
             f"THEN {row}.aliases ELSE '[]'::json END) "
             f"WITH ORDINALITY AS {alias}(v, o))"
         )
-    if name == "articles":
-        return _stories_of(w, nodes, field_def, _BY_PERSON, f"{row}.id")
-    raise NotCompiled(f"Person.{name}")
+    return _person_named(w, row, name, field_def, nodes)
 
 
 def _mention(

@@ -3,7 +3,7 @@ and lists as lateral joins, story connections. Which SQL each field is: api/comp
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -158,15 +158,32 @@ class Walker:
     def arguments(self, field_def: GraphQLField, node: FieldNode) -> Arguments:
         return Arguments(field_def, node, self.schema._strawberry_schema)  # type: ignore[attr-defined]
 
+    def _object_type(self, type_name: str) -> GraphQLObjectType:
+        type_ = self.schema.get_type(type_name)
+        assert isinstance(type_, GraphQLObjectType)
+        return type_
+
+    def _selected(
+        self, type_name: str, nodes: list[FieldNode], pairs: list[tuple[str, str]]
+    ) -> Iterator[tuple[str, list[FieldNode], str]]:
+        """The fields `nodes` select on `type_name`, each with its key and name, in order;
+        `__typename`, the type's name on every object, is answered here into `pairs`."""
+        type_ = self._object_type(type_name)
+        fields = self.collect(type_, [n.selection_set for n in nodes if n.selection_set])
+        for key, field_nodes in fields.items():
+            name = field_nodes[0].name.value
+            if name == "__typename":
+                pairs.append((key, j.literal(j.string_literal(type_name))))
+            else:
+                yield key, field_nodes, name
+
     # -- objects --------------------------------------------------------------------------------
 
     def object_select(
         self, type_name: str, nodes: list[FieldNode], source: str, row: str, extra: str = ""
     ) -> str:
         """SELECT j (the object's JSON) and t (its cache tags) for each row of `source`."""
-        type_ = self.schema.get_type(type_name)
-        assert isinstance(type_, GraphQLObjectType)
-        fields = self.collect(type_, [n.selection_set for n in nodes if n.selection_set])
+        type_ = self._object_type(type_name)
         builder = self.objects.get(type_name)
         if builder is None:
             raise NotCompiled(type_name)
@@ -174,11 +191,7 @@ class Walker:
         laterals: list[Lateral] = []
         own_tags = self.own_tags.get(type_name)
         tag_parts: list[str] = list(own_tags(row)) if own_tags is not None else []
-        for key, field_nodes in fields.items():
-            name = field_nodes[0].name.value
-            if name == "__typename":
-                pairs.append((key, j.literal(j.string_literal(type_name))))
-                continue
+        for key, field_nodes, name in self._selected(type_name, nodes, pairs):
             field_def = type_.fields.get(name)
             if field_def is None:
                 raise NotCompiled(f"{type_name}.{name}")
@@ -262,9 +275,6 @@ class Walker:
             f"(SELECT {row}.*, {sign}row_number() OVER (ORDER BY {ordering}) AS o FROM {where} "
             f"ORDER BY {ordering} LIMIT {limit})"
         )
-        type_ = self.schema.get_type("ArticleConnection")
-        assert isinstance(type_, GraphQLObjectType)
-        fields = self.collect(type_, [n.selection_set for n in nodes if n.selection_set])
         name = self.statement.alias("c")
         p = self.statement.alias("p")
         # The page is read once: every row's node and edge are laterals beside it, and the
@@ -274,11 +284,8 @@ class Walker:
         aggregates: list[str] = []
         pairs: list[tuple[str, str]] = []
         item_tags: list[str] = []
-        for key, field_nodes in fields.items():
-            field_name = field_nodes[0].name.value
-            if field_name == "__typename":
-                pairs.append((key, j.literal('"ArticleConnection"')))
-            elif field_name == "totalCount":
+        for key, field_nodes, field_name in self._selected("ArticleConnection", nodes, pairs):
+            if field_name == "totalCount":
                 pairs.append((key, f"({count.replace('{row}', self.statement.alias('n'))})::text"))
             elif field_name in ("nodes", "edges"):
                 item = self.statement.alias("x")
@@ -313,18 +320,12 @@ class Walker:
         return j.obj(pairs), (lateral, name), f"{name}.t"
 
     def _edge(self, nodes: list[FieldNode], source: str) -> str:
-        type_ = self.schema.get_type("ArticleEdge")
-        assert isinstance(type_, GraphQLObjectType)
-        fields = self.collect(type_, [n.selection_set for n in nodes if n.selection_set])
         row = self.statement.alias("r")
         pairs: list[tuple[str, str]] = []
         laterals: list[Lateral] = []
         node_tags: list[str] = []
-        for key, field_nodes in fields.items():
-            name = field_nodes[0].name.value
-            if name == "__typename":
-                pairs.append((key, j.literal('"ArticleEdge"')))
-            elif name == "cursor":
+        for key, field_nodes, name in self._selected("ArticleEdge", nodes, pairs):
+            if name == "cursor":
                 cursor = j.time_id_cursor(f"{row}.published_at", f"{row}.id")
                 pairs.append((key, f"'\"' || {cursor} || '\"'"))
             elif name == "node":
@@ -343,15 +344,9 @@ class Walker:
     def _page_info(
         self, nodes: list[FieldNode], connection: str, size_param: str, backward: bool
     ) -> str:
-        type_ = self.schema.get_type("PageInfo")
-        assert isinstance(type_, GraphQLObjectType)
-        fields = self.collect(type_, [n.selection_set for n in nodes if n.selection_set])
         pairs: list[tuple[str, str]] = []
-        for key, field_nodes in fields.items():
-            name = field_nodes[0].name.value
-            if name == "__typename":
-                pairs.append((key, j.literal('"PageInfo"')))
-            elif name in ("hasNextPage", "hasPreviousPage"):
+        for key, _, name in self._selected("PageInfo", nodes, pairs):
+            if name in ("hasNextPage", "hasPreviousPage"):
                 # Each flag is known only in the direction paged (api.relay.PageInfo).
                 known = backward == (name == "hasPreviousPage")
                 more = j.boolean(f"{connection}.rows > {size_param}")
