@@ -171,7 +171,11 @@ def listed_people(doc: Doc) -> list[str]:
             for a, b in items
             if all(t.ent_type_ == "PERSON" for t in doc[a:b]) and plausible(clean(doc[a:b].text))
         ]
-        if len(items) >= 3 and len(people) * 3 >= len(items) * 2:
+        # "photographers David Bailey, Rankin and Nan Goldin": a list after a plural role.
+        after_role = i > 0 and doc[i - 1].lower_ in ROLE_HEADS and doc[i - 1].tag_ == "NNS"
+        if (len(items) >= 3 and len(people) * 3 >= len(items) * 2) or (
+            after_role and len(items) >= 2
+        ):
             found += [n for a, b in items if plausible(n := clean(doc[a:b].text))]
         i = max(j, i + 1)
     return found

@@ -67,7 +67,7 @@ def clean(name: str) -> str:
     """The name without the punctuation around it, a possessive, or a title before it."""
     # "Alan Milburn - a key ally": the model ran on past a dash.
     name = re.split(r"\s[-–—]\s", name, maxsplit=1)[0]
-    name = re.sub(r"[’']s$|[’']$", "", name.strip(' \t\n,.;:!?()[]"“”‘’'))
+    name = re.sub(r"[’']s$|\s*[’']+$", "", name.strip(' \t\n,.;:!?()[]"“”‘’'))
     words = name.split()
     # Titles, honorifics and a day or month the model ran into the name ("Tuesday Mitsubishi").
     while words and words[0].lower().strip(".") in HONORIFICS | TITLES | CALENDAR:
@@ -134,9 +134,11 @@ def extend_left(doc: Doc, start: int, end: int) -> str:
 
 def looks_like_a_name(doc: Doc, ent: Span) -> bool:
     """ "Finding Nemo" and "Kill Bill" are titles, "Matthew Harding stand" is a place."""
-    if len(ent) > 1 and any(
-        t.pos_ != "PROPN" and t.lower_ not in PARTICLES for t in ent if t.is_alpha
-    ):
+    # "Rapper Young Buck": the model sometimes takes the title into the name.
+    words = [t for t in ent if t.is_alpha]
+    while len(words) > 1 and words[0].lower_ in TITLES | HONORIFICS:
+        words.pop(0)
+    if len(words) > 1 and any(t.pos_ != "PROPN" and t.lower_ not in PARTICLES for t in words):
         return False
     after = doc[ent.end] if ent.end < len(doc) else None
     if after is not None and after.lower_ in NAMED_AFTER:

@@ -72,7 +72,7 @@ _PLAYS_IN = re.compile(
     r"\b(?:plays|played|playing|stars|starred|starring|appears|appeared|role|performances?)\b"
     r"[^.,;:\"“”]{0,60}?\bin\s+" + _CAPS + r"(?=[,.;]|\s[-–—]\s|\s+(?:and|while|but|,)\b)"
 )
-_EXAMPLE = frozenset({"such as", "like", "including"})
+_EXAMPLE = frozenset({"such as", "like", "including", "include", "includes"})
 
 
 def _examples(doc: Doc, i: int) -> list[str]:
@@ -90,6 +90,8 @@ def _examples(doc: Doc, i: int) -> list[str]:
         if end == i:
             break
         found.append(clean(doc[i:end].text))
+        if end < len(doc) and doc[end].text in {"'s", "’s"}:  # "Foster's, John Smith's"
+            end += 1
         if end + 1 < len(doc) and doc[end].text in {",", "and", "or"}:
             i = end + 2 if doc[end + 1].lower_ in {"and", "or"} else end + 1
             continue
@@ -122,12 +124,20 @@ def things(doc: Doc) -> set[str]:
             ]
             if len(items) >= 2 and common:
                 found.update(clean(it.text) for it in items if it[0].pos_ == "PROPN")
-    # "Engineering firm Balfour Beatty", "US gaming consortium BLB".
+    # "Engineering firm Balfour Beatty", "parts maker Robert Bosch" (a film-maker is a person),
+    # "brands include Foster's, John Smith's".
     for i, token in enumerate(doc[:-1]):
-        if token.lower_ in ORGANISATION_KINDS and token.pos_ == "NOUN":
+        kind = doc[i - 2 if i > 1 and doc[i - 1].text == "-" else max(i - 1, 0)].lower_
+        if token.lower_ in ORGANISATION_KINDS and token.pos_ == "NOUN" and kind not in WORK_KINDS:
             end = name_run(doc, i + 1, 5)
             if end > i + 1:
                 found.add(clean(doc[i + 1 : end].text))
+            found.update(_examples(doc, i + 1))
+        # "the Academy of Motion Pictures Arts and Sciences (Ampas)": an organisation's initials.
+        if token.text == "(" and i > 0 and (doc[i - 1].ent_type_ == "ORG" or token.ent_type_):
+            end = name_run(doc, i + 1, 2)
+            if end == i + 2 and end < len(doc) and doc[end].text == ")":
+                found.add(doc[i + 1].text)
     for ent in doc.ents:
         if ent.label_ != "PERSON":
             continue

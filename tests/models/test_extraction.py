@@ -378,3 +378,50 @@ def test_names_ending_in_a_numeral_or_listed_with_people_stay_people(
     assert {"Brad Pitt", "Robert De Niro"} <= names(
         extractor, "Stars including Brad Pitt, Robert De Niro and fans flocked to the show."
     )
+
+
+@pytest.mark.parametrize(
+    "text, people",
+    [
+        (
+            "The exhibition will feature images taken by photographers David Bailey, Rankin and "
+            "Nan Goldin.",
+            {"David Bailey", "Rankin", "Nan Goldin"},
+        ),
+        (
+            "Rapper Young Buck has been charged after allegedly stabbing a man at the ceremony.",
+            {"Young Buck"},
+        ),
+        (
+            "We will say nothing of Mike Ruddock ''poaching'' eight of the Dragons side that "
+            "faced Leinster on Sunday.",
+            {"Mike Ruddock"},
+        ),
+    ],
+    ids=["list after a plural role", "title inside the name", "quote marks after the name"],
+)
+def test_people_the_model_half_finds_are_found(
+    extractor: PeopleExtractor, text: str, people: set[str]
+) -> None:
+    assert names(extractor, text) == people
+
+
+def test_brands_makers_and_initials_of_organisations_are_not_people(
+    extractor: PeopleExtractor,
+) -> None:
+    assert not names(
+        extractor,
+        "Its top brands include Newcastle Brown Ale, Foster's, John Smith's, Strongbow and "
+        "Kronenbourg.",
+    )
+    assert not names(
+        extractor, "The cars were fitted with a faulty pump supplied by parts maker Robert Bosch."
+    )
+    assert not names(
+        extractor,
+        "So the Academy of Motion Pictures Arts and Sciences (Ampas) has done it for them. The "
+        "names were decided by Ampas' producers branch.",
+    )
+    assert names(extractor, "Film-maker Spike Lee says black representation is stronger.") == {
+        "Spike Lee"
+    }
