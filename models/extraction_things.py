@@ -26,9 +26,12 @@ def works(doc: Doc) -> set[str]:
             if end > i + 1:
                 found.add(clean(doc[i + 1 : end].text))
         # "TV shows such as Battlestar Galactica", "films including Ray and Sideways".
-        kind = token.lower_ in WORK_KINDS or token.lower_.removesuffix("s") in WORK_KINDS
-        noun = token.pos_ == "NOUN" or (i > 0 and doc[i - 1].pos_ == "NOUN")  # "TV shows"
-        if kind and noun:
+        examples = i + 1 < len(doc) and doc[i + 1].lower_ in _EXAMPLE_STARTS
+        if (
+            examples
+            and (token.lower_ in WORK_KINDS or token.lower_[:-1] in WORK_KINDS)
+            and (token.pos_ == "NOUN" or (i > 0 and doc[i - 1].pos_ == "NOUN"))  # "TV shows"
+        ):
             found.update(_examples(doc, i + 1))
         # A full name's possessive: "Coldplay's Chris Martin" is a singer (the model takes bands
         # and clubs for people), "Susanna Clarke's Jonathan Strange" a novel.
@@ -72,7 +75,8 @@ _PLAYS_IN = re.compile(
     r"\b(?:plays|played|playing|stars|starred|starring|appears|appeared|role|performances?)\b"
     r"[^.,;:\"“”]{0,60}?\bin\s+" + _CAPS + r"(?=[,.;]|\s[-–—]\s|\s+(?:and|while|but|,)\b)"
 )
-_EXAMPLE = frozenset({"such as", "like", "including", "include", "includes"})
+_EXAMPLE = frozenset({"like", "including", "include", "includes"})  # and "such as"
+_EXAMPLE_STARTS = _EXAMPLE | {"such"}
 
 
 def _examples(doc: Doc, i: int) -> list[str]:
@@ -112,11 +116,13 @@ def things(doc: Doc) -> set[str]:
     follows ("Euronext, which combines"), and a character "voiced by" or "played by" someone
     ("Trap Door voiced by the late Willie Rushden")."""
     found: set[str] = set(_place_list(doc))
-    # "activities such as yoga and Tai Chi": names listed with a singular common noun (an
-    # activity, a sport, a substance) are of its kind; a plural ("fans") may be people.
-    for i in range(len(doc) - 2):
-        if doc[i].lower_ in _EXAMPLE or doc[i : i + 2].text.lower() == "such as":
-            items = _items(doc, i + 2 if doc[i].lower_ == "such" else i + 1)
+    # One pass, the cheap test on the word first: these rules run on every token of the corpus.
+    for i, token in enumerate(doc[:-1]):
+        lower = token.lower_
+        # "activities such as yoga and Tai Chi": names listed with a singular common noun (an
+        # activity, a sport, a substance) are of its kind; a plural ("fans") may be people.
+        if lower in _EXAMPLE or (lower == "such" and doc[i + 1].lower_ == "as"):
+            items = _items(doc, i + 2 if lower == "such" else i + 1)
             common = [
                 it
                 for it in items
@@ -124,17 +130,18 @@ def things(doc: Doc) -> set[str]:
             ]
             if len(items) >= 2 and common:
                 found.update(clean(it.text) for it in items if it[0].pos_ == "PROPN")
-    # "Engineering firm Balfour Beatty", "parts maker Robert Bosch" (a film-maker is a person),
-    # "brands include Foster's, John Smith's".
-    for i, token in enumerate(doc[:-1]):
-        kind = doc[i - 2 if i > 1 and doc[i - 1].text == "-" else max(i - 1, 0)].lower_
-        if token.lower_ in ORGANISATION_KINDS and token.pos_ == "NOUN" and kind not in WORK_KINDS:
+        # "Engineering firm Balfour Beatty", "parts maker Robert Bosch" (a film-maker is a
+        # person), "brands include Foster's, John Smith's".
+        elif lower in ORGANISATION_KINDS and token.pos_ == "NOUN":
+            kind = doc[i - 2 if i > 1 and doc[i - 1].text == "-" else max(i - 1, 0)].lower_
+            if kind in WORK_KINDS:
+                continue
             end = name_run(doc, i + 1, 5)
             if end > i + 1:
                 found.add(clean(doc[i + 1 : end].text))
             found.update(_examples(doc, i + 1))
         # "the Academy of Motion Pictures Arts and Sciences (Ampas)": an organisation's initials.
-        if token.text == "(" and i > 0 and (doc[i - 1].ent_type_ == "ORG" or token.ent_type_):
+        elif lower == "(" and i > 0 and (doc[i - 1].ent_type_ == "ORG" or token.ent_type_):
             end = name_run(doc, i + 1, 2)
             if end == i + 2 and end < len(doc) and doc[end].text == ")":
                 found.add(doc[i + 1].text)
@@ -189,6 +196,9 @@ def _place_list(doc: Doc) -> list[str]:
     found: list[str] = []
     i = 0
     while i < len(doc):
+        if not doc[i].is_title:  # most tokens: no name starts here
+            i += 1
+            continue
         items: list[tuple[int, int]] = []
         j = i
         while j < len(doc):
