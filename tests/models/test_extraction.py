@@ -96,7 +96,9 @@ def test_hard_input_neither_crashes_nor_hangs(extractor: PeopleExtractor, body: 
     assert all(p.name for p in found.people)
 
 
-@pytest.mark.parametrize("labels", ["labelled-bbc.jsonl", "labelled-bbc-dev.jsonl"])
+@pytest.mark.parametrize(
+    "labels", ["labelled-bbc.jsonl", "labelled-bbc-dev.jsonl", "labelled-bbc-dev3.jsonl"]
+)
 def test_precision_and_recall_on_the_hand_labelled_stories_meet_the_targets(labels: str) -> None:
     """The sets the rules were tuned on (the fresh set is measured by `make eval-people` only,
     so that no failing test ever shows which of its names are missed)."""
@@ -250,3 +252,176 @@ def test_a_film_named_after_its_hero_is_not_a_person(extractor: PeopleExtractor)
         "Zach Braff alongside Natalie Portman.",
     )
     assert found == {"Zach Braff", "Natalie Portman"}
+
+
+# Issue 18, second round: sentences of labelled-bbc-dev3.jsonl (a tuning set), each a kind of
+# name the model takes for a person's.
+
+
+@pytest.mark.parametrize(
+    "text, people",
+    [
+        (
+            "This includes greyhound tracks at Wimbledon in London, Belle Vue in Manchester, "
+            "Perry Barr and Hall Green in Birmingham, Oxford and Portsmouth.",
+            set(),
+        ),
+        (
+            "Those who died in the accident were Steve Arthur, 46, from Pease Pottage, West "
+            "Sussex; Peter Monkhouse, 50, of Headingley, Leeds.",
+            {"Steve Arthur", "Peter Monkhouse"},
+        ),
+        (
+            "In the meantime, Euronext, which combines the Paris, Amsterdam and Lisbon stock "
+            "exchanges, also began talks with the LSE. In a statement on Thursday, Euronext said "
+            "any offer was likely to be solely in cash.",
+            set(),
+        ),
+        (
+            "Engineering firm Balfour Beatty and five railway managers are to go on trial. "
+            "Balfour Beatty Rail Maintenance faces a corporate manslaughter charge.",
+            set(),
+        ),
+        (
+            "Swansea Unite Against Fascism (UAF) is meeting this week to plan a campaign. Andy "
+            "Richards, of Swansea UAF, said the leaflet was exactly what he had come to expect.",
+            {"Andy Richards"},
+        ),
+        (
+            "Yahoo has grown up with the internet. Search will be a key focus as will making "
+            "Yahoo Messenger available on mobiles, said Nick Hazel, Yahoo's head of consumer "
+            "services.",
+            {"Nick Hazel"},
+        ),
+        (
+            "If the minimum wage increases, as an employer you will be paying higher Employer NI "
+            "Contributions as well, Mr Blair.",
+            {"Blair"},
+        ),
+        (
+            "The latest move is aimed at encouraging more diversity in sport, with activities "
+            "such as yoga and Tai Chi being options.",
+            set(),
+        ),
+    ],
+    ids=[
+        "places in a list",
+        "place and county",
+        "which",
+        "firm and its unit",
+        "organisation's title",
+        "product",
+        "acronym",
+        "activity",
+    ],
+)
+def test_places_organisations_and_activities_are_not_people(
+    extractor: PeopleExtractor, text: str, people: set[str]
+) -> None:
+    assert names(extractor, text) == people
+
+
+@pytest.mark.parametrize(
+    "text, people",
+    [
+        (
+            "And who remembers Trap Door voiced by the late Willie Rushden, superb children's "
+            "programme.",
+            {"Willie Rushden"},
+        ),
+        (
+            "TV shows such as Battlestar Galactica have new remakes, DJ's are sampling or "
+            "re-working 70's and 80's music.",
+            set(),
+        ),
+        (
+            "Many of those nominated for Oscars including Imelda Staunton - an Oscar nominee for "
+            "her performance in Vera Drake - have also been nominated for Baftas.",
+            {"Imelda Staunton"},
+        ),
+        (
+            "Bob the Builder, Postman Pat and Fireman Sam together in an epic adventure of fire, "
+            "post and bricks.",
+            {"Postman Pat", "Fireman Sam"},  # characters, which the labels leave uncertain
+        ),
+    ],
+    ids=["voiced by", "shows such as", "performance in", "the builder"],
+)
+def test_works_and_characters_are_not_people(
+    extractor: PeopleExtractor, text: str, people: set[str]
+) -> None:
+    assert names(extractor, text) == people
+
+
+def test_a_title_before_a_hyphenated_name_keeps_it_whole(extractor: PeopleExtractor) -> None:
+    found = names(
+        extractor,
+        "Ex-chat show host Robert Kilroy-Silk is to contest the seat. Mr Kilroy-Silk announced "
+        "his plans a day after launching his new party.",
+    )
+    assert found == {"Robert Kilroy-Silk"}
+
+
+def test_a_capitalised_particle_joins_the_full_name(extractor: PeopleExtractor) -> None:
+    found = names(
+        extractor,
+        "Manchester United striker Ruud van Nistelrooy may make his comeback. Ferguson was "
+        "unhappy with Van Nistelrooy for not revealing he was carrying an injury.",
+    )
+    assert "Ruud van Nistelrooy" in found and "Van Nistelrooy" not in found
+
+
+def test_names_ending_in_a_numeral_or_listed_with_people_stay_people(
+    extractor: PeopleExtractor,
+) -> None:
+    assert names(extractor, "Pope John Paul II has appointed a new archbishop.") == {"John Paul II"}
+    assert {"Brad Pitt", "Robert De Niro"} <= names(
+        extractor, "Stars including Brad Pitt, Robert De Niro and fans flocked to the show."
+    )
+
+
+@pytest.mark.parametrize(
+    "text, people",
+    [
+        (
+            "The exhibition will feature images taken by photographers David Bailey, Rankin and "
+            "Nan Goldin.",
+            {"David Bailey", "Rankin", "Nan Goldin"},
+        ),
+        (
+            "Rapper Young Buck has been charged after allegedly stabbing a man at the ceremony.",
+            {"Young Buck"},
+        ),
+        (
+            "We will say nothing of Mike Ruddock ''poaching'' eight of the Dragons side that "
+            "faced Leinster on Sunday.",
+            {"Mike Ruddock"},
+        ),
+    ],
+    ids=["list after a plural role", "title inside the name", "quote marks after the name"],
+)
+def test_people_the_model_half_finds_are_found(
+    extractor: PeopleExtractor, text: str, people: set[str]
+) -> None:
+    assert names(extractor, text) == people
+
+
+def test_brands_makers_and_initials_of_organisations_are_not_people(
+    extractor: PeopleExtractor,
+) -> None:
+    assert not names(
+        extractor,
+        "Its top brands include Newcastle Brown Ale, Foster's, John Smith's, Strongbow and "
+        "Kronenbourg.",
+    )
+    assert not names(
+        extractor, "The cars were fitted with a faulty pump supplied by parts maker Robert Bosch."
+    )
+    assert not names(
+        extractor,
+        "So the Academy of Motion Pictures Arts and Sciences (Ampas) has done it for them. The "
+        "names were decided by Ampas' producers branch.",
+    )
+    assert names(extractor, "Film-maker Spike Lee says black representation is stronger.") == {
+        "Spike Lee"
+    }
