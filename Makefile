@@ -61,13 +61,18 @@ run: install
 
 ## Install everything and run the whole suite (SQLite and PostgreSQL, and the browser tests).
 test: install-dev chromium lint
-	$(BIN)/pytest
+	$(BIN)/pytest $(PARALLEL) -m "$(FAST_MARKERS)"; fast=$$?; \
+		$(BIN)/pytest -m "$(SLOW_MARKERS)" && exit $$fast
 
 ## The inner loop: the whole suite on SQLite and PostgreSQL but its slow groups (the markers in
 ## pyproject.toml: browser, faults, fuzz, audit, workers, slow); about 2.5 minutes. No lint.
-FAST_MARKERS := not (browser or faults or fuzz or audit or workers or slow)
+## The short tests run in two processes (pytest-xdist); the slow groups, which start servers
+## and processes of their own and time what they do, run one at a time.
+SLOW_MARKERS := browser or faults or fuzz or audit or workers or slow
+FAST_MARKERS := not ($(SLOW_MARKERS))
+PARALLEL := -n 2 --dist worksteal
 test-fast: install-dev
-	$(BIN)/pytest -m "$(FAST_MARKERS)"
+	$(BIN)/pytest $(PARALLEL) -m "$(FAST_MARKERS)"
 
 ## Fuzz every operation and the request itself far longer than `make test` does, at a random seed
 ## (FUZZ_EXAMPLES per operation and database; docs/errors.md#fuzzing says how long it takes).
