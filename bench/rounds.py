@@ -4,7 +4,8 @@ This machine's speed drifts within minutes (the same server measured 7,600 to 12
 in back-to-back 10 s rounds), so one scenario measured for 15 s and its peer for 15 s a few
 minutes later gave ratios a quarter apart between two runs of the same code. Here every server
 runs for the whole measurement, each scenario is warmed up once, and then the scenarios take
-turns: round 1 runs each of them for its share of the time, round 2 again, and so on. A
+turns: round 1 runs each of them for its share of the time, round 2 again, and so on, each round
+after a short warm-up of its own. A
 scenario's figures are its rounds together (requests over time; the median round's p50 and p99),
 and a ratio is the median of the ratios of the same round, each measured within a minute of its
 peer.
@@ -25,6 +26,8 @@ from typing import Any
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
+# Before each round of each scenario (see Load.run).
+ROUND_WARM_UP_SECONDS = 2
 
 
 @dataclass
@@ -83,7 +86,12 @@ class Load:
             raise SystemExit(f"{self.url} answered {answer.status_code}: {answer.text[:2000]}")
         self._wrk(warm_up_seconds)
 
-    def run(self, seconds: int) -> Outcome:
+    def run(self, seconds: int, warm_up_seconds: int = 0) -> Outcome:
+        """One measured round, after a warm-up of its own: between two rounds a server sat
+        idle for a minute, and a pool may have closed its idle connections meanwhile
+        (node-postgres after 10 s), whose successors start with cold caches."""
+        if warm_up_seconds:
+            self._wrk(warm_up_seconds)
         totals = self._wrk(seconds)
         outcome = Outcome(
             rps=totals["requests"] / (totals["duration_us"] / 1e6),
@@ -136,7 +144,7 @@ def alternate(
             load.prepare(Path(scratch) / name, warm_up_seconds)
         for n in range(1, rounds + 1):
             for name, load in loads.items():
-                outcome = load.run(seconds)
+                outcome = load.run(seconds, ROUND_WARM_UP_SECONDS)
                 say(f"round {n}/{rounds} {name}: {outcome.rps:,.0f}/s, p50 {outcome.p50_ms:.2f} ms")
     return {name: load.outcome() for name, load in loads.items()}
 

@@ -135,6 +135,15 @@ class RelatedWorker:
             computed.append(Computed(claim, found.related if found else [], fingerprint))
             if fingerprint != claim.input_hash:
                 changed[claim.article_id] = (claim, found.reach if found else [])
+        return await self._store(computed, synced_at, changed)
+
+    async def _store(
+        self,
+        computed: list[Computed],
+        synced_at: datetime,
+        changed: dict[int, tuple[Claim, list[tuple[int, float]]]],
+    ) -> set[int]:
+        """Store the lists; its commit gives the claims up."""
         return await related_store.store(self.engine, computed, synced_at, changed)
 
     async def _sync(self, claims: list[Claim]) -> tuple[datetime, set[int]]:

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from itertools import islice
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -19,6 +20,7 @@ from models.importer import import_lines
 from models.related import related_by_article
 from models.related_job import RelatedWorker, watch_lists
 from models.related_queue import (
+    Claim,
     claim_batch,
     count_due,
     mark_unlisted,
@@ -26,6 +28,7 @@ from models.related_queue import (
     request_full_pass,
     take_changes,
 )
+from models.related_store import Computed
 from models.session import AsyncSession, create_engine, session_factory
 from tests.conftest import BBC, SAMPLE, SAMPLE_SLUG
 from tests.support import Interrupted, interrupt
@@ -192,21 +195,31 @@ async def test_claims_made_at_once_take_different_stories(db: AsyncEngine, corpu
 
 
 class Recording(RelatedWorker):
-    """A worker that notes which stories it ranked, and when."""
+    """A worker that notes which stories it ranked, and when.
+
+    A batch's end is noted just before the store whose commit gives its claims up: a start the
+    other worker notes before it was a claim made while these were held. (Noted after the
+    commit, the other worker could claim a story made due again and note its start first.)"""
 
     def __init__(self, engine: AsyncEngine, log: list[tuple[str, str, int]], name: str) -> None:
         super().__init__(engine, batch_size=4, idle_seconds=0.05)
         self.log, self.name = log, name
 
+    def _noted(self, event: str, claims: Iterable[Claim]) -> None:
+        self.log.extend((event, self.name, claim.article_id) for claim in claims)
+
     async def _compute(self, claims: Sequence) -> set[int]:  # type: ignore[override]
-        for claim in claims:
-            self.log.append(("start", self.name, claim.article_id))
+        self._noted("start", claims)
         await asyncio.sleep(0.02)  # the other worker claims meanwhile
         try:
             return await super()._compute(list(claims))
-        finally:
-            for claim in claims:
-                self.log.append(("end", self.name, claim.article_id))
+        except BaseException:
+            self._noted("end", claims)
+            raise
+
+    async def _store(self, computed: list[Computed], *args: Any) -> set[int]:  # type: ignore[override]
+        self._noted("end", [c.claim for c in computed])
+        return await super()._store(computed, *args)
 
 
 async def test_two_workers_at_once_never_compute_the_same_story(
