@@ -7,8 +7,9 @@ runs for the whole measurement, each scenario is warmed up once, and then the sc
 turns: round 1 runs each of them for its share of the time, round 2 again, and so on, each round
 after a short warm-up of its own. A
 scenario's figures are its rounds together (requests over time; the median round's p50 and p99),
-and a ratio is the median of the ratios of the same round, each measured within a minute of its
-peer.
+and a ratio is the median of the ratios of the same round. The scenarios keep one order in every
+round, so the two sides of a ratio are at most one round apart (about 90 s for twelve
+scenarios), and drift within a round always falls on the same side of each pair.
 """
 
 from __future__ import annotations

@@ -438,9 +438,7 @@ def run_scenarios(meili: LocalMeilisearch, jobs: Workload) -> dict[str, Any]:
 
     def scenario(name: str, url: str, bodies: list[dict[str, Any]], **options: Any) -> None:
         if wanted(name):
-            loads[name] = Load(url, bodies, connections=options.pop("connections", CONNECTIONS))
-            for option, value in options.items():
-                setattr(loads[name], option, value)
+            loads[name] = Load(url, bodies, **{"connections": CONNECTIONS, **options})
 
     with ExitStack() as running:
         uncached = (
