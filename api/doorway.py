@@ -24,10 +24,12 @@ from starlette.requests import Request
 from starlette.types import Message, Receive, Scope, Send
 
 from api import observability
+from api.cache import Entry
 from api.operations import site_of
-from api.pipeline import cached_response, negotiate
+from api.pipeline import cached_headers, cached_response, negotiate
 from api.request_state import state_of
-from api.view import client_address
+from api.settings import Settings
+from api.view import GRAPHQL_RESPONSE, client_address, valid_request_id
 
 if TYPE_CHECKING:
     from api.pipeline import Pipeline
@@ -39,6 +41,7 @@ logger = logging.getLogger("newsroom.api")
 # Headers that send a request the whole way: a token (editors are never served from the cache)
 # and an Origin (the CORS headers are added by api/cors.py).
 _ONWARD = frozenset({b"authorization", b"origin"})
+_TYPED = GRAPHQL_RESPONSE.encode()
 
 
 class Doorway:
@@ -64,6 +67,8 @@ class Doorway:
         if scope["method"] != "POST" or scope["path"] != self.path:
             return receive
         declared = host = None
+        plain = True  # not asking for GraphQL over HTTP's media type (negotiate's to answer)
+        request_id = ""
         for name, value in scope["headers"]:
             if name == b"content-length":
                 declared = value
@@ -71,6 +76,10 @@ class Doorway:
                 host = value
             elif name in _ONWARD:
                 return receive
+            elif name == b"x-request-id":
+                request_id = value.decode("latin-1")
+            elif name == b"accept" and _TYPED in value:
+                plain = False
         # A length that is not a short number is body_limit.py's to refuse (int() of 5,000
         # digits would raise).
         if (
@@ -88,9 +97,11 @@ class Doorway:
         started = time.perf_counter()
         request = Request(scope, onward)
         state = state_of(scope)
-        if await services.rate_limits.retry_after("request", client_address(request)) is not None:
-            # The pipeline refuses it (a refused request is not counted twice: it takes no slot).
-            return onward
+        if services.rate_limits.counts("request"):
+            address = client_address(request)
+            if await services.rate_limits.retry_after("request", address) is not None:
+                # The pipeline refuses it (not counted twice: a refused request takes no slot).
+                return onward
         state.rate_counted = True
         known = self.pipeline.known.get(body, site_of(services.settings, host))
         if known is None:
@@ -99,11 +110,28 @@ class Doorway:
         entry, _ = await services.cache.get(key)
         if entry is None:
             return onward
+        if plain:
+            # Most hits: the answer's bytes and headers as `cached_response` gives them, sent
+            # without building a Response and reading its headers back (a fifth of a hit).
+            request_id = valid_request_id(request_id) or observability.new_request_id()
+            await _send(send, services.settings, entry, request_id)
+            observability.count(operation_name, [], 200, "HIT", request_id, started)
+            return None
         response = cached_response(request, services.settings, entry, hit=True)
         negotiate(request, response, state)
         observability.record(request, operation_name, [], response, started)
         await response(scope, onward, send)
         return None
+
+
+async def _send(send: Send, settings: Settings, entry: Entry, request_id: str) -> None:
+    headers = cached_headers(settings, entry, request_id, hit=True)
+    # In the order Starlette's Response sends them, so either way gives the same bytes.
+    raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+    raw.append((b"content-length", str(len(entry.body)).encode()))
+    raw.append((b"content-type", b"application/json"))
+    await send({"type": "http.response.start", "status": 200, "headers": raw})
+    await send({"type": "http.response.body", "body": entry.body})
 
 
 async def _read(messages: list[Message], receive: Receive) -> bytes | None:

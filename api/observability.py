@@ -118,10 +118,28 @@ def record(
     request: Request, operation: str | None, codes: list[str], response: Response, started: float
 ) -> None:
     """Count, time and log one answered request (`codes`: the error codes it answered)."""
-    elapsed = time.perf_counter() - started
     headers = response.headers
-    cache_outcome = headers.get("x-cache")
-    requests, latency = _series(operation_label(operation), response.status_code)
+    count(
+        operation,
+        codes,
+        response.status_code,
+        headers.get("x-cache"),
+        headers.get("x-request-id"),
+        started,
+    )
+
+
+def count(
+    operation: str | None,
+    codes: list[str],
+    status: int,
+    cache_outcome: str | None,
+    request_id: str | None,
+    started: float,
+) -> None:
+    """`record` from what an answer was, for one sent without a Response (api/doorway.py)."""
+    elapsed = time.perf_counter() - started
+    requests, latency = _series(operation_label(operation), status)
     requests.inc()
     latency.observe(elapsed)
     for code in codes:
@@ -132,10 +150,10 @@ def record(
         access_log.info(
             "graphql request",
             extra={
-                "request_id": headers.get("x-request-id"),
+                "request_id": request_id,
                 "operation": (operation or "-")[:100],
                 "duration_ms": round(elapsed * 1000, 2),
-                "status": response.status_code,
+                "status": status,
                 "cache": cache_outcome.lower() if cache_outcome else "bypass",
                 "error_codes": codes,
             },

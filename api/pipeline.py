@@ -302,13 +302,22 @@ def cached_response(
 ) -> Response:
     # A miss keeps the id its execution logged under; a hit gets the client's, or a new one.
     request_id = sent.headers.get("x-request-id") if sent is not None else None
-    headers = {
+    request_id = request_id or given_request_id(request) or observability.new_request_id()
+    headers = cached_headers(settings, entry, request_id, hit=hit)
+    if request.method == "GET" and operations.etag_matches(request, entry.etag):
+        return Response(status_code=304, headers=headers)
+    return Response(entry.body, media_type="application/json", headers=headers)
+
+
+def cached_headers(
+    settings: Settings, entry: Entry, request_id: str, *, hit: bool
+) -> dict[str, str]:
+    """A cached answer's headers, as both ways to it send them (api/doorway.py builds the
+    same ones for a plain hit without a Response)."""
+    return {
         "ETag": entry.etag,
         "Cache-Control": f"public, max-age={settings.http_max_age}",
         "Vary": "Accept, Authorization",
         "X-Cache": "HIT" if hit else "MISS",
-        "X-Request-ID": request_id or given_request_id(request) or observability.new_request_id(),
+        "X-Request-ID": request_id,
     }
-    if request.method == "GET" and operations.etag_matches(request, entry.etag):
-        return Response(status_code=304, headers=headers)
-    return Response(entry.body, media_type="application/json", headers=headers)

@@ -45,6 +45,10 @@ class RateLimits:
         if self._redis is not None:
             await self._redis.aclose()
 
+    def counts(self, action: str) -> bool:
+        """Whether `action` has a rule (an action without one is never counted)."""
+        return action in self._limits
+
     async def retry_after(self, action: str, client: str) -> int | None:
         """Count one `action` by `client`; None if allowed, else seconds until it would be."""
         limit = self._limits.get(action)

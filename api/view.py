@@ -124,7 +124,10 @@ class GraphQLView(GraphQL[Context, None]):
 
 def given_request_id(request: Request) -> str | None:
     """The client's X-Request-ID, when it is one we can safely log and echo."""
-    given = request.headers.get("x-request-id", "")
+    return valid_request_id(request.headers.get("x-request-id", ""))
+
+
+def valid_request_id(given: str) -> str | None:
     return given if _REQUEST_ID.match(given) else None
 
 

@@ -73,6 +73,15 @@ async def test_a_hit_at_the_door_is_the_hit_the_whole_way_gives(
     assert at_the_door.content == whole.content == first.content
     assert comparable(at_the_door) == comparable(whole)
     assert at_the_door.json()["data"]["article"]["slug"] == SAMPLE_SLUG
+    # The same headers in the same order, the client's request id echoed (a bad one replaced).
+    named = {"x-request-id": "reader-42"}
+    unseen = json.dumps({"variables": {"slug": SAMPLE_SLUG}, "query": ARTICLE_PAGE}).encode()
+    door, whole = await post(client, body, **named), await post(client, unseen, **named)
+    assert door.headers["x-request-id"] == whole.headers["x-request-id"] == "reader-42"
+    assert [name for name, _ in door.headers.raw] == [name for name, _ in whole.headers.raw]
+    unsafe = await post(client, body, **{"x-request-id": "a b"})
+    assert len(unsafe.headers["x-request-id"]) == 32
+    assert whole_way == ["MISS", "HIT", "HIT"]
 
     # GraphQL over HTTP's media type, asked for, is given at the door too.
     accept = {"accept": "application/graphql-response+json"}
@@ -80,7 +89,7 @@ async def test_a_hit_at_the_door_is_the_hit_the_whole_way_gives(
     typed, typed_whole = await post(client, body, **accept), await post(client, indented, **accept)
     assert typed.headers["content-type"] == typed_whole.headers["content-type"]
     assert typed.headers["content-type"].startswith("application/graphql-response+json")
-    assert whole_way == ["MISS", "HIT", "HIT"]
+    assert whole_way == ["MISS", "HIT", "HIT", "HIT"]
 
 
 async def test_tokens_origins_and_misses_go_the_whole_way(
