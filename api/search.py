@@ -153,22 +153,20 @@ async def _from_engine(
     info: Info, query: str, page: int, per_page: int, where: Any, sort: search_articles.Sort
 ) -> SearchResult:
     assert info.context.search is not None
-    found = await search_articles.search_articles(
-        info.context.search,
-        query,
-        page=page,
-        hits_per_page=per_page,
-        where=where,
-        sort=sort,
+    pending = search_articles.PageSearch(
+        info.context.search, query, page=page, hits_per_page=per_page, where=where, sort=sort
     )
-    ids = [hit.article_id for hit in found.hits]
-    # One statement checks the hits against SQL and reads their sections, which a results page
-    # shows: the section loader is primed, so `section` costs no statement of its own.
-    rows = (
-        await read(info.context.engine, article_model.published_articles_with_sections, ids)
-        if ids
-        else {}
-    )
+    async with pending:
+        ids = [hit.article_id for hit in await pending.hits()]
+        # One statement checks the hits against SQL and reads their sections, which a results
+        # page shows (the section loader is primed, so `section` costs no statement of its
+        # own), while Meilisearch counts the facets.
+        rows = (
+            await read(info.context.engine, article_model.published_articles_with_sections, ids)
+            if ids
+            else {}
+        )
+        found = await pending.page()
     sections = info.context.loaders.section_by_id
     hits: list[Any] = []
     for hit in found.hits:

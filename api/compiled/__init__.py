@@ -44,12 +44,15 @@ async def _searched(
     """Meilisearch's page, then one statement for its hits; None for the resolvers (which
     answer from SQL when the engine fails, and report the database when it fails)."""
     text, page, per_page, where, sort = params[0]
+    pending = search_articles.PageSearch(
+        client, text, page=page, hits_per_page=per_page, where=where, sort=sort
+    )
     try:
-        found = await search_articles.search_articles(
-            client, text, page=page, hits_per_page=per_page, where=where, sort=sort
-        )
-        ids = [hit.article_id for hit in found.hits]
-        row = await pool.fetchrow(compiled.sql, [ids, *params[1:]], generic=True)
+        async with pending:
+            # The hits' statement runs while Meilisearch is still counting the facets.
+            ids = [hit.article_id for hit in await pending.hits()]
+            row = await pool.fetchrow(compiled.sql, [ids, *params[1:]], generic=True)
+            found = await pending.page()
     except Exception as exc:
         logger.warning("compiled search failed, answering with the resolvers: %s", exc)
         return None
