@@ -220,23 +220,6 @@ class PageSearch:
         )
 
 
-async def search_articles(
-    client: SearchClient,
-    text: str,
-    *,
-    page: int,
-    hits_per_page: int,
-    where: Where,
-    sort: Sort,
-) -> SearchPage:
-    """One page of hits with highlights, exact totals and facet counts."""
-    pending = PageSearch(
-        client, text, page=page, hits_per_page=hits_per_page, where=where, sort=sort
-    )
-    async with pending:
-        return await pending.page()
-
-
 # Related stories -------------------------------------------------------------------------------
 
 

@@ -546,9 +546,10 @@ async def test_search_answers_the_same_bytes_and_hides_what_sql_hides(
             body = TOOK.sub(b"", resolvers.content)
             assert TOOK.sub(b"", compiled_.content) == body, (query, variables)
             assert SLUGS[0].encode() not in body
-    behind = await search_articles.search_articles(
+    async with search_articles.PageSearch(
         search.client, "", page=1, hits_per_page=50, where=Where(), sort=Sort.RELEVANCE
-    )
+    ) as everything:
+        behind = await everything.page()
     async with db.connect() as conn:
         hidden = (await conn.execute(sa.select(Article.id).where(Article.slug == SLUGS[0]))).one()
     assert hidden.id in {hit.article_id for hit in behind.hits}, "the index still holds it"
