@@ -76,7 +76,7 @@ class Doorway:
                 host = value
             elif name in _ONWARD:
                 return receive
-            elif name == b"x-request-id":
+            elif name == b"x-request-id" and not request_id:  # the first, as Starlette reads
                 request_id = value.decode("latin-1")
             elif name == b"accept" and _TYPED in value:
                 plain = False
