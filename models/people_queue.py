@@ -99,26 +99,24 @@ async def claim_batch(engine: AsyncEngine, limit: int) -> list[_Job]:
     """
     now = utcnow()
     lease = now + CLAIM_LEASE
-    due = sa.select(Article.id).where(_pending(), _unclaimed(now)).order_by(Article.id).limit(limit)
-    async with engine.begin() as conn:
-        rows = await polling.claim(
-            conn,
-            due,
+    rows = await polling.claim(
+        engine,
+        Article.id,
+        sa.and_(_pending(), _unclaimed(now)),
+        [Article.id],
+        limit,
+        sa.update(Article)
+        .values(people_claimed_until=lease)
+        .returning(
             Article.id,
-            sa.and_(_pending(), _unclaimed(now)),
-            sa.update(Article)
-            .values(people_claimed_until=lease)
-            .returning(
-                Article.id,
-                Article.content_hash,
-                Article.title,
-                Article.dek,
-                Article.body,
-                Article.people_attempts,
-            ),
-        )
-    jobs = [_Job(*row, lease=lease) for row in rows]
-    return sorted(jobs, key=lambda job: job.id)
+            Article.content_hash,
+            Article.title,
+            Article.dek,
+            Article.body,
+            Article.people_attempts,
+        ),
+    )
+    return [_Job(*row, lease=lease) for row in rows]
 
 
 async def release(engine: AsyncEngine, jobs: Sequence[_Job]) -> None:

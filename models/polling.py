@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar, TypeVarTuple
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.dml import ReturningUpdate
 
@@ -27,14 +27,16 @@ _Ts = TypeVarTuple("_Ts")
 
 
 async def claim(
-    conn: AsyncConnection,
-    due: sa.Select[int],
+    engine: AsyncEngine,
     key: InstrumentedAttribute[int],
     still_due: sa.ColumnElement[bool],
-    update: ReturningUpdate[*_Ts],
-) -> Sequence[sa.Row[*_Ts]]:
-    """Run `update` (which writes the lease and returns the claimed rows) on the rows `due`
-    selects by `key`; no row when none is due.
+    order_by: Sequence[sa.ColumnElement[Any] | InstrumentedAttribute[Any]],
+    limit: int,
+    update: ReturningUpdate[int, *_Ts],
+) -> list[sa.Row[int, *_Ts]]:
+    """Run `update` (which writes the lease and returns the claimed rows, `key` first) on the
+    first `limit` rows, by `order_by`, where `still_due`; committed before this returns, the rows
+    in `key` order. No row when none is due.
 
     On PostgreSQL, `FOR NO KEY UPDATE SKIP LOCKED` lets processes claiming at once take
     different rows. SQLite's driver runs a SELECT outside any transaction (it begins one at the
@@ -42,19 +44,22 @@ async def claim(
     claim is one UPDATE ... WHERE `key` IN (SELECT ...) AND `still_due` RETURNING, which holds the
     write lock from reading to writing.
     """
-    if conn.dialect.name == "postgresql":
-        due = due.with_for_update(skip_locked=True, key_share=True)
-        ids = list((await conn.execute(due)).scalars())
-        if not ids:
-            return []
-        which: sa.ColumnElement[bool] = key.in_(ids)
-    else:
-        # An idle worker looks every second: only a read, which takes no lock, until there is
-        # something to claim.
-        if not await conn.scalar(sa.select(due.exists())):
-            return []
-        which = sa.and_(key.in_(due), still_due)
-    return list(await conn.execute(update.where(which)))
+    due = sa.select(key).where(still_due).order_by(*order_by).limit(limit)
+    async with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            due = due.with_for_update(skip_locked=True, key_share=True)
+            ids = list((await conn.execute(due)).scalars())
+            if not ids:
+                return []
+            which: sa.ColumnElement[bool] = key.in_(ids)
+        else:
+            # An idle worker looks every second: only a read, which takes no lock, until there
+            # is something to claim.
+            if not await conn.scalar(sa.select(due.exists())):
+                return []
+            which = sa.and_(key.in_(due), still_due)
+        rows = list(await conn.execute(update.where(which)))
+    return sorted(rows, key=lambda row: row[0])
 
 
 def background_thread(name: str) -> ThreadPoolExecutor:

@@ -188,31 +188,24 @@ async def claim_batch(engine: AsyncEngine, limit: int) -> list[Claim]:
     """
     now = utcnow()
     lease = now + CLAIM_LEASE
-    due = (
-        sa.select(RelatedState.article_id)
-        .where(RelatedState.due_at <= now, _unclaimed(now))
-        .order_by(RelatedState.priority, RelatedState.due_at, RelatedState.article_id)
-        .limit(limit)
-    )
-    async with engine.begin() as conn:
-        rows = await polling.claim(
-            conn,
-            due,
+    rows = await polling.claim(
+        engine,
+        RelatedState.article_id,
+        sa.and_(RelatedState.due_at <= now, _unclaimed(now)),
+        [RelatedState.priority, RelatedState.due_at, RelatedState.article_id],
+        limit,
+        sa.update(RelatedState)
+        .values(claimed_until=lease)
+        .returning(
             RelatedState.article_id,
-            sa.and_(RelatedState.due_at <= now, _unclaimed(now)),
-            sa.update(RelatedState)
-            .values(claimed_until=lease)
-            .returning(
-                RelatedState.article_id,
-                RelatedState.version,
-                RelatedState.priority,
-                RelatedState.input_hash,
-                RelatedState.noticed_at,
-                RelatedState.due_at,
-            ),
-        )
-    claims = [Claim(*row, lease=lease) for row in rows]
-    return sorted(claims, key=lambda claim: claim.article_id)
+            RelatedState.version,
+            RelatedState.priority,
+            RelatedState.input_hash,
+            RelatedState.noticed_at,
+            RelatedState.due_at,
+        ),
+    )
+    return [Claim(*row, lease=lease) for row in rows]
 
 
 async def release(engine: AsyncEngine, claims: Sequence[Claim]) -> None:
