@@ -14,7 +14,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import AnyRow, Base, utcnow
 from models.enums import ArticleStatus, string_enum
-from models.lookup import grouped, rows_by_ids
+from models.lookup import listed_by_article, rows_by_ids
 
 
 class Section(Base):
@@ -235,13 +235,14 @@ async def authors_by_article(
     conn: AsyncConnection, article_ids: Sequence[int]
 ) -> dict[int, list[AnyRow]]:
     """Each article's authors in byline order."""
-    result = await conn.execute(
-        sa.select(ArticleAuthor.article_id, Author.id, Author.slug, Author.name)
-        .join(Author, Author.id == ArticleAuthor.author_id)
-        .where(ArticleAuthor.article_id.in_(article_ids))
-        .order_by(ArticleAuthor.article_id, ArticleAuthor.position)
+    return await listed_by_article(
+        conn,
+        ArticleAuthor,
+        Author,
+        Author.id == ArticleAuthor.author_id,
+        (Author.id, Author.slug, Author.name),
+        article_ids,
     )
-    return grouped(result, article_ids, "article_id")
 
 
 async def author_by_slug(conn: AsyncConnection, slug: str) -> AnyRow | None:

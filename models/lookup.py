@@ -1,5 +1,5 @@
-"""Rows of one table by id or by slug, and rows grouped under the ids a loader asked for: the
-reads every model's loaders share."""
+"""Rows of one table by id or by slug, a story's ordered list of them, and rows grouped under the
+ids a loader asked for: the reads every model's loaders share."""
 
 from __future__ import annotations
 
@@ -25,6 +25,25 @@ async def rows_by_ids(
     table: Any = model.__table__
     result = await conn.execute(sa.select(table).where(table.c.id.in_(ids)))
     return {row.id: row for row in result}
+
+
+async def listed_by_article(
+    conn: AsyncConnection,
+    link: Any,
+    model: type[Base],
+    on: sa.ColumnElement[bool],
+    columns: Iterable[Any],
+    article_ids: Sequence[int],
+) -> dict[int, list[AnyRow]]:
+    """Each article's `model` rows (their `columns`, with the `article_id`) in the order its
+    `link` table keeps them in `position`; `on` joins the two."""
+    result = await conn.execute(
+        sa.select(link.article_id, *columns)
+        .join(model, on)
+        .where(link.article_id.in_(article_ids))
+        .order_by(link.article_id, link.position)
+    )
+    return grouped(result, article_ids, "article_id")
 
 
 def grouped(rows: Iterable[AnyRow], keys: Iterable[int], key: str) -> dict[int, list[AnyRow]]:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from models.article import ArticleTopic
 from models.base import AnyRow, Base
-from models.lookup import grouped, row_by_slug, rows_by_ids
+from models.lookup import listed_by_article, row_by_slug, rows_by_ids
 from models.pagination import Page, PageRequest, fetch_page
 
 
@@ -38,13 +38,14 @@ async def topics_by_article(
     conn: AsyncConnection, article_ids: Sequence[int]
 ) -> dict[int, list[AnyRow]]:
     """Each article's topics in the order the newsroom gave them."""
-    result = await conn.execute(
-        sa.select(ArticleTopic.article_id, *Topic.__table__.c)
-        .join(Topic, Topic.id == ArticleTopic.topic_id)
-        .where(ArticleTopic.article_id.in_(article_ids))
-        .order_by(ArticleTopic.article_id, ArticleTopic.position)
+    return await listed_by_article(
+        conn,
+        ArticleTopic,
+        Topic,
+        Topic.id == ArticleTopic.topic_id,
+        Topic.__table__.c,
+        article_ids,
     )
-    return grouped(result, article_ids, "article_id")
 
 
 async def topics(conn: AsyncConnection, page: PageRequest) -> Page:
