@@ -1,9 +1,9 @@
-"""Root fields that topics and people declare alike: one by its slug, and all of them by name;
-no SQL here."""
+"""Root fields declared alike: a topic or person by its slug, and a whole list as a connection
+(topics and people by name, editors' drafts, the moderation queue); no SQL here."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, Any
 
 import strawberry
@@ -52,20 +52,51 @@ def by_name(
     description: str,
 ) -> Any:
     """`topics`, `people`: a connection over every row, by name then id."""
+    return root_list(
+        fetch,
+        count,
+        node_type,
+        to_node,
+        _name_key,
+        NAME_KEY,
+        page_size=50,
+        descending=False,
+        description=description,
+        check=lambda info: cache.read(cache.LIST),  # a new topic or person may join the list
+    )
+
+
+def root_list(
+    fetch: Fetch,
+    count: Callable[..., Awaitable[int]],
+    node_type: type,
+    to_node: Callable[[Any], Any],
+    key: Callable[[Any], Sequence[Any]],
+    kinds: Sequence[type],
+    *,
+    page_size: int,
+    descending: bool,
+    description: str,
+    check: Callable[[Info], object],
+) -> Any:
+    """A root connection over every row `fetch` pages (`count` counts them), keyed by `key`,
+    its cursors of `kinds`; `check(info)` runs first (a role, say) and `page_size` is the page
+    when neither `first` nor `last` is given."""
 
     async def resolve(
         root: Any,
         info: Info,
-        first: Annotated[int | None, first_argument(50)] = None,
+        first: int | None = None,
         after: After = None,
         last: Last = None,
         before: Before = None,
     ) -> Any:
-        request = page_request(info, first, after, last, before, NAME_KEY, descending=False)
-        cache.read(cache.LIST)  # a new topic or person may join the list
-        return await read_page(info.context.engine, fetch, count, request, to_node, _name_key)
+        check(info)
+        request = page_request(info, first, after, last, before, kinds, descending=descending)
+        return await read_page(info.context.engine, fetch, count, request, to_node, key)
 
-    # The GraphQL type is named here, not by the resolver's annotation: the node type is this
-    # call's argument, a value to mypy.
+    # The page size and the node type are this call's arguments: values the resolver's
+    # annotations (strings, read in this module's namespace) cannot name, so they are set here.
+    resolve.__annotations__["first"] = Annotated[int | None, first_argument(page_size)]
     connection = Connection[node_type]  # type: ignore[valid-type]
     return strawberry.field(resolver=resolve, graphql_type=connection, description=description)

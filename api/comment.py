@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from api import cache
+from api.catalogue import root_list
 from api.context import Info
 from api.node import Node
 from api.permissions import require
@@ -24,7 +25,6 @@ from api.relay import (
     from_global_id,
     page_request,
     paged,
-    read_page,
     to_global_id,
 )
 from api.results import NotFound, RateLimited, ValidationError
@@ -285,22 +285,15 @@ class CommentMutation:
 
 @strawberry.type
 class CommentQuery:
-    @strawberry.field(description="Moderators: comments waiting for a decision, oldest first.")
-    async def moderation_queue(
-        self,
-        info: Info,
-        first: Annotated[int | None, first_argument(20)] = None,
-        after: After = None,
-        last: Last = None,
-        before: Before = None,
-    ) -> Connection[Comment]:
-        _moderator(info)
-        request = page_request(info, first, after, last, before, COMMENT_KEY, descending=False)
-        return await read_page(
-            info.context.engine,
-            comment_model.pending_comments,
-            comment_model.count_pending,
-            request,
-            Comment.from_row,
-            comment_key,
-        )
+    moderation_queue = root_list(
+        comment_model.pending_comments,
+        comment_model.count_pending,
+        Comment,
+        Comment.from_row,
+        comment_key,
+        COMMENT_KEY,
+        page_size=20,
+        descending=False,
+        description="Moderators: comments waiting for a decision, oldest first.",
+        check=_moderator,
+    )

@@ -13,21 +13,13 @@ from typing import Annotated, Any, TypeVar
 import strawberry
 
 from api.article import ARTICLE_KEY, Article
+from api.catalogue import root_list
 from api.context import Info
 from api.errors import BadUserInput
 from api.loaders import read
 from api.permissions import require
 from api.person import Person
-from api.relay import (
-    After,
-    Before,
-    Connection,
-    Last,
-    first_argument,
-    from_global_id,
-    page_request,
-    read_page,
-)
+from api.relay import from_global_id
 from api.results import NotFound, ValidationError
 from api.topic import Topic
 from models import catalogue, drafts, editing, enums, mentions, scheduling
@@ -339,27 +331,18 @@ async def _person(info: Info, action: Any) -> PersonResult:
 
 @strawberry.type
 class EditorQuery:
-    @strawberry.field(
-        description="Editors: stories not published (drafts, scheduled and taken down)."
+    drafts = root_list(
+        drafts.unpublished_page,
+        drafts.unpublished_count,
+        Article,
+        Article.from_row,
+        lambda r: (r.updated_at, r.id),
+        ARTICLE_KEY,
+        page_size=20,
+        descending=True,
+        description="Editors: stories not published (drafts, scheduled and taken down).",
+        check=_editor,
     )
-    async def drafts(
-        self,
-        info: Info,
-        first: Annotated[int | None, first_argument(20)] = None,
-        after: After = None,
-        last: Last = None,
-        before: Before = None,
-    ) -> Connection[Article]:
-        _editor(info)
-        request = page_request(info, first, after, last, before, ARTICLE_KEY, descending=True)
-        return await read_page(
-            info.context.engine,
-            drafts.unpublished_page,
-            drafts.unpublished_count,
-            request,
-            Article.from_row,
-            lambda r: (r.updated_at, r.id),
-        )
 
     @strawberry.field(description="Editors: every save of a story, newest first.")
     async def revisions(self, info: Info, slug: str) -> list[Revision]:
