@@ -28,6 +28,14 @@ def test_help_lists_the_commands(tmp_path: Path) -> None:
         assert command in result.stdout
 
 
+def test_the_server_process_loads_no_migration_tooling() -> None:
+    """`newsroom serve` runs the API in the command line's process: Alembic and Mako, 8 MB of a
+    server's memory, are loaded by the commands that migrate, not by importing the CLI."""
+    probe = "import sys, api.cli, api.app; print(sorted({'alembic', 'mako'} & set(sys.modules)))"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert result.stdout.strip() == "[]", result.stderr
+
+
 def test_import_reports_bad_lines_and_loads_the_rest(tmp_path: Path) -> None:
     feed = tmp_path / "feed.jsonl"
     lines = SAMPLE.read_text().splitlines()

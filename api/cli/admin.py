@@ -9,7 +9,6 @@ from typing import Annotated
 import typer
 
 from api.cli.app import app, console, db, load_settings, token
-from models import migrate
 from models.enums import Role
 from models.session import create_engine, session_factory
 from models.token import TokenError, create_token, revoke_token
@@ -18,6 +17,9 @@ from models.token import TokenError, create_token, revoke_token
 @db.command("upgrade")
 def db_upgrade(revision: str = "head") -> None:
     """Apply migrations up to REVISION (default: the latest)."""
+    # Here, not at the top: `newsroom serve` is this module's process too, and Alembic with
+    # Mako is 8 MB of memory a server never uses.
+    from models import migrate
 
     async def run() -> None:
         engine = create_engine(load_settings().resolved_database_url)
@@ -33,6 +35,7 @@ def db_upgrade(revision: str = "head") -> None:
 @db.command("revision")
 def db_revision(message: Annotated[str, typer.Option("--message", "-m")]) -> None:
     """Autogenerate a migration from the models against the current database."""
+    from models import migrate  # as in db_upgrade
 
     async def run() -> None:
         engine = create_engine(load_settings().resolved_database_url)
