@@ -121,12 +121,12 @@ def search_request(
     )
 
 
-def _split(request: dict[str, Any]) -> tuple[str, dict[str, Any], dict[str, Any]]:
-    """`search_request` as two: the ranked, highlighted hits without facets, and the facet
-    counts without hits (the same query and filter, so the same candidates)."""
-    query, facets = request.pop("q"), request.pop("facets")
-    counting = {"filter": request["filter"], "page": 1, "hitsPerPage": 0, "facets": facets}
-    return query, request, counting
+def _split(request: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """`search_request` (less its `q`) as two: the ranked, highlighted hits without facets, and
+    the facet counts without hits (the same query and filter, so the same candidates)."""
+    ranking = {k: v for k, v in request.items() if k != "facets"}
+    counting = {"filter": request["filter"], "page": 1, "hitsPerPage": 0}
+    return ranking, {**counting, "facets": request["facets"]}
 
 
 class PageSearch:
@@ -162,18 +162,15 @@ class PageSearch:
             text, page=page, hits_per_page=hits_per_page, where=where, sort=sort
         )
         self._tasks: list[asyncio.Future[dict[str, Any]]] = []
+        self._hits: list[Hit] | None = None
 
     async def __aenter__(self) -> PageSearch:
         client, index = self._client, self._client.articles
-        if PageSearch._in_flight:
-            query = self._request.pop("q")
-            self._tasks = [asyncio.ensure_future(client.search(index, query, **self._request))]
-        else:
-            query, ranking, counting = _split(self._request)
-            self._tasks = [
-                asyncio.ensure_future(client.search(index, query, **ranking)),
-                asyncio.ensure_future(client.search(index, query, **counting)),
-            ]
+        query = self._request.pop("q")
+        bodies = [self._request] if PageSearch._in_flight else _split(self._request)
+        self._tasks = [
+            asyncio.ensure_future(client.search(index, query, **body)) for body in bodies
+        ]
         PageSearch._in_flight += 1
         return self
 
@@ -187,15 +184,18 @@ class PageSearch:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def hits(self) -> list[Hit]:
-        answer = await self._tasks[0]
-        return [
-            Hit(
-                article_id=int(hit["id"]),
-                title=render_highlight(hit["_formatted"].get("title", "")),
-                snippet=_snippet(hit["_formatted"]),
-            )
-            for hit in answer["hits"]
-        ]
+        """The page's hits, highlighted once: callers ask for them, then for the page."""
+        if self._hits is None:
+            answer = await self._tasks[0]
+            self._hits = [
+                Hit(
+                    article_id=int(hit["id"]),
+                    title=render_highlight(hit["_formatted"].get("title", "")),
+                    snippet=_snippet(hit["_formatted"]),
+                )
+                for hit in answer["hits"]
+            ]
+        return self._hits
 
     async def page(self) -> SearchPage:
         """The hits with exact totals and facet counts."""
