@@ -6,7 +6,7 @@ labelled-bbc-session.jsonl labelled-bbc-fresh.jsonl --distinct`; the second dev 
 `--seed 20261204 --per-section 4` and labelled-bbc-dev.jsonl to the excluded sets. The second
 held-out set, labelled-bbc-fresh2.jsonl, is `python3 tests/people/draw_fresh.py --seed 20261205
 --distinct --exclude labelled-bbc.jsonl labelled-bbc-session.jsonl labelled-bbc-fresh.jsonl
-labelled-bbc-dev.jsonl labelled-bbc-dev2.jsonl`.
+labelled-bbc-dev.jsonl labelled-bbc-dev2.jsonl`. The later sets' draws are in README.md.
 """
 
 import argparse
