@@ -106,9 +106,9 @@ def _nlp() -> Any:
 def _organisations(
     name: str, votes: Counter[str], organisations: Counter[str], things: set[str]
 ) -> bool:
-    """ "Balfour Beatty Rail Maintenance", "Yahoo Messenger": a name that starts with one the
-    story gives as an organisation's (more often than as a person's) or a work's is its unit
-    or product."""
+    """ "Balfour Beatty Rail Maintenance", "Yahoo Messenger", "London Underground": a name that
+    starts with one the story gives as an organisation's or a place's (more often than as a
+    person's) or a work's is its unit, product or landmark."""
     words = name.split()
     return any(
         (organisations[prefix] > 0 and votes[prefix] < 0) or prefix in things
@@ -163,7 +163,7 @@ class PeopleExtractor:
     ) -> Extraction:
         votes: Counter[str] = Counter()
         others: Counter[str] = Counter()  # times the model took a name for something else
-        organisations: Counter[str] = Counter()  # of which as an organisation
+        organisations: Counter[str] = Counter()  # of which as an organisation or a place
         candidates: list[str] = []
         roles: dict[str, str] = {}
         story = "\n".join([title, dek, *paragraphs])
@@ -188,7 +188,7 @@ class PeopleExtractor:
                 elif ent.label_ in NON_PERSON_LABELS:
                     votes[name] -= 1
                     others[name] += 1
-                    organisations[name] += ent.label_ == "ORG"
+                    organisations[name] += ent.label_ in {"ORG", "GPE", "LOC", "FAC"}
                     if ent.label_ in {"ORG", "NORP"} and 2 <= len(name.split()) <= 3:
                         shaped.append(name)
             described += self._titled_names(doc, roles, story)
@@ -287,6 +287,8 @@ class PeopleExtractor:
                 if f.lower().endswith(" " + name.lower())
                 or f.startswith(name + " ")
                 or initialled(name, f)
+                # "Sir Anthony Meyer" is "Sir Anthony John Charles Meyer".
+                or (f.split()[0] == name.split()[0] and surname(f) == surname(name))
             ]
             if len(longer) == 1:
                 people[longer[0]].forms.add(name)

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 _DATA = json.loads((Path(__file__).parent / "data" / "people.json").read_text())
 TITLES = frozenset(_DATA["titles"])
+DEMONYMS = frozenset(_DATA["demonyms"])
 ROLE_HEADS = frozenset(_DATA["role_heads"])
 HONORIFICS = frozenset(_DATA["honorifics"])
 FAMILY = frozenset({"wife", "husband", "son", "sons", "daughter", "daughters", "twins", "children"})
@@ -57,6 +58,7 @@ PARTICLES = frozenset(
 )
 SUFFIXES = frozenset({"jr", "sr", "jnr", "snr", "ii", "iii", "iv"})
 _HONOURS = frozenset({"qc", "kc", "mp", "mep", "obe", "mbe", "cbe", "msp", "am"})
+_SENTENCE_END = re.compile(r"(?<=[^\s.]{2})(?<!\b(?:St|Jr|Sr|Dr|Mr|Ms))\.\s+(?=[A-Z])")
 _STARRED = frozenset({"starred", "starring", "stars"})
 NON_PERSON_LABELS = frozenset(
     {"GPE", "LOC", "ORG", "NORP", "FAC", "PRODUCT", "EVENT", "WORK_OF_ART"}
@@ -67,10 +69,21 @@ def clean(name: str) -> str:
     """The name without the punctuation around it, a possessive, or a title before it."""
     # "Alan Milburn - a key ally": the model ran on past a dash.
     name = re.split(r"\s[-–—]\s", name, maxsplit=1)[0]
+    # "Jay-Z. Soul singer Stevie Wonder": the model ran on past the end of a sentence (an
+    # initial's full stop, "George W. Bush", is not one).
+    name = _SENTENCE_END.split(name, maxsplit=1)[0]
     name = re.sub(r"[’']s$|\s*[’']+$", "", name.strip(' \t\n,.;:!?()[]"“”‘’'))
     words = name.split()
     # Titles, honorifics and a day or month the model ran into the name ("Tuesday Mitsubishi").
+    titled = False
     while words and words[0].lower().strip(".") in HONORIFICS | TITLES | CALENDAR:
+        titled = words[0].lower() in HONORIFICS | TITLES
+        words.pop(0)
+    # "Lord Justice May", "Mr Justice Harrison": a judge's title.
+    if titled and len(words) > 1 and words[0].lower() in {"justice", "justices"}:
+        words.pop(0)
+    # "Spaniard Conchita Martinez", "Scot Kathy Butler": a nationality the model ran into it.
+    while len(words) > 1 and words[0].lower() in DEMONYMS:
         words.pop(0)
     while len(words) > 1 and words[-1].strip(".,").lower() in _HONOURS and words[-1].isupper():
         words.pop()
@@ -101,11 +114,15 @@ def initialled(short: str, full: str) -> bool:
 def plausible(name: str) -> bool:
     """At most five capitalised words (or particles), no digits, no word that names no one."""
     words = name.split()
-    if not words or len(words) > 5 or name.lower() in NOT_PEOPLE:
+    if not words or len(words) > 5 or name.lower() in NOT_PEOPLE | DEMONYMS:
         return False
     if any(ch.isdigit() or ch in ",;/" for ch in name):
         return False
     if any(w.lower() in NOT_PERSON_WORDS for w in words):
+        return False
+    # "MPs", "RICS", "MSN Messenger": an acronym is an organisation's, a group's or a product's
+    # (two letters start a name: "AJ Venter", "PJ Harvey").
+    if re.fullmatch(r"[A-Z]{2,}s?", words[0]) and (len(words) == 1 or len(words[0]) > 2):
         return False
     # "Employer NI Contributions", "Sony PSP": an acronym inside is an organisation's or a thing's
     # (initials start a name: "AJ Venter"; "Pope John Paul II" ends in a numeral).
