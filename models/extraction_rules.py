@@ -72,7 +72,9 @@ def clean(name: str) -> str:
     # "Jay-Z. Soul singer Stevie Wonder": the model ran on past the end of a sentence (an
     # initial's full stop, "George W. Bush", is not one).
     name = _SENTENCE_END.split(name, maxsplit=1)[0]
-    name = re.sub(r"[’']s$|\s*[’']+$", "", name.strip(' \t\n,.;:!?()[]"“”‘’'))
+    # Quote marks after it first: "Janet Jackson's 'wardrobe malfunction'".
+    name = re.sub(r"\s*[’']+$", "", name.strip(' \t\n,.;:!?()[]"“”‘’'))
+    name = re.sub(r"[’']s$", "", name)
     words = name.split()
     # Titles, honorifics and a day or month the model ran into the name ("Tuesday Mitsubishi").
     titled = False
