@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from models.extraction_rules import ORGANISATION_KINDS, WORK_KINDS, clean, name_run
+from models.extraction_rules import ORGANISATION_KINDS, TITLES, WORK_KINDS, clean, name_run
 
 if TYPE_CHECKING:
     from spacy.tokens import Doc, Span
@@ -135,6 +135,9 @@ def things(doc: Doc) -> set[str]:
         elif lower in ORGANISATION_KINDS and token.pos_ == "NOUN":
             kind = doc[i - 2 if i > 1 and doc[i - 1].text == "-" else max(i - 1, 0)].lower_
             if kind in WORK_KINDS:
+                continue
+            # "comedian and broadcaster Cyril Fletcher": a person's second trade.
+            if i > 1 and doc[i - 1].lower_ in {"and", ","} and doc[i - 2].lower_ in TITLES:
                 continue
             end = name_run(doc, i + 1, 5)
             if end > i + 1:

@@ -425,3 +425,102 @@ def test_brands_makers_and_initials_of_organisations_are_not_people(
     assert names(extractor, "Film-maker Spike Lee says black representation is stronger.") == {
         "Spike Lee"
     }
+
+
+# Issue 18, third round: sentences of the demo corpus outside both held-out sets.
+
+
+@pytest.mark.parametrize(
+    "text, people",
+    [
+        (
+            "Veteran Spaniard Conchita Martinez came from a set down to beat Italian Roberta "
+            "Vinci at the Qatar Open.",
+            {"Conchita Martinez", "Roberta Vinci"},
+        ),
+        (
+            "The bid was thrown out by Treasurer Peter Costello on national interest grounds.",
+            {"Peter Costello"},
+        ),
+        (
+            "The Lib Dems say they will look at his plans, but Tory Liam Fox said his party "
+            'offered a "clear choice" on the issue.',
+            {"Liam Fox"},
+        ),
+        (
+            "Gardener cruised home ahead of Scot Nick Smith to win the invitational race.",
+            {"Nick Smith"},
+        ),
+        (
+            "Veteran comedian and broadcaster Cyril Fletcher has died aged 91 at his home in "
+            "Guernsey.",
+            {"Cyril Fletcher"},
+        ),
+    ],
+    ids=["nationality", "role", "party", "demonym", "second trade"],
+)
+def test_a_nationality_party_or_role_run_into_a_name_is_left_out(
+    extractor: PeopleExtractor, text: str, people: set[str]
+) -> None:
+    assert names(extractor, text) == people
+
+
+@pytest.mark.parametrize(
+    "text, people",
+    [
+        (
+            "Labour MPs have angrily criticised Tony Blair and Gordon Brown amid reports of a "
+            "rift.",
+            {"Tony Blair", "Gordon Brown"},
+        ),
+        ("Microsoft has released patches for MSN Messenger and Windows Messenger.", set()),
+        (
+            "It has also gone after auditors Grant Thornton. They have all denied any "
+            "wrongdoing.",
+            set(),
+        ),
+        (
+            "London Underground thriller Creep was another new entry at six while quirky comedy "
+            "Napoleon Dynamite was at seven.",
+            set(),
+        ),
+        (
+            "Law Lords ruled last month that the 12 were being held in contravention of human "
+            "rights laws.",
+            set(),
+        ),
+    ],
+    ids=["acronym", "product", "firm after its kind", "landmark", "court"],
+)
+def test_acronyms_firms_landmarks_and_courts_are_not_people(
+    extractor: PeopleExtractor, text: str, people: set[str]
+) -> None:
+    assert names(extractor, text) == people
+
+
+def test_a_name_ends_at_its_sentence_and_before_a_quote(extractor: PeopleExtractor) -> None:
+    listed = names(
+        extractor,
+        "Other multiple nominees include Maroon5, OutKast, Kanye West, R Kelly, Gretchen Wilson, "
+        "Hoobastank and Jay-Z. Soul singer Stevie Wonder will receive Billboard's Century Award.",
+    )
+    assert "Stevie Wonder" in listed
+    assert not any("Soul" in name for name in listed)
+    assert names(
+        extractor,
+        "The threat of regulation went into freefall following Janet Jackson's 'wardrobe "
+        "malfunction' during a live Super Bowl performance.",
+    ) == {"Janet Jackson"}
+
+
+def test_a_fuller_form_of_a_name_is_the_same_person(extractor: PeopleExtractor) -> None:
+    found = extractor.extract(
+        "Tory 'stalking horse' Meyer dies",
+        None,
+        paragraphs(
+            "Sir Anthony Meyer, the Tory backbencher who challenged Margaret Thatcher for the "
+            "party leadership in 1989, has died.",
+            "Sir Anthony John Charles Meyer was born on 27 October, 1920.",
+        ),
+    )
+    assert {p.name for p in found.people} == {"Anthony John Charles Meyer", "Margaret Thatcher"}
