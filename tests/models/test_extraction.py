@@ -475,8 +475,7 @@ def test_a_nationality_party_or_role_run_into_a_name_is_left_out(
         ),
         ("Microsoft has released patches for MSN Messenger and Windows Messenger.", set()),
         (
-            "It has also gone after auditors Grant Thornton. They have all denied any "
-            "wrongdoing.",
+            "It has also gone after auditors Grant Thornton. They have all denied any wrongdoing.",
             set(),
         ),
         (
