@@ -109,9 +109,11 @@ LABELLED_SETS = (
     "tests/people/labelled-bbc-dev2.jsonl",
     "tests/people/labelled-bbc-dev3.jsonl",
     "tests/people/labelled-bbc-dev4.jsonl",
+    "tests/people/labelled-bbc-dev5.jsonl",
     "tests/people/labelled-bbc-fresh.jsonl",
     "tests/people/labelled-bbc-fresh2.jsonl",
     "tests/people/labelled-bbc-fresh3.jsonl",
+    "tests/people/labelled-bbc-fresh4.jsonl",
 )
 
 
