@@ -116,6 +116,9 @@ def _organisations(
     )
 
 
+_ROYAL = frozenset({"prince", "princess", "king", "queen"})
+
+
 def _units(dek: str, paragraphs: list[str]) -> list[str]:
     """The texts the model reads: standfirst and paragraphs, up to MAX_CHARS in all."""
     budget = MAX_CHARS
@@ -225,7 +228,9 @@ class PeopleExtractor:
             or any(n in f.split() for f in full)
             or supported(n, story, votes[n] > 0 and not others[n])
         ]
-        people = self._merge(names)
+        # "Prince Charles" goes by his first name: he is not Charles Kennedy.
+        royal = {n for n in names if n in roles and roles[n].split()[-1].lower() in _ROYAL}
+        people = self._merge(names, royal)
         self._count(people, [title, *units])
         found_roles = {
             p.name: next((roles[f] for f in p.forms if f in roles), None) for p in people
@@ -275,8 +280,9 @@ class PeopleExtractor:
                     roles[name] = role
         return found
 
-    def _merge(self, names: list[str]) -> list[ExtractedPerson]:
-        """Fold short forms into the one longer name they belong to."""
+    def _merge(self, names: list[str], royal: set[str]) -> list[ExtractedPerson]:
+        """Fold short forms into the one longer name they belong to; a royal's first name
+        stays his own."""
         full = sorted({n for n in names if len(n.split()) >= 2}, key=len, reverse=True)
         people: dict[str, ExtractedPerson] = {}
         for name in full:
@@ -297,7 +303,11 @@ class PeopleExtractor:
         for name in names:
             if len(name.split()) >= 2:
                 continue
-            owners = [p for p in people.values() if name in (surname(p.name), p.name.split()[0])]
+            owners = [
+                p
+                for p in people.values()
+                if name == surname(p.name) or (name not in royal and name == p.name.split()[0])
+            ]
             if len(owners) == 1:
                 owners[0].forms.add(name)
             elif not owners:

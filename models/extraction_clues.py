@@ -24,15 +24,18 @@ _WORD = r"(?:[A-Z][\w'’-]+|" + "|".join(sorted(PARTICLES)) + ")"
 # One item of a line-up: "R McBryde", "Van Persie", "Reyes (Clichy 82)", "Palmer (capt)",
 # "Lampard 28", "Terry 45 pen".
 _PLAYER = re.compile(
-    rf"^((?:[A-Z]{{1,2}}\.?\s)?{_WORD}(?:\s{_WORD}){{0,3}})(?:\s+\d+(?:\s*pen)?)?"
+    rf"^((?:[A-Z]{{1,2}}\.?\s|[A-Z]\s[A-Z]\s)?{_WORD}(?:\s{_WORD}){{0,3}})(?:\s+\d+(?:\s*pen)?)?"
     r"(?:\s*\(([^()]*)\))?$"
 )
 _IN_BRACKETS = re.compile(rf"^((?:[A-Z]{{1,2}}\.?\s)?{_WORD}(?:\s{_WORD}){{0,3}})\s+\d+")
 _SHEET_LABELS = re.compile(
-    r"^(?:subs(?: not used)?|substitutes|replacements|booked|sent off|sin[- ]bin|goals?"
+    r"^(?:subs(?: not used)?|substitutes|replacements|reserves|booked|sent off|sin[- ]bin|goals?"
     r"|scorers?|tries|cons|pens|drop goals?)$",
     re.IGNORECASE,
 )
+# Between the items of a line-up, but not inside a player's brackets ("G Gregan (Australia,
+# capt)"), and where a comma was left out after them ("J Fourie (S Africa) T Umaga").
+_ITEMS = re.compile(r"[,;/](?![^()]*\))|(?<=\))\s+(?=[A-Z])")
 # After a surname: "Charles Evans Jr", "Guy Mansfield QC".
 
 
@@ -44,7 +47,7 @@ def team_sheet(text: str) -> list[str]:
     for part in re.split(r"(?<=[.])\s+(?=[A-Z-])", text):
         part = part.strip(" .-")
         label, _, body = part.rpartition(":") if ":" in part[:40] else ("", "", part)
-        items = [item.strip(" .") for item in re.split(r"[,;/]", body) if item.strip(" .")]
+        items = [item.strip(" .") for item in _ITEMS.split(body) if item and item.strip(" .")]
         if not items:
             continue
         labelled = bool(_SHEET_LABELS.match(label.strip()))

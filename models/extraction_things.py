@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from models.extraction_rules import ORGANISATION_KINDS, TITLES, WORK_KINDS, clean, name_run
+from models.extraction_rules import HONORIFICS, ORGANISATION_KINDS, WORK_KINDS, clean, name_run
 
 if TYPE_CHECKING:
     from spacy.tokens import Doc, Span
@@ -47,8 +47,22 @@ def works(doc: Doc) -> set[str]:
             while end < len(doc) and doc[end].ent_iob_ == "I":
                 end += 1
             found.add(clean(doc[i + 1 : end].text))
-    # "Keane were followed by Franz Ferdinand": one person is never "were".
-    for ent in doc.ents:
+    # "Keane were followed by Franz Ferdinand": one person is never "were"; "Jonathan Strange
+    # and Mr Norrell by Susanna Clarke": a name right before "by" and a person's is a work's.
+    ents = list(doc.ents)
+    for k, ent in enumerate(ents):
+        if (
+            ent.label_ == "PERSON"
+            and k + 1 < len(ents)
+            and ents[k + 1].label_ == "PERSON"
+            and ents[k + 1].start == ent.end + 1
+            and doc[ent.end].lower_ == "by"
+        ):
+            found.add(clean(ent.text))
+            between = doc[ents[k - 1].end : ent.start].text.lower().split() if k else []
+            if between[:1] == ["and"] and all(w in HONORIFICS for w in between[1:]):
+                found.add(clean(ents[k - 1].text))
+    for ent in ents:
         after = doc[ent.end] if ent.end < len(doc) else None
         before = doc[ent.start - 1].lower_ if ent.start else ""
         if (
@@ -69,7 +83,7 @@ _CAPS = r"((?:[A-Z][\w'’-]*\s){0,3}[A-Z][\w'’-]*)"
 _WORK_AFTER = re.compile(
     _CAPS + r",\s+(?:a|an|the|his|her|their)\s+(?:[\w-]+\s+){0,2}(?:"
     r"novel|film|movie|book|play|musical|album|song|single|comedy|drama|thriller|documentary"
-    r"|sitcom|series|show|programme|game)\b"
+    r"|sitcom|series|show|programme|game)\b(?![’']s)"  # "Jeffrey Richards, the show's co-producer"
 )
 _PLAYS_IN = re.compile(
     r"\b(?:plays|played|playing|stars|starred|starring|appears|appeared|role|performances?)\b"
@@ -132,12 +146,12 @@ def things(doc: Doc) -> set[str]:
                 found.update(clean(it.text) for it in items if it[0].pos_ == "PROPN")
         # "Engineering firm Balfour Beatty", "parts maker Robert Bosch" (a film-maker is a
         # person), "brands include Foster's, John Smith's".
-        elif lower in ORGANISATION_KINDS and token.pos_ == "NOUN":
+        # "Bookmaker William Hill" starting a sentence is tagged as a proper noun.
+        elif lower in ORGANISATION_KINDS and (
+            token.pos_ == "NOUN" or (token.is_title and (i == 0 or doc[i - 1].is_punct))
+        ):
             kind = doc[i - 2 if i > 1 and doc[i - 1].text == "-" else max(i - 1, 0)].lower_
             if kind in WORK_KINDS:
-                continue
-            # "comedian and broadcaster Cyril Fletcher": a person's second trade.
-            if i > 1 and doc[i - 1].lower_ in {"and", ","} and doc[i - 2].lower_ in TITLES:
                 continue
             end = name_run(doc, i + 1, 5)
             if end > i + 1:

@@ -523,3 +523,50 @@ def test_a_fuller_form_of_a_name_is_the_same_person(extractor: PeopleExtractor) 
         ),
     )
     assert {p.name for p in found.people} == {"Anthony John Charles Meyer", "Margaret Thatcher"}
+
+
+def test_a_squad_with_clubs_in_brackets_is_a_line_up(extractor: PeopleExtractor) -> None:
+    found = names(
+        extractor,
+        "C Latham (Australia); R Caucaunibuca (Fiji), J Fourie (S Africa) T Umaga (New Zealand), "
+        "S Bobo (Fiji); A Mehrtens (New Zealand) G Gregan (Australia, capt); T Kefu (Australia). "
+        "Reserves: B Reihana (New Zealand), B Lima (Samoa), E Taukafa (Tonga).",
+    )
+    assert {"C Latham", "J Fourie", "T Umaga", "G Gregan", "B Reihana", "E Taukafa"} <= found
+    assert not found & {"Australia", "Fiji", "New Zealand", "Samoa"}
+
+
+def test_a_royal_keeps_his_first_name(extractor: PeopleExtractor) -> None:
+    found = names(
+        extractor,
+        "Prince Charles and Camilla Parker Bowles are awaiting the nation's reaction.",
+        'Charles said he and his wife-to-be were "absolutely delighted".',
+        "Liberal Democrat leader Charles Kennedy also offered his congratulations.",
+    )
+    assert {"Charles", "Camilla Parker Bowles", "Charles Kennedy"} <= found
+
+
+@pytest.mark.parametrize(
+    "text, people",
+    [
+        (
+            "Bookmaker William Hill has placed London-based Levy's novel as the 6/4 favourite.",
+            set(),
+        ),
+        (
+            "Jeffrey Richards, the show's co-producer, said Connick was \"an actor of enormous "
+            'charisma".',
+            {"Jeffrey Richards"},
+        ),
+        (
+            "The first novel section was won by Susan Fletcher, beating the favourite Jonathan "
+            "Strange and Mr Norrell by Susanna Clarke.",
+            {"Susan Fletcher", "Susanna Clarke"},
+        ),
+    ],
+    ids=["firm starting a sentence", "a show's producer", "a work by its author"],
+)
+def test_firms_and_works_beside_people(
+    extractor: PeopleExtractor, text: str, people: set[str]
+) -> None:
+    assert names(extractor, text) == people
