@@ -200,6 +200,7 @@ class PeopleExtractor:
             n
             for n in shaped
             if all(w[0].isupper() for w in n.split())
+            and n.split()[0] != "The"  # "The Justice Department"
             and (votes[n.split()[-1]] > 0 or supported(n.split()[-1], story, False))
         ]
         sheet = [n for text in units for n in team_sheet(text)]

@@ -456,8 +456,13 @@ def test_brands_makers_and_initials_of_organisations_are_not_people(
             "Guernsey.",
             {"Cyril Fletcher"},
         ),
+        ('Mr Justice Eady said he was "obliged to compensate Mr Galloway".', {"Eady", "Galloway"}),
+        (
+            "Musician Alan Wass, 23, also of north London, appeared in court.",
+            {"Alan Wass"},
+        ),
     ],
-    ids=["nationality", "role", "party", "demonym", "second trade"],
+    ids=["nationality", "role", "party", "demonym", "second trade", "judge", "trade"],
 )
 def test_a_nationality_party_or_role_run_into_a_name_is_left_out(
     extractor: PeopleExtractor, text: str, people: set[str]
