@@ -21,7 +21,8 @@ def works(doc: Doc) -> set[str]:
     someone "plays a drunkard in Duane Hopwood", or a name that "were" ("Keane were")."""
     found: set[str] = set()
     for i, token in enumerate(doc):
-        if token.lower_ in WORK_KINDS and token.pos_ == "NOUN" and i + 1 < len(doc):
+        # "first single Hey Joe": the model tags "single" as an adjective.
+        if token.lower_ in WORK_KINDS and token.pos_ in {"NOUN", "ADJ"} and i + 1 < len(doc):
             end = name_run(doc, i + 1, 5)
             if end > i + 1:
                 found.add(clean(doc[i + 1 : end].text))

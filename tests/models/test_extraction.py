@@ -568,8 +568,29 @@ def test_a_royal_keeps_his_first_name(extractor: PeopleExtractor) -> None:
             "Strange and Mr Norrell by Susanna Clarke.",
             {"Susan Fletcher", "Susanna Clarke"},
         ),
+        (
+            "The Jimi Hendrix Experience's first single Hey Joe, signed by all the band, was "
+            "sold for £2,000.",
+            set(),
+        ),
+        (
+            "Huggy Bear actor Antonio Fargas also remains a contender for eviction.",
+            {"Antonio Fargas"},
+        ),
+        (
+            "There are ports of PC and arcade classics such as Space Invaders, Lunar Lander and "
+            "Bejewelled.",
+            set(),
+        ),
     ],
-    ids=["firm starting a sentence", "a show's producer", "a work by its author"],
+    ids=[
+        "firm starting a sentence",
+        "a show's producer",
+        "a work by its author",
+        "a single",
+        "a show before its actor",
+        "games",
+    ],
 )
 def test_firms_and_works_beside_people(
     extractor: PeopleExtractor, text: str, people: set[str]
