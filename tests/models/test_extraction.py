@@ -97,7 +97,13 @@ def test_hard_input_neither_crashes_nor_hangs(extractor: PeopleExtractor, body: 
 
 
 @pytest.mark.parametrize(
-    "labels", ["labelled-bbc.jsonl", "labelled-bbc-dev.jsonl", "labelled-bbc-dev3.jsonl"]
+    "labels",
+    [
+        "labelled-bbc.jsonl",
+        "labelled-bbc-dev.jsonl",
+        "labelled-bbc-dev3.jsonl",
+        "labelled-bbc-dev5.jsonl",
+    ],
 )
 def test_precision_and_recall_on_the_hand_labelled_stories_meet_the_targets(labels: str) -> None:
     """The sets the rules were tuned on (the fresh set is measured by `make eval-people` only,
@@ -303,6 +309,30 @@ def test_a_film_named_after_its_hero_is_not_a_person(extractor: PeopleExtractor)
             "such as yoga and Tai Chi being options.",
             set(),
         ),
+        (
+            "Labour MPs have angrily criticised Tony Blair and Gordon Brown amid reports of a "
+            "rift.",
+            {"Tony Blair", "Gordon Brown"},
+        ),
+        ("Microsoft has released patches for MSN Messenger and Windows Messenger.", set()),
+        (
+            "It has also gone after auditors Grant Thornton. They have all denied any wrongdoing.",
+            set(),
+        ),
+        (
+            "London Underground thriller Creep was another new entry at six while quirky comedy "
+            "Napoleon Dynamite was at seven.",
+            set(),
+        ),
+        (
+            "Law Lords ruled last month that the 12 were being held in contravention of human "
+            "rights laws.",
+            set(),
+        ),
+        (
+            "Bookmaker William Hill has placed London-based Levy's novel as the 6/4 favourite.",
+            set(),
+        ),
     ],
     ids=[
         "places in a list",
@@ -313,6 +343,12 @@ def test_a_film_named_after_its_hero_is_not_a_person(extractor: PeopleExtractor)
         "product",
         "acronym",
         "activity",
+        "acronym alone",
+        "product",
+        "firm after its kind",
+        "landmark",
+        "court",
+        "firm starting a sentence",
     ],
 )
 def test_places_organisations_and_activities_are_not_people(
@@ -344,8 +380,42 @@ def test_places_organisations_and_activities_are_not_people(
             "post and bricks.",
             {"Postman Pat", "Fireman Sam"},  # characters, which the labels leave uncertain
         ),
+        (
+            "Jeffrey Richards, the show's co-producer, said Connick was \"an actor of enormous "
+            'charisma".',
+            {"Jeffrey Richards"},
+        ),
+        (
+            "The first novel section was won by Susan Fletcher, beating the favourite Jonathan "
+            "Strange and Mr Norrell by Susanna Clarke.",
+            {"Susan Fletcher", "Susanna Clarke"},
+        ),
+        (
+            "The Jimi Hendrix Experience's first single Hey Joe, signed by all the band, was "
+            "sold for £2,000.",
+            set(),
+        ),
+        (
+            "Huggy Bear actor Antonio Fargas also remains a contender for eviction.",
+            {"Antonio Fargas"},
+        ),
+        (
+            "There are ports of PC and arcade classics such as Space Invaders, Lunar Lander and "
+            "Bejewelled.",
+            set(),
+        ),
     ],
-    ids=["voiced by", "shows such as", "performance in", "the builder"],
+    ids=[
+        "voiced by",
+        "shows such as",
+        "performance in",
+        "the builder",
+        "a show's producer",
+        "a work by its author",
+        "a single",
+        "a show before its actor",
+        "games",
+    ],
 )
 def test_works_and_characters_are_not_people(
     extractor: PeopleExtractor, text: str, people: set[str]
@@ -397,42 +467,6 @@ def test_names_ending_in_a_numeral_or_listed_with_people_stay_people(
             "faced Leinster on Sunday.",
             {"Mike Ruddock"},
         ),
-    ],
-    ids=["list after a plural role", "title inside the name", "quote marks after the name"],
-)
-def test_people_the_model_half_finds_are_found(
-    extractor: PeopleExtractor, text: str, people: set[str]
-) -> None:
-    assert names(extractor, text) == people
-
-
-def test_brands_makers_and_initials_of_organisations_are_not_people(
-    extractor: PeopleExtractor,
-) -> None:
-    assert not names(
-        extractor,
-        "Its top brands include Newcastle Brown Ale, Foster's, John Smith's, Strongbow and "
-        "Kronenbourg.",
-    )
-    assert not names(
-        extractor, "The cars were fitted with a faulty pump supplied by parts maker Robert Bosch."
-    )
-    assert not names(
-        extractor,
-        "So the Academy of Motion Pictures Arts and Sciences (Ampas) has done it for them. The "
-        "names were decided by Ampas' producers branch.",
-    )
-    assert names(extractor, "Film-maker Spike Lee says black representation is stronger.") == {
-        "Spike Lee"
-    }
-
-
-# Issue 18, third round: sentences of the demo corpus outside both held-out sets.
-
-
-@pytest.mark.parametrize(
-    "text, people",
-    [
         (
             "Veteran Spaniard Conchita Martinez came from a set down to beat Italian Roberta "
             "Vinci at the Qatar Open.",
@@ -462,44 +496,47 @@ def test_brands_makers_and_initials_of_organisations_are_not_people(
             {"Alan Wass"},
         ),
     ],
-    ids=["nationality", "role", "party", "demonym", "second trade", "judge", "trade"],
-)
-def test_a_nationality_party_or_role_run_into_a_name_is_left_out(
-    extractor: PeopleExtractor, text: str, people: set[str]
-) -> None:
-    assert names(extractor, text) == people
-
-
-@pytest.mark.parametrize(
-    "text, people",
-    [
-        (
-            "Labour MPs have angrily criticised Tony Blair and Gordon Brown amid reports of a "
-            "rift.",
-            {"Tony Blair", "Gordon Brown"},
-        ),
-        ("Microsoft has released patches for MSN Messenger and Windows Messenger.", set()),
-        (
-            "It has also gone after auditors Grant Thornton. They have all denied any wrongdoing.",
-            set(),
-        ),
-        (
-            "London Underground thriller Creep was another new entry at six while quirky comedy "
-            "Napoleon Dynamite was at seven.",
-            set(),
-        ),
-        (
-            "Law Lords ruled last month that the 12 were being held in contravention of human "
-            "rights laws.",
-            set(),
-        ),
+    ids=[
+        "list after a plural role",
+        "title inside the name",
+        "quote marks after the name",
+        "nationality",
+        "role",
+        "party",
+        "demonym",
+        "second trade",
+        "judge",
+        "trade",
     ],
-    ids=["acronym", "product", "firm after its kind", "landmark", "court"],
 )
-def test_acronyms_firms_landmarks_and_courts_are_not_people(
+def test_people_the_model_half_finds_are_found(
     extractor: PeopleExtractor, text: str, people: set[str]
 ) -> None:
     assert names(extractor, text) == people
+
+
+def test_brands_makers_and_initials_of_organisations_are_not_people(
+    extractor: PeopleExtractor,
+) -> None:
+    assert not names(
+        extractor,
+        "Its top brands include Newcastle Brown Ale, Foster's, John Smith's, Strongbow and "
+        "Kronenbourg.",
+    )
+    assert not names(
+        extractor, "The cars were fitted with a faulty pump supplied by parts maker Robert Bosch."
+    )
+    assert not names(
+        extractor,
+        "So the Academy of Motion Pictures Arts and Sciences (Ampas) has done it for them. The "
+        "names were decided by Ampas' producers branch.",
+    )
+    assert names(extractor, "Film-maker Spike Lee says black representation is stronger.") == {
+        "Spike Lee"
+    }
+
+
+# Issue 18, third and fourth rounds: sentences of the demo corpus outside every held-out set.
 
 
 def test_a_name_ends_at_its_sentence_and_before_a_quote(extractor: PeopleExtractor) -> None:
@@ -549,50 +586,3 @@ def test_a_royal_keeps_his_first_name(extractor: PeopleExtractor) -> None:
         "Liberal Democrat leader Charles Kennedy also offered his congratulations.",
     )
     assert {"Charles", "Camilla Parker Bowles", "Charles Kennedy"} <= found
-
-
-@pytest.mark.parametrize(
-    "text, people",
-    [
-        (
-            "Bookmaker William Hill has placed London-based Levy's novel as the 6/4 favourite.",
-            set(),
-        ),
-        (
-            "Jeffrey Richards, the show's co-producer, said Connick was \"an actor of enormous "
-            'charisma".',
-            {"Jeffrey Richards"},
-        ),
-        (
-            "The first novel section was won by Susan Fletcher, beating the favourite Jonathan "
-            "Strange and Mr Norrell by Susanna Clarke.",
-            {"Susan Fletcher", "Susanna Clarke"},
-        ),
-        (
-            "The Jimi Hendrix Experience's first single Hey Joe, signed by all the band, was "
-            "sold for £2,000.",
-            set(),
-        ),
-        (
-            "Huggy Bear actor Antonio Fargas also remains a contender for eviction.",
-            {"Antonio Fargas"},
-        ),
-        (
-            "There are ports of PC and arcade classics such as Space Invaders, Lunar Lander and "
-            "Bejewelled.",
-            set(),
-        ),
-    ],
-    ids=[
-        "firm starting a sentence",
-        "a show's producer",
-        "a work by its author",
-        "a single",
-        "a show before its actor",
-        "games",
-    ],
-)
-def test_firms_and_works_beside_people(
-    extractor: PeopleExtractor, text: str, people: set[str]
-) -> None:
-    assert names(extractor, text) == people
