@@ -121,11 +121,8 @@ async def claim_batch(engine: AsyncEngine, limit: int) -> list[_Job]:
 
 async def release(engine: AsyncEngine, jobs: Sequence[_Job]) -> None:
     """Give claimed stories back before their lease ends, for any process to take at once."""
-    async with engine.begin() as conn:
-        for job in jobs:
-            await conn.execute(
-                sa.update(Article).where(job.claimed()).values(people_claimed_until=None)
-            )
+    clear = sa.update(Article).values(people_claimed_until=None)
+    await polling.release(engine, (clear.where(job.claimed()) for job in jobs))
 
 
 class PeopleWorker:

@@ -1,7 +1,7 @@
 """What background jobs share (people extraction, related stories): the claim on a batch of due
-rows, the loop that takes a batch while one is due and otherwise sleeps until woken, stopped or
-the idle time has passed, and the one niced thread each job runs its CPU work in (spaCy,
-ranking), so that the event loop keeps serving requests."""
+rows and its early release, the loop that takes a batch while one is due and otherwise sleeps
+until woken, stopped or the idle time has passed, and the one niced thread each job runs its
+CPU work in (spaCy, ranking), so that the event loop keeps serving requests."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import functools
 import logging
 import os
 import threading
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar, TypeVarTuple
 
@@ -60,6 +60,15 @@ async def claim(
             which = sa.and_(key.in_(due), still_due)
         rows = list(await conn.execute(update.where(which)))
     return sorted(rows, key=lambda row: row[0])
+
+
+async def release(engine: AsyncEngine, releases: Iterable[sa.Update]) -> None:
+    """Give claimed rows back before their lease ends, for any process to take at once: each of
+    `releases` clears one claim (and only while it is still this process's), in one
+    transaction."""
+    async with engine.begin() as conn:
+        for update in releases:
+            await conn.execute(update)
 
 
 def background_thread(name: str) -> ThreadPoolExecutor:

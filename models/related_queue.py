@@ -210,11 +210,8 @@ async def claim_batch(engine: AsyncEngine, limit: int) -> list[Claim]:
 
 async def release(engine: AsyncEngine, claims: Sequence[Claim]) -> None:
     """Give claimed stories back before their lease ends, for any process to take at once."""
-    async with engine.begin() as conn:
-        for claim in claims:
-            await conn.execute(
-                sa.update(RelatedState).where(claim.held()).values(claimed_until=None)
-            )
+    clear = sa.update(RelatedState).values(claimed_until=None)
+    await polling.release(engine, (clear.where(claim.held()) for claim in claims))
 
 
 async def failed(engine: AsyncEngine, claims: Sequence[Claim], error: str) -> None:
