@@ -64,6 +64,8 @@ from models.extraction_things import things, works
 MAX_CHARS = 200_000  # longer bodies are read up to here: time per story stays bounded
 QUOTE = re.compile(r"[\"“”]([^\"“”]{3,}?)[\"“”]")
 _SPEECH = re.compile(r"\b(" + "|".join(sorted(SPEECH)) + r")\b", re.IGNORECASE)
+# Royals go by their first name: "Prince Charles" is "Charles".
+_ROYAL = frozenset({"prince", "princess", "king", "queen"})
 _PRONOUN_SAID = re.compile(
     r"^[\s,]*[\"”]?\s*(he|she)\s+(" + "|".join(sorted(SPEECH)) + r")\b", re.I
 )
@@ -114,9 +116,6 @@ def _organisations(
         (organisations[prefix] > 0 and votes[prefix] < 0) or prefix in things
         for prefix in (" ".join(words[:k]) for k in range(1, len(words)))
     )
-
-
-_ROYAL = frozenset({"prince", "princess", "king", "queen"})
 
 
 def _units(dek: str, paragraphs: list[str]) -> list[str]:

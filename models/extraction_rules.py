@@ -58,6 +58,7 @@ PARTICLES = frozenset(
 )
 SUFFIXES = frozenset({"jr", "sr", "jnr", "snr", "ii", "iii", "iv"})
 _HONOURS = frozenset({"qc", "kc", "mp", "mep", "obe", "mbe", "cbe", "msp", "am"})
+_NOT_ANYONE = NOT_PEOPLE | DEMONYMS  # "Briton" alone names no one
 _SENTENCE_END = re.compile(r"(?<=[^\s.]{2})(?<!\b(?:St|Jr|Sr|Dr|Mr|Ms))\.\s+(?=[A-Z])")
 _STARRED = frozenset({"starred", "starring", "stars"})
 NON_PERSON_LABELS = frozenset(
@@ -81,8 +82,8 @@ def clean(name: str) -> str:
     while words and words[0].lower().strip(".") in HONORIFICS | TITLES | CALENDAR:
         titled = words[0].lower() in HONORIFICS | TITLES
         words.pop(0)
-    # "Lord Justice May", "Mr Justice Harrison": a judge's title.
-    if titled and len(words) > 1 and words[0].lower() in {"justice", "justices"}:
+    # "Lord Justices Clarke and Rix": a judges' title ("Justice" alone is one of TITLES).
+    if titled and len(words) > 1 and words[0].lower() == "justices":
         words.pop(0)
     # "Spaniard Conchita Martinez", "Scot Kathy Butler": a nationality the model ran into it.
     while len(words) > 1 and words[0].lower() in DEMONYMS:
@@ -116,7 +117,7 @@ def initialled(short: str, full: str) -> bool:
 def plausible(name: str) -> bool:
     """At most five capitalised words (or particles), no digits, no word that names no one."""
     words = name.split()
-    if not words or len(words) > 5 or name.lower() in NOT_PEOPLE | DEMONYMS:
+    if not words or len(words) > 5 or name.lower() in _NOT_ANYONE:
         return False
     if any(ch.isdigit() or ch in ",;/" for ch in name):
         return False
