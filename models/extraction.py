@@ -18,7 +18,8 @@ as names ("Leaked German Officers'"). Rules on top correct it:
 
 The word lists and the checks on names and roles are models/extraction_rules.py, the clues that
 a name is a person's models/extraction_clues.py, those that it is a work's, a place's or an
-organisation's models/extraction_things.py; the quotes are attributed here.
+organisation's models/extraction_things.py; the quotes are attributed in
+models/extraction_quotes.py.
 """
 
 from __future__ import annotations
@@ -38,14 +39,13 @@ from models.extraction_clues import (
     possessive_people,
     team_sheet,
 )
+from models.extraction_quotes import attributed
 from models.extraction_rules import (
     FAMILY,
     HONORIFICS,
     NON_PERSON_LABELS,
     PARTICLES,
     ROLE_HEADS,
-    SPEECH,
-    TITLES,
     before_dash,
     clean,
     extend_left,
@@ -62,13 +62,8 @@ from models.extraction_rules import (
 from models.extraction_things import things, works
 
 MAX_CHARS = 200_000  # longer bodies are read up to here: time per story stays bounded
-QUOTE = re.compile(r"[\"“”]([^\"“”]{3,}?)[\"“”]")
-_SPEECH = re.compile(r"\b(" + "|".join(sorted(SPEECH)) + r")\b", re.IGNORECASE)
 # Royals go by their first name: "Prince Charles" is "Charles".
 _ROYAL = frozenset({"prince", "princess", "king", "queen"})
-_PRONOUN_SAID = re.compile(
-    r"^[\s,]*[\"”]?\s*(he|she)\s+(" + "|".join(sorted(SPEECH)) + r")\b", re.I
-)
 
 
 @dataclass
@@ -232,8 +227,10 @@ class PeopleExtractor:
         royal = {n for n in names if n in roles and roles[n].split()[-1].lower() in _ROYAL}
         people = self._merge(names, royal)
         self._count(people, [title, *units])
+        # The role the story gives first, whichever form of the name it stands before.
         found_roles = {
-            p.name: next((roles[f] for f in p.forms if f in roles), None) for p in people
+            p.name: next((role for form, role in roles.items() if form in p.forms), None)
+            for p in people
         }
         heads = Counter(r.split()[-1].lower() for r in found_roles.values() if r)
         for person in people:
@@ -242,7 +239,7 @@ class PeopleExtractor:
                 role = wider_role(role, story)
             person.role = role
         people = sorted((p for p in people if p.mentions > 0), key=lambda p: p.first_seen)
-        quotes = self._quotes(units, people)
+        quotes = [ExtractedQuote(speaker=s, text=t) for s, t in attributed(units, people)]
         return Extraction(people=people, quotes=quotes)
 
     def _titled_names(self, doc: Any, roles: dict[str, str], story: str) -> list[str]:
@@ -283,7 +280,9 @@ class PeopleExtractor:
     def _merge(self, names: list[str], royal: set[str]) -> list[ExtractedPerson]:
         """Fold short forms into the one longer name they belong to; a royal's first name
         stays his own."""
-        full = sorted({n for n in names if len(n.split()) >= 2}, key=len, reverse=True)
+        # Longest first, then by spelling: the same story always merges the same way (a set's
+        # order changes from process to process).
+        full = sorted({n for n in names if len(n.split()) >= 2}, key=lambda n: (-len(n), n))
         people: dict[str, ExtractedPerson] = {}
         for name in full:
             # Case folded: "Van Nistelrooy" starting a sentence is Ruud van Nistelrooy.
@@ -317,10 +316,10 @@ class PeopleExtractor:
         return list(people.values())
 
     def _count(self, people: list[ExtractedPerson], texts: list[str]) -> None:
+        # Longest first; a form two people share ("Collins") counts for the one named first.
         forms = sorted(
             ((form, person) for person in people for form in person.forms),
-            key=lambda item: len(item[0]),
-            reverse=True,
+            key=lambda item: (-len(item[0]), item[0]),
         )
         for number, text in enumerate(texts):
             taken = [False] * len(text)
@@ -333,79 +332,3 @@ class PeopleExtractor:
                     person.mentions += 1
                     person.first_seen = min(person.first_seen, (number, match.start()))
                     taken[match.start() : match.end()] = [True] * (match.end() - match.start())
-
-    def _quotes(self, paragraphs: list[str], people: list[ExtractedPerson]) -> list[ExtractedQuote]:
-        quotes: list[ExtractedQuote] = []
-        last_speaker: str | None = None
-        by_form = sorted(
-            ((form, p.name) for p in people for form in p.forms),
-            key=lambda x: len(x[0]),
-            reverse=True,
-        )
-        roles = [(p.role.lower(), p.name) for p in people if p.role]
-        for text in paragraphs:
-            previous_end = 0
-            for match in QUOTE.finditer(text):
-                quote = match.group(1).strip(" ,")
-                before = text[previous_end : match.start()]
-                after = text[match.end() : match.end() + 120]
-                previous_end = match.end()
-                if len(quote.split()) < 3:
-                    continue
-                speaker = (
-                    self._speaker_after(after, by_form)
-                    or (last_speaker if _PRONOUN_SAID.match(after) else None)
-                    or self._speaker_before(before, by_form, roles)
-                )
-                if speaker is None and re.search(r"\b(he|she)\s+$|\bthat\s+(he|she)\s+$", before):
-                    speaker = last_speaker
-                if speaker:
-                    quotes.append(ExtractedQuote(speaker=speaker, text=quote))
-                    last_speaker = speaker
-        return quotes
-
-    @staticmethod
-    def _speaker_after(after: str, by_form: list[tuple[str, str]]) -> str | None:
-        sentence = re.split(r"(?<=[.!?])\s", after, maxsplit=1)[0]
-        best: tuple[int, str] | None = None
-        for form, name in by_form:
-            found = re.search(r"(?<![\w-])" + re.escape(form) + r"(?![\w-])", sentence)
-            if found and (best is None or found.start() < best[0]):
-                best = (found.start(), name)
-        if best is None:
-            return None
-        between = sentence[: best[0]]
-        tail = sentence[best[0] : best[0] + 60]
-        if re.search(r"[\"“”]", between):
-            return None
-        if _SPEECH.search(between) or _SPEECH.search(tail):
-            # Only words of a title may stand between the quote and the name.
-            words = re.findall(r"[A-Za-z-]+", between)
-            if all(
-                w.lower() in SPEECH
-                or w.lower() in TITLES
-                or w[0].isupper()
-                or w.lower() in {"the", "of", "to", "and"}
-                for w in words
-            ):
-                return best[1]
-        return None
-
-    @staticmethod
-    def _speaker_before(
-        before: str, by_form: list[tuple[str, str]], roles: list[tuple[str, str]]
-    ) -> str | None:
-        sentence = re.split(r"(?<=[.!?])\s", before)[-1]
-        best: tuple[int, str] | None = None
-        for form, name in by_form:
-            for found in re.finditer(r"(?<![\w-])" + re.escape(form) + r"(?![\w-])", sentence):
-                if best is None or found.start() > best[0]:
-                    best = (found.start(), name)
-        lowered = sentence.lower()
-        for role, name in roles:
-            at = lowered.rfind(role)
-            if at >= 0 and (best is None or at > best[0]):
-                best = (at, name)
-        if best is None:
-            return None
-        return best[1] if _SPEECH.search(sentence[best[0] :]) else None

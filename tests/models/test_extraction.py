@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 
 import pytest
@@ -586,3 +589,40 @@ def test_a_royal_keeps_his_first_name(extractor: PeopleExtractor) -> None:
         "Liberal Democrat leader Charles Kennedy also offered his congratulations.",
     )
     assert {"Charles", "Camilla Parker Bowles", "Charles Kennedy"} <= found
+
+
+# Stories where two people share a surname ("Danny Collins", "James Collins") or the role
+# before a name differs by mention ("President Chavez", "Venezuelan President Hugo Chavez").
+_SHARED_SURNAMES = [
+    "injury-doubts-beset-wales-squad",
+    "wales-silent-on-grand-slam-talk",
+    "argentina-venezuela-in-oil-deal",
+    "lufthansa-may-sue-over-bush-visit",
+]
+_PRINT_PEOPLE = """
+import json, sys
+from models.extraction import PeopleExtractor
+stories = {s["slug"]: s for s in map(json.loads, open(sys.argv[1], encoding="utf-8"))}
+chosen = [stories[slug] for slug in sys.argv[2:]]
+found = PeopleExtractor().extract_many([(s["title"], s["dek"], s["body"]) for s in chosen])
+print(json.dumps([[(p.name, p.role, p.mentions) for p in f.people] for f in found]))
+"""
+
+
+def test_every_process_finds_the_same_people_roles_and_mentions() -> None:
+    """Python orders sets differently in each process: roles and mention counts must not
+    depend on it, or a story would change its people each time it is extracted again."""
+    from tests.conftest import BBC, ROOT
+
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", _PRINT_PEOPLE, str(BBC), *_SHARED_SURNAMES],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in ("1", "2", "3")
+    }
+    assert len(outputs) == 1, outputs
