@@ -18,7 +18,9 @@ def works(doc: Doc) -> set[str]:
     """Names this text gives as the title of a work or a band, never a person's in this story:
     after a kind of work or band ("comedy Napoleon Dynamite", "rock band Bloc Party"), after a
     full name's possessive ("Susanna Clarke's Jonathan Strange"), before ", a novel", where
-    someone "plays a drunkard in Duane Hopwood", or a name that "were" ("Keane were")."""
+    someone "plays a drunkard in Duane Hopwood", right before "by" and a person's name
+    ("Jonathan Strange and Mr Norrell by Susanna Clarke"), or a name that "were" ("Keane
+    were")."""
     found: set[str] = set()
     for i, token in enumerate(doc):
         # "first single Hey Joe": the model tags "single" as an adjective.
